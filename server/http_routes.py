@@ -1,0 +1,51 @@
+"""Plain HTTP routes: the health check and the built React client.
+
+When `client/dist/index.html` exists, this process serves the whole product: the
+page, its assets, and (through Flask-SocketIO) the socket it talks to.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Blueprint, Flask, Response, current_app, jsonify, send_from_directory
+
+bp = Blueprint("http_routes", __name__)
+
+CLIENT_NOT_BUILT = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Chat server</title></head>
+<body><h1>The chat server is running</h1>
+<p>The web client has not been built yet. Run <code>./run_server.sh</code> from the
+repository root (it builds the client), or <code>./run_client.sh</code> for the
+development client on port 8080.</p></body></html>
+"""
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    """Liveness: the process answers HTTP."""
+    return jsonify(status="ok")
+
+
+@bp.get("/")
+@bp.get("/<path:path>")
+def client(path: str = "") -> Response | tuple[str, int, dict[str, str]]:
+    """A built file when one matches, else index.html (the client routes by #hash)."""
+    dist: Path = current_app.config["CLIENT_DIST"]
+    if not (dist / "index.html").is_file():
+        return CLIENT_NOT_BUILT, 200, {"Content-Type": "text/html; charset=utf-8"}
+    if path and (dist / path).is_file():
+        response = send_from_directory(dist, path)
+        if path.startswith("assets/"):
+            # Vite puts a content hash in every asset name, so they never change.
+            response.cache_control.public = True
+            response.cache_control.max_age = 31536000
+            response.cache_control.immutable = True
+        return response
+    response = send_from_directory(dist, "index.html")
+    response.cache_control.no_cache = True
+    return response

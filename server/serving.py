@@ -1,0 +1,90 @@
+"""Run the WSGI server that fits the async mode, sized for many idle connections.
+
+Flask-SocketIO's `socketio.run()` cannot set the listen backlog, and eventlet's
+WSGI server stops accepting at 1,024 concurrent connections unless `max_size` is
+raised; this module owns those knobs so that one process holds 10,000+ clients.
+"""
+
+from __future__ import annotations
+
+import logging
+import resource
+
+from flask import Flask
+
+from config import Config
+
+log = logging.getLogger("chat.serving")
+
+LISTEN_BACKLOG = 4096
+# File descriptors kept back for logs, the listening socket and library internals.
+RESERVED_FILES = 64
+
+
+def raise_open_files_limit() -> int:
+    """Lift the soft open-files limit to the hard one: one descriptor a connection."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 65536)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError) as error:
+            log.warning("could not raise the open-files limit (%s): %s", soft, error)
+    return soft
+
+
+def serve(app: Flask, config: Config) -> None:
+    """Serve `app` on config.host:config.port until interrupted."""
+    open_files = raise_open_files_limit()
+    max_connections = max(open_files - RESERVED_FILES, 128)
+    log.info(
+        "listening on http://%s:%d async_mode=%s open_files=%d",
+        config.host,
+        config.port,
+        config.async_mode,
+        open_files,
+    )
+    if config.async_mode == "eventlet":
+        _serve_eventlet(app, config, max_connections)
+    elif config.async_mode == "gevent":
+        _serve_gevent(app, config)
+    else:
+        _serve_threading(app, config)
+
+
+def _serve_eventlet(app: Flask, config: Config, max_connections: int) -> None:
+    import eventlet
+    import eventlet.wsgi
+
+    listener = eventlet.listen((config.host, config.port), backlog=LISTEN_BACKLOG)
+    eventlet.wsgi.server(
+        listener,
+        app,
+        max_size=max_connections,
+        log_output=config.debug,
+        log=logging.getLogger("chat.wsgi"),
+        debug=False,
+    )
+
+
+def _serve_gevent(app: Flask, config: Config) -> None:
+    from gevent import pywsgi
+
+    server = pywsgi.WSGIServer(
+        (config.host, config.port),
+        app,
+        backlog=LISTEN_BACKLOG,
+        log=logging.getLogger("chat.wsgi") if config.debug else None,
+        error_log=logging.getLogger("chat.wsgi"),
+    )
+    server.serve_forever()
+
+
+def _serve_threading(app: Flask, config: Config) -> None:
+    from werkzeug.serving import make_server
+
+    # Werkzeug's threaded server: one OS thread per connection (plus one reader
+    # thread per websocket), so this mode holds hundreds, not thousands, of clients.
+    server = make_server(config.host, config.port, app, threaded=True)
+    server.serve_forever()
