@@ -34,6 +34,14 @@ def raise_open_files_limit() -> int:
     return soft
 
 
+def browser_url(config: Config) -> str:
+    """The address to print for people: a wildcard bind is reached via localhost."""
+    host = "localhost" if config.host in {"0.0.0.0", "::", ""} else config.host
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{config.port}/"
+
+
 def serve(app: Flask, config: Config) -> None:
     """Serve `app` on config.host:config.port until interrupted."""
     open_files = raise_open_files_limit()
@@ -45,6 +53,7 @@ def serve(app: Flask, config: Config) -> None:
         config.async_mode,
         open_files,
     )
+    log.info("chat ready: open %s in a browser", browser_url(config))
     if config.async_mode == "eventlet":
         _serve_eventlet(app, config, max_connections)
     elif config.async_mode == "gevent":

@@ -1,0 +1,16 @@
+@echo off
+rem Runs the chat on Windows: creates .venv and installs requirements.txt on first use,
+rem builds the web client when needed, then starts the server (see .env.example).
+cd /d "%~dp0"
+if not exist .venv\Scripts\python.exe (
+  py -3 -m venv .venv || python -m venv .venv || exit /b 1
+  .venv\Scripts\python.exe -m pip install -r requirements.txt || exit /b 1
+)
+if exist client\package.json if not exist client\dist\index.html (
+  pushd client
+  call npm ci || exit /b 1
+  call npm run build || exit /b 1
+  popd
+)
+cd server
+..\.venv\Scripts\python.exe app.py

@@ -1,0 +1,132 @@
+"""Helpers for tests that talk to a real server process over a real websocket."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import requests
+import socketio
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SERVER_DIR = REPO_ROOT / "server"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class ServerProcess:
+    """`cd server && python app.py` on a free port, stopped by its own PID."""
+
+    def __init__(self, async_mode: str, log_dir: Path, **env: str) -> None:
+        self.async_mode = async_mode
+        self.port = free_port()
+        self.log_path = log_dir / f"server-{async_mode}-{self.port}.log"
+        self.env = {
+            **os.environ,
+            "PORT": str(self.port),
+            "HOST": "127.0.0.1",
+            "ASYNC_MODE": async_mode,
+            "SECRET_KEY": "integration-test-secret",
+            "LOG_LEVEL": "INFO",
+            "PYTHONUNBUFFERED": "1",
+            **env,
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> ServerProcess:
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "app.py"],
+                cwd=SERVER_DIR,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.log()}")
+            try:
+                if requests.get(f"{self.url}/healthz", timeout=1).ok:
+                    return self
+            except requests.RequestException:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"server did not answer /healthz:\n{self.log()}")
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+class RecordingClient:
+    """A real python-socketio client that records every event it receives."""
+
+    def __init__(self, url: str, **headers: str) -> None:
+        self.sio = socketio.Client(reconnection=False)
+        self.events: list[tuple[str, Any]] = []
+        self._changed = threading.Condition()
+        self.sio.on("*", self._record)
+        self.sio.connect(
+            url, transports=["websocket"], headers=headers, wait_timeout=10
+        )
+
+    def _record(self, event: str, data: Any = None) -> None:
+        with self._changed:
+            self.events.append((event, data))
+            self._changed.notify_all()
+
+    def call(self, event: str, data: Any = None, timeout: float = 10) -> Any:
+        return self.sio.call(event, data, timeout=timeout)
+
+    def received(self, event: str) -> list[Any]:
+        with self._changed:
+            return [data for name, data in self.events if name == event]
+
+    def wait_for(
+        self,
+        event: str,
+        match: Callable[[Any], bool] = lambda _: True,
+        timeout: float = 10,
+    ) -> Any:
+        """The first `event` payload satisfying `match`, waiting for it if needed."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                for name, data in self.events:
+                    if name == event and match(data):
+                        return data
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(
+                        f"no {event!r} within {timeout}s: {self.events}"
+                    )
+                self._changed.wait(remaining)
+
+    def close(self) -> None:
+        if self.sio.connected:
+            self.sio.disconnect()

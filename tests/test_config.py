@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import pytest
+
+from config import DEFAULT_SECRET_KEY, DEV_CLIENT_ORIGINS, Config, ConfigError
+
+
+def test_defaults_apply_when_environment_is_empty() -> None:
+    config = Config.from_env({})
+    assert config.port == 5000
+    assert config.host == "127.0.0.1"
+    assert config.async_mode == "eventlet"
+    assert config.debug is False
+    assert config.secret_key == DEFAULT_SECRET_KEY
+    assert config.cors_origins == DEV_CLIENT_ORIGINS
+    assert config.history_size == 100
+    assert config.max_message_length == 2000
+    assert config.room_ttl_seconds == 600
+
+
+def test_values_are_parsed_from_the_environment() -> None:
+    config = Config.from_env(
+        {
+            "PORT": "6001",
+            "HOST": "0.0.0.0",
+            "DEBUG": "yes",
+            "ASYNC_MODE": "GEVENT",
+            "SECRET_KEY": "s3cret",
+            "CORS_ORIGINS": "https://chat.example.com, http://localhost:3000/",
+            "HISTORY_SIZE": "50",
+            "MAX_MESSAGE_LENGTH": "500",
+            "ROOM_TTL_SECONDS": "1.5",
+            "LOG_LEVEL": "debug",
+        }
+    )
+    assert config.port == 6001
+    assert config.host == "0.0.0.0"
+    assert config.debug is True
+    assert config.async_mode == "gevent"
+    assert config.secret_key == "s3cret"
+    assert config.cors_origins == ("https://chat.example.com", "http://localhost:3000")
+    assert config.history_size == 50
+    assert config.max_message_length == 500
+    assert config.room_ttl_seconds == 1.5
+    assert config.log_level == "DEBUG"
+    assert not config.uses_default_secret
+
+
+@pytest.mark.parametrize("mode", ["eventlet", "gevent", "threading"])
+def test_every_supported_async_mode_is_accepted(mode: str) -> None:
+    assert Config.from_env({"ASYNC_MODE": mode}).async_mode == mode
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "complaint"),
+    [
+        ("ASYNC_MODE", "asyncio", "use one of: eventlet, gevent, threading"),
+        ("PORT", "http", "not a whole number"),
+        ("PORT", "0", "between 1 and 65535"),
+        ("PORT", "70000", "between 1 and 65535"),
+        ("DEBUG", "maybe", "not a boolean"),
+        ("HISTORY_SIZE", "0", "between 1 and 10000"),
+        ("MAX_MESSAGE_LENGTH", "-5", "between 1 and 100000"),
+        ("ROOM_TTL_SECONDS", "soon", "not a number"),
+        ("SECRET_KEY", "", "must not be empty"),
+        ("HOST", "local host", "not a host name"),
+        ("CORS_ORIGINS", " , ", "is empty"),
+        ("CORS_ORIGINS", "example.com", "not an origin"),
+        ("LOG_LEVEL", "loud", "use DEBUG, INFO"),
+    ],
+)
+def test_bad_values_stop_with_a_message_naming_the_variable(
+    name: str, value: str, complaint: str
+) -> None:
+    with pytest.raises(ConfigError) as raised:
+        Config.from_env({name: value})
+    assert name in str(raised.value)
+    assert complaint in str(raised.value)
+
+
+def test_star_origin_is_only_taken_when_set_explicitly() -> None:
+    assert not Config.from_env({}).allows_any_origin
+    assert Config.from_env({"CORS_ORIGINS": "*"}).allows_any_origin

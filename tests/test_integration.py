@@ -1,0 +1,173 @@
+"""The real server (`python app.py`) over a real websocket, in each async mode."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+import requests
+import websocket
+
+from support import SERVER_DIR, RecordingClient, ServerProcess
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module", params=["eventlet", "gevent", "threading"])
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    """A real server process in one async mode, shared by this module's tests."""
+    process = ServerProcess(request.param, tmp_path_factory.mktemp("logs")).start()
+    yield process
+    process.stop()
+    assert "Traceback" not in process.log(), process.log()
+
+
+@pytest.fixture
+def clients(server: ServerProcess) -> Iterator[list[RecordingClient]]:
+    """Opened clients, all closed at teardown."""
+    opened: list[RecordingClient] = []
+    yield opened
+    for client in opened:
+        client.close()
+
+
+def open_client(
+    server: ServerProcess, clients: list[RecordingClient]
+) -> RecordingClient:
+    client = RecordingClient(server.url)
+    clients.append(client)
+    return client
+
+
+def test_server_logs_its_async_mode(server: ServerProcess) -> None:
+    assert f"async_mode={server.async_mode}" in server.log()
+    assert requests.get(f"{server.url}/healthz", timeout=5).json() == {"status": "ok"}
+
+
+def test_two_clients_chat_in_a_room(
+    server: ServerProcess, clients: list[RecordingClient]
+) -> None:
+    alice = open_client(server, clients)
+    bob = open_client(server, clients)
+    assert alice.wait_for("connected")["limits"]["history_size"] == 100
+    alice.call("join", {"room": "chat-room", "username": "alice"})
+    bob.call("join", {"room": "chat-room", "username": "bob"})
+    alice.wait_for("joined", lambda d: d["username"] == "bob" and d["count"] == 2)
+
+    ack = alice.call("message", {"room": "chat-room", "message": "hi bob"})
+    assert ack["ok"] is True
+    seen = bob.wait_for("message", lambda d: d["id"] == ack["id"])
+    assert seen["username"] == "alice" and seen["message"] == "hi bob"
+
+    bob.call("message", {"room": "chat-room", "message": "hi alice"})
+    alice.wait_for("message", lambda d: d["message"] == "hi alice")
+
+    bob.call("typing", {"room": "chat-room", "typing": True})
+    alice.wait_for("typing", lambda d: d["username"] == "bob" and d["typing"])
+
+    bob.close()
+    left = alice.wait_for("left", lambda d: d["username"] == "bob")
+    assert left["count"] == 1
+
+
+def test_history_and_since_after_reconnect(
+    server: ServerProcess, clients: list[RecordingClient]
+) -> None:
+    writer = open_client(server, clients)
+    reader = open_client(server, clients)
+    writer.call("join", {"room": "history-room", "username": "writer"})
+    state = reader.call("join", {"room": "history-room", "username": "reader"})
+    for n in range(3):
+        writer.call("message", {"room": "history-room", "message": f"before {n}"})
+    reader.wait_for("message", lambda d: d["message"] == "before 2")
+    last_seen = max(m["seq"] for m in reader.received("message"))
+    reader.close()
+
+    for n in range(2):
+        writer.call("message", {"room": "history-room", "message": f"missed {n}"})
+
+    back = open_client(server, clients)
+    ack = back.call(
+        "join",
+        {"room": "history-room", "epoch": state["epoch"], "since": last_seen},
+    )
+    assert [m["message"] for m in ack["messages"]] == ["missed 0", "missed 1"]
+    assert back.wait_for("room_state")["last_seq"] == ack["last_seq"]
+    full = back.call("history", {"room": "history-room"})
+    assert [m["seq"] for m in full["messages"]] == list(range(1, 6))
+
+
+def test_bad_payloads_get_errors_and_others_keep_chatting(
+    server: ServerProcess, clients: list[RecordingClient]
+) -> None:
+    rogue = open_client(server, clients)
+    friend = open_client(server, clients)
+    rogue.call("join", {"room": "robust"})
+    friend.call("join", {"room": "robust", "username": "friend"})
+    bad = [
+        ("join", "not an object", "invalid_payload"),
+        ("join", {"room": "../etc"}, "invalid_room"),
+        ("message", {"room": "robust", "message": ""}, "empty_message"),
+        ("message", {"room": "robust", "message": "x" * 5000}, "message_too_long"),
+        ("message", {"room": "other", "message": "hi"}, "not_in_room"),
+        ("leave", {"room": "other"}, "not_in_room"),
+        ("bogus", {"x": 1}, "unknown_event"),
+    ]
+    for event, payload, code in bad:
+        ack = rogue.call(event, payload)
+        assert ack["error"]["code"] == code, (event, ack)
+        rogue.wait_for(
+            "error", lambda d, e=event, c=code: d["event"] == e and d["code"] == c
+        )
+    rogue.sio.emit("message", b"\x00\xffbinary")
+    rogue.wait_for(
+        "error", lambda d: d["event"] == "message" and d["code"] == "invalid_payload"
+    )
+    ack = friend.call("message", {"room": "robust", "message": "still fine"})
+    assert ack["ok"] is True
+    assert friend.call("list_rooms")["rooms"][0]["count"] >= 2
+
+
+def websocket_handshake(server: ServerProcess, origin: str) -> str:
+    """The first Engine.IO frame of a raw websocket opened with `origin`."""
+    url = server.url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket"
+    connection = websocket.create_connection(url, origin=origin, timeout=5)
+    try:
+        return connection.recv()
+    finally:
+        connection.close()
+
+
+def polling_handshake(server: ServerProcess, origin: str) -> int:
+    url = f"{server.url}/socket.io/?EIO=4&transport=polling"
+    return requests.get(url, headers={"Origin": origin}, timeout=5).status_code
+
+
+def test_foreign_origin_handshake_is_refused(server: ServerProcess) -> None:
+    with pytest.raises(websocket.WebSocketException):
+        websocket_handshake(server, "http://evil.example")
+    assert polling_handshake(server, "http://evil.example") == 400
+
+
+def test_allowed_origins_can_connect(server: ServerProcess) -> None:
+    for origin in ("http://localhost:8080", server.url):
+        assert websocket_handshake(server, origin).startswith("0{")
+        assert polling_handshake(server, origin) == 200
+
+
+def test_unknown_async_mode_stops_startup_with_a_clear_message() -> None:
+    result = subprocess.run(
+        [sys.executable, "app.py"],
+        cwd=SERVER_DIR,
+        env={"ASYNC_MODE": "tornado", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "ASYNC_MODE='tornado' is not supported" in result.stderr
+    assert "Traceback" not in result.stderr
