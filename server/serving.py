@@ -17,20 +17,31 @@ from config import Config
 log = logging.getLogger("chat.serving")
 
 LISTEN_BACKLOG = 4096
+WANTED_OPEN_FILES = 65536
 # File descriptors kept back for logs, the listening socket and library internals.
 RESERVED_FILES = 64
 
 
 def raise_open_files_limit() -> int:
-    """Lift the soft open-files limit to the hard one: one descriptor a connection."""
+    """Lift the open-files limit as far as allowed: one descriptor per connection.
+
+    The soft limit goes up to the hard one; a root process may also raise the hard
+    limit to WANTED_OPEN_FILES. Returns the soft limit in force.
+    """
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY or soft < hard:
-        target = hard if hard != resource.RLIM_INFINITY else max(soft, 65536)
+    if hard == resource.RLIM_INFINITY:
+        attempts = [(max(soft, WANTED_OPEN_FILES), hard)]
+    else:
+        wanted = max(hard, WANTED_OPEN_FILES)
+        attempts = [(wanted, wanted), (hard, hard)]
+    for new_soft, new_hard in attempts:
+        if new_soft <= soft:
+            break
         try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-            soft = target
-        except (ValueError, OSError) as error:
-            log.warning("could not raise the open-files limit (%s): %s", soft, error)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (new_soft, new_hard))
+            return new_soft
+        except (ValueError, OSError):
+            continue
     return soft
 
 
@@ -79,10 +90,15 @@ def _serve_eventlet(app: Flask, config: Config, max_connections: int) -> None:
 
 def _serve_gevent(app: Flask, config: Config) -> None:
     from gevent import pywsgi
+    from geventwebsocket.handler import WebSocketHandler
 
+    # gevent-websocket serves the websocket on the request's own socket and greenlet;
+    # the simple-websocket fallback would dup() the socket (two descriptors per
+    # client) and add a reader greenlet per client.
     server = pywsgi.WSGIServer(
         (config.host, config.port),
         app,
+        handler_class=WebSocketHandler,
         backlog=LISTEN_BACKLOG,
         log=logging.getLogger("chat.wsgi") if config.debug else None,
         error_log=logging.getLogger("chat.wsgi"),

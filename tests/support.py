@@ -25,6 +25,14 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def port_accepts(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
 class ServerProcess:
     """`cd server && python app.py` on a free port, stopped by its own PID."""
 
@@ -61,13 +69,13 @@ class ServerProcess:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited early:\n{self.log()}")
-            try:
-                if requests.get(f"{self.url}/healthz", timeout=1).ok:
-                    return self
-            except requests.RequestException:
-                time.sleep(0.1)
+            if port_accepts(self.port):
+                with requests.get(f"{self.url}/healthz", timeout=5) as health:
+                    health.raise_for_status()
+                return self
+            time.sleep(0.1)
         self.stop()
-        raise RuntimeError(f"server did not answer /healthz:\n{self.log()}")
+        raise RuntimeError(f"server did not open its port:\n{self.log()}")
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:

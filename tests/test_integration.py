@@ -45,7 +45,8 @@ def open_client(
 
 def test_server_logs_its_async_mode(server: ServerProcess) -> None:
     assert f"async_mode={server.async_mode}" in server.log()
-    assert requests.get(f"{server.url}/healthz", timeout=5).json() == {"status": "ok"}
+    with requests.get(f"{server.url}/healthz", timeout=5) as health:
+        assert health.json() == {"status": "ok"}
 
 
 def test_two_clients_chat_in_a_room(
@@ -133,23 +134,32 @@ def test_bad_payloads_get_errors_and_others_keep_chatting(
 
 
 def websocket_handshake(server: ServerProcess, origin: str) -> str:
-    """The first Engine.IO frame of a raw websocket opened with `origin`."""
+    """The first Engine.IO frame of a raw websocket opened with `origin`, or "".
+
+    A refused handshake either fails the upgrade (eventlet, threading) or, where the
+    server upgrades before the app runs (gevent-websocket), closes with no frame.
+    """
     url = server.url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket"
-    connection = websocket.create_connection(url, origin=origin, timeout=5)
+    try:
+        connection = websocket.create_connection(url, origin=origin, timeout=5)
+    except websocket.WebSocketBadStatusException:
+        return ""
     try:
         return connection.recv()
+    except websocket.WebSocketConnectionClosedException:
+        return ""
     finally:
         connection.close()
 
 
 def polling_handshake(server: ServerProcess, origin: str) -> int:
     url = f"{server.url}/socket.io/?EIO=4&transport=polling"
-    return requests.get(url, headers={"Origin": origin}, timeout=5).status_code
+    with requests.get(url, headers={"Origin": origin}, timeout=5) as response:
+        return response.status_code
 
 
 def test_foreign_origin_handshake_is_refused(server: ServerProcess) -> None:
-    with pytest.raises(websocket.WebSocketException):
-        websocket_handshake(server, "http://evil.example")
+    assert websocket_handshake(server, "http://evil.example") == ""
     assert polling_handshake(server, "http://evil.example") == 400
 
 
