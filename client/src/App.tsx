@@ -1,0 +1,112 @@
+import { useCallback, useEffect, useRef, useState } from "react";
+
+import { useChat } from "./chat/ChatProvider";
+import { totalUnread } from "./chat/chatReducer";
+import { hashForRoom, roomFromHash } from "./chat/hashRoute";
+import { nicknameProblem, roomNameProblem } from "./chat/protocol";
+import { loadNickname, saveNickname } from "./chat/storage";
+import { ConnectionBadge } from "./components/ConnectionBadge";
+import { Lobby } from "./components/Lobby";
+import { RoomList } from "./components/RoomList";
+import { RoomView } from "./components/RoomView";
+import "./App.css";
+
+const TITLE = "Chat";
+
+/** The page: the rooms you are in on the side, the lobby or a room in the middle. */
+export function App() {
+  const { state, actions } = useChat();
+  const [nickname, setNickname] = useState(loadNickname);
+  const [linkedRoom, setLinkedRoom] = useState(() => roomFromHash(window.location.hash) ?? "");
+  const activeRoom = state.activeRoom ? state.rooms[state.activeRoom] : undefined;
+
+  const join = useCallback(
+    (room: string) => {
+      const name = nickname.normalize("NFKC").trim();
+      saveNickname(name);
+      setNickname(name);
+      actions.joinRoom(room.toLowerCase(), name);
+    },
+    [nickname, actions],
+  );
+
+  // Deep links: #/room/<name> opens that room, asking for a nickname only if none is saved.
+  const followHash = useCallback(() => {
+    const room = roomFromHash(window.location.hash);
+    if (!room) {
+      actions.selectRoom(null);
+      return;
+    }
+    const name = room.toLowerCase();
+    if (state.rooms[name]) {
+      actions.selectRoom(name);
+    } else if (!roomNameProblem(name) && !nicknameProblem(nickname)) {
+      join(name);
+    } else {
+      setLinkedRoom(name);
+      actions.selectRoom(null);
+    }
+  }, [actions, join, nickname, state.rooms]);
+
+  useEffect(() => {
+    window.addEventListener("hashchange", followHash);
+    return () => window.removeEventListener("hashchange", followHash);
+  }, [followHash]);
+
+  // Once, on load: the link the page was opened with.
+  const followedInitialHash = useRef(false);
+  useEffect(() => {
+    if (followedInitialHash.current) return;
+    followedInitialHash.current = true;
+    // Reading the location once is syncing with an external system, as hashchange is.
+    // eslint-disable-next-line react-hooks/set-state-in-effect
+    if (roomFromHash(window.location.hash)) followHash();
+  }, [followHash]);
+
+  // The URL follows the current room, so it can be copied and shared. A linked room
+  // still waiting for a nickname keeps its link, so a reload still lands there.
+  useEffect(() => {
+    if (!followedInitialHash.current) return;
+    if (state.activeRoom === null && linkedRoom) return;
+    const hash = hashForRoom(state.activeRoom);
+    if (window.location.hash !== hash) window.history.replaceState(null, "", hash);
+  }, [state.activeRoom, linkedRoom]);
+
+  // While the tab is hidden, the title counts unread messages.
+  const unread = totalUnread(state);
+  useEffect(() => {
+    const base = activeRoom ? `#${activeRoom.name} · ${TITLE}` : TITLE;
+    document.title = state.hidden && unread > 0 ? `(${unread}) ${base}` : base;
+  }, [state.hidden, unread, activeRoom]);
+
+  return (
+    <div className="app">
+      <header className="app__bar">
+        <h1 className="app__title">Chat</h1>
+        <ConnectionBadge status={state.status} />
+      </header>
+      <div className="app__body">
+        <RoomList />
+        <main className="app__main">
+          {activeRoom ? (
+            <RoomView room={activeRoom} />
+          ) : (
+            <Lobby
+              key={linkedRoom}
+              nickname={nickname}
+              onNicknameChange={setNickname}
+              initialRoom={linkedRoom}
+              onJoin={(room) => {
+                setLinkedRoom("");
+                join(room);
+              }}
+            />
+          )}
+        </main>
+      </div>
+      <div className="visually-hidden" aria-live="polite" aria-atomic="true">
+        {state.announcement}
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,193 @@
+/**
+ * The event contract of docs/protocol.md, typed. server/protocol.py holds the same
+ * event names and error codes; tests/test_protocol_doc.py checks all three agree.
+ */
+
+export const CLIENT_EVENTS = [
+  "test_message",
+  "join",
+  "leave",
+  "message",
+  "history",
+  "typing",
+  "list_rooms",
+] as const;
+
+export const SERVER_EVENTS = [
+  "connected",
+  "test_response",
+  "joined",
+  "room_state",
+  "left",
+  "message",
+  "typing",
+  "rooms",
+  "error",
+] as const;
+
+export const ERROR_CODES = [
+  "invalid_payload",
+  "invalid_room",
+  "invalid_username",
+  "empty_message",
+  "message_too_long",
+  "not_in_room",
+  "unknown_event",
+  "internal_error",
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export const ROOM_NAME_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
+
+export interface Limits {
+  max_message_length: number;
+  max_username_length: number;
+  max_room_length: number;
+  history_size: number;
+}
+
+export interface Member {
+  sid: string;
+  username: string;
+}
+
+export interface ServerMessage {
+  room: string;
+  id: string;
+  seq: number;
+  sid: string;
+  username: string;
+  message: string;
+  timestamp: number;
+  client_id?: string;
+  client_timestamp?: number;
+}
+
+export interface Connected {
+  sid: string;
+  server_time: number;
+  limits: Limits;
+}
+
+export interface Membership {
+  room: string;
+  sid: string;
+  username: string;
+  count: number;
+}
+
+export interface RoomState {
+  room: string;
+  members: Member[];
+  messages: ServerMessage[];
+  epoch: string;
+  last_seq: number;
+}
+
+export interface HistoryPage {
+  room: string;
+  messages: ServerMessage[];
+  epoch: string;
+  last_seq: number;
+}
+
+export interface TypingNotice {
+  room: string;
+  sid: string;
+  username: string;
+  typing: boolean;
+}
+
+export interface RoomCount {
+  room: string;
+  count: number;
+}
+
+export interface ServerError {
+  code: ErrorCode;
+  message: string;
+  event: string;
+}
+
+export interface Refusal {
+  ok: false;
+  error: { code: ErrorCode; message: string };
+}
+
+export type Ack<T> = ({ ok: true } & T) | Refusal;
+
+export interface JoinRequest {
+  room: string;
+  username?: string;
+  epoch?: string;
+  since?: number;
+}
+
+export interface MessageRequest {
+  room: string;
+  message: string;
+  client_id?: string;
+  timestamp?: number;
+}
+
+export interface HistoryRequest {
+  room: string;
+  epoch?: string;
+  since?: number;
+  before?: number;
+  limit?: number;
+}
+
+export interface MessageReceipt {
+  id: string;
+  seq: number;
+  timestamp: number;
+}
+
+export interface ServerToClientEvents {
+  connected: (payload: Connected) => void;
+  test_response: (payload: { status: "ok"; data: unknown; server_time: number }) => void;
+  joined: (payload: Membership) => void;
+  room_state: (payload: RoomState) => void;
+  left: (payload: Membership) => void;
+  message: (payload: ServerMessage) => void;
+  typing: (payload: TypingNotice) => void;
+  rooms: (payload: { rooms: RoomCount[] }) => void;
+  error: (payload: ServerError) => void;
+}
+
+export interface ClientToServerEvents {
+  test_message: (
+    payload: { message: string; timestamp?: number },
+    ack: (reply: Ack<{ data: unknown }>) => void,
+  ) => void;
+  join: (payload: JoinRequest, ack: (reply: Ack<RoomState>) => void) => void;
+  leave: (payload: { room: string }, ack: (reply: Ack<{ room: string }>) => void) => void;
+  message: (payload: MessageRequest, ack: (reply: Ack<MessageReceipt>) => void) => void;
+  history: (payload: HistoryRequest, ack: (reply: Ack<HistoryPage>) => void) => void;
+  typing: (payload: { room: string; typing: boolean }) => void;
+  list_rooms: (
+    payload: Record<string, never>,
+    ack: (reply: Ack<{ rooms: RoomCount[] }>) => void,
+  ) => void;
+}
+
+/** Why a room name is not valid, in words for people; null when it is fine. */
+export function roomNameProblem(name: string): string | null {
+  if (name.length === 0) return "Enter a room name.";
+  if (name.length > 64) return "Room names are at most 64 characters.";
+  if (!ROOM_NAME_PATTERN.test(name)) {
+    return "Use only letters, digits, '-', '_' and '.' (no spaces).";
+  }
+  return null;
+}
+
+/** Why a nickname is not valid; null when it is fine. */
+export function nicknameProblem(name: string, maxLength = 32): string | null {
+  const trimmed = name.normalize("NFKC").trim();
+  if (trimmed.length === 0) return "Pick a nickname.";
+  if ([...trimmed].length > maxLength) return `Nicknames are at most ${maxLength} characters.`;
+  if (/[\p{C}]/u.test(trimmed)) return "Nicknames can't contain control characters.";
+  return null;
+}

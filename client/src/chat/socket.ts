@@ -1,0 +1,18 @@
+import { io, type Socket } from "socket.io-client";
+
+import type { ClientToServerEvents, ServerToClientEvents } from "./protocol";
+
+export type ChatSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+/**
+ * The single socket of the app. It connects to the page's own origin (the dev server
+ * proxies /socket.io to the chat server), and only when the provider says so.
+ */
+export function createChatSocket(url: string = window.location.origin): ChatSocket {
+  return io(url, {
+    autoConnect: false,
+    transports: ["websocket", "polling"],
+    reconnectionDelay: 500,
+    reconnectionDelayMax: 5000,
+  });
+}

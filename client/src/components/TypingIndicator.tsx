@@ -1,0 +1,15 @@
+/** "alice is typing…" for the people typing in the room, or nothing. */
+export function TypingIndicator({ names }: { names: string[] }) {
+  return (
+    <div className="typing" aria-live="off">
+      {describeTyping(names)}
+    </div>
+  );
+}
+
+export function describeTyping(names: string[]): string {
+  if (names.length === 0) return "";
+  if (names.length === 1) return `${names[0]} is typing…`;
+  if (names.length === 2) return `${names[0]} and ${names[1]} are typing…`;
+  return `${names.length} people are typing…`;
+}
