@@ -8,6 +8,7 @@ import { loadNickname, saveNickname } from "./chat/storage";
 import { ConnectionBadge } from "./components/ConnectionBadge";
 import { Lobby } from "./components/Lobby";
 import { RoomList } from "./components/RoomList";
+import { createRoomMemory } from "./components/roomMemory";
 import { RoomView } from "./components/RoomView";
 import "./App.css";
 
@@ -18,6 +19,7 @@ export function App() {
   const { state, actions } = useChat();
   const [nickname, setNickname] = useState(loadNickname);
   const [linkedRoom, setLinkedRoom] = useState(() => roomFromHash(window.location.hash) ?? "");
+  const [roomMemory] = useState(createRoomMemory);
   const activeRoom = state.activeRoom ? state.rooms[state.activeRoom] : undefined;
 
   const join = useCallback(
@@ -89,7 +91,7 @@ export function App() {
         <RoomList />
         <main className="app__main">
           {activeRoom ? (
-            <RoomView room={activeRoom} />
+            <RoomView room={activeRoom} memory={roomMemory} />
           ) : (
             <Lobby
               key={linkedRoom}

@@ -2,12 +2,10 @@ import { useId, useState, type FormEvent, type KeyboardEvent } from "react";
 
 import { useChat } from "../chat/ChatProvider";
 
-/** Drafts survive switching rooms. */
-const drafts = new Map<string, string>();
 const COUNTER_FROM = 0.8;
 
 /** Write a message: Enter sends, Shift+Enter breaks the line, errors show beside it. */
-export function Composer({ room }: { room: string }) {
+export function Composer({ room, drafts }: { room: string; drafts: Map<string, string> }) {
   const { state, actions } = useChat();
   const [text, setText] = useState(() => drafts.get(room) ?? "");
   const inputId = useId();

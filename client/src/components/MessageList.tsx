@@ -4,20 +4,18 @@ import { useChat } from "../chat/ChatProvider";
 import type { Room } from "../chat/chatReducer";
 import { buildTimeline, type TimelineItem } from "../chat/timeline";
 import { MessageText } from "./MessageText";
+import type { RoomMemory } from "./roomMemory";
 
 /** Items rendered at once; older ones come in steps, so 5,000 messages stay fast. */
 export const WINDOW_SIZE = 200;
 const BOTTOM_SLACK_PX = 48;
-
-/** Scroll positions survive switching rooms (each room remounts its list). */
-const savedScroll = new Map<string, { top: number; atBottom: boolean }>();
 
 function formatTime(timestamp: number): string {
   return new Date(timestamp).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
 }
 
 /** The room's messages; stays at the bottom unless you scrolled up. */
-export function MessageList({ room }: { room: Room }) {
+export function MessageList({ room, savedScroll }: { room: Room; savedScroll: RoomMemory["scroll"] }) {
   const { state, actions } = useChat();
   const items = useMemo(() => buildTimeline(room, state.mySids), [room, state.mySids]);
   const [windowSize, setWindowSize] = useState(WINDOW_SIZE);
@@ -39,7 +37,7 @@ export function MessageList({ room }: { room: Room }) {
         savedScroll.set(room.name, { top: element.scrollTop, atBottom: atBottom.current });
       }
     };
-  }, [room.name]);
+  }, [room.name, savedScroll]);
 
   useLayoutEffect(() => {
     const element = scroller.current;

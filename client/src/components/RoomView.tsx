@@ -7,6 +7,7 @@ import { Composer } from "./Composer";
 import { ConnectionBadge } from "./ConnectionBadge";
 import { MembersPanel } from "./MembersPanel";
 import { MessageList } from "./MessageList";
+import type { RoomMemory } from "./roomMemory";
 import { TypingIndicator } from "./TypingIndicator";
 
 const WIDE_SCREEN = "(min-width: 900px)";
@@ -16,7 +17,7 @@ function isWideScreen(): boolean {
 }
 
 /** One room: header, messages, who is typing, the composer and the members. */
-export function RoomView({ room }: { room: Room }) {
+export function RoomView({ room, memory }: { room: Room; memory: RoomMemory }) {
   const { state, actions } = useChat();
   const [membersOpen, setMembersOpen] = useState(isWideScreen);
   const [copied, setCopied] = useState(false);
@@ -65,9 +66,9 @@ export function RoomView({ room }: { room: Room }) {
       </header>
       <div className="room__body">
         <div className="room__main">
-          <MessageList key={room.name} room={room} />
+          <MessageList key={`messages-${room.name}`} room={room} savedScroll={memory.scroll} />
           <TypingIndicator names={typingNames} />
-          <Composer key={room.name} room={room.name} />
+          <Composer key={`composer-${room.name}`} room={room.name} drafts={memory.drafts} />
         </div>
         <MembersPanel members={room.members} mySid={state.sid} open={membersOpen} />
       </div>

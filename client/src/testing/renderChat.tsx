@@ -1,0 +1,36 @@
+import { act, render } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
+
+import { App } from "../App";
+import { ChatProvider } from "../chat/ChatProvider";
+import type { RoomState, ServerMessage } from "../chat/protocol";
+import { FakeSocket } from "./fakeSocket";
+
+/** The whole app on a fake socket that already accepted the connection. */
+export function renderChat(socket = new FakeSocket()) {
+  const user = userEvent.setup();
+  const view = render(
+    <ChatProvider socket={socket.asSocket()}>
+      <App />
+    </ChatProvider>,
+  );
+  act(() => socket.accept());
+  return { socket, user, ...view };
+}
+
+export function roomState(room: string, overrides: Partial<RoomState> = {}): RoomState {
+  return { room, members: [{ sid: "sid-1", username: "alice" }], messages: [], epoch: "e1", last_seq: 0, ...overrides };
+}
+
+export function serverMessage(seq: number, overrides: Partial<ServerMessage> = {}): ServerMessage {
+  return {
+    room: "lobby",
+    id: `id-${seq}`,
+    seq,
+    sid: "sid-bob",
+    username: "bob",
+    message: `message ${seq}`,
+    timestamp: Date.UTC(2026, 10, 24, 12, 0, seq),
+    ...overrides,
+  };
+}
