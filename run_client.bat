@@ -1,10 +1,7 @@
 @echo off
-rem Runs the React development client on http://localhost:8080 with hot reload.
+rem Runs the React development client on http://localhost:8080 with hot reload,
+rem proxying the socket to the server on http://localhost:5000 (run_server.bat).
 cd /d "%~dp0client"
-if not exist package.json (
-  echo The web client is not part of this checkout yet.
-  exit /b 1
-)
 if not exist node_modules (
   call npm ci || exit /b 1
 )

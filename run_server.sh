@@ -5,9 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/python_env.sh
 ensure_venv requirements.txt
-if [ -f client/package.json ]; then
-  source scripts/client_build.sh
-  build_client_if_stale
-fi
+source scripts/client_build.sh
+build_client_if_stale
 cd server
 exec ../.venv/bin/python app.py

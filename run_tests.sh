@@ -1,14 +1,29 @@
 #!/usr/bin/env bash
-# Runs every test: installs what it needs first (venv and pip packages), then lint
-# and the pytest suite. Extra arguments go to pytest (e.g. ./run_tests.sh -k join).
+# Runs every test. Installs what it needs first: the Python venv and packages, the
+# client's npm packages, and Debian's chromium for the browser tests (with apt, when
+# run as root). Extra arguments go to pytest (e.g. ./run_tests.sh -k join).
 set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/python_env.sh
-ensure_venv requirements-dev.txt
+source scripts/client_build.sh
+source scripts/system_packages.sh
 
-echo "== lint (ruff)"
+ensure_venv requirements-dev.txt
+ensure_node_modules
+ensure_debian_packages chromium
+
+echo "== lint: python (ruff)"
 .venv/bin/ruff check server tests
 .venv/bin/ruff format --check server tests
 
-echo "== pytest"
+echo "== client: lint, typecheck, unit tests, build"
+(
+  cd client
+  npm run --silent lint
+  npm run --silent typecheck
+  npm run --silent test
+  npm run --silent build
+)
+
+echo "== pytest: unit, socket, integration, browser"
 exec .venv/bin/python -m pytest -n 2 --dist loadgroup "$@"

@@ -85,7 +85,7 @@ export function App() {
     <div className="app">
       <header className="app__bar">
         <h1 className="app__title">Chat</h1>
-        <ConnectionBadge status={state.status} />
+        {activeRoom ? null : <ConnectionBadge status={state.status} />}
       </header>
       <div className="app__body">
         <RoomList />

@@ -1,0 +1,70 @@
+"""Real Chromium (Debian's package) driven by Playwright, for the end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from support import REPO_ROOT
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+CLIENT_DIST = REPO_ROOT / "client" / "dist"
+ARTIFACTS = REPO_ROOT / "tests" / "artifacts"
+
+
+def require_browser_setup() -> None:
+    """Fail under CI (a missing service is an error there), skip elsewhere."""
+    problems = []
+    if not CHROMIUM.exists():
+        problems.append(f"{CHROMIUM} is missing (apt-get install chromium)")
+    if not (CLIENT_DIST / "index.html").exists():
+        problems.append("client/dist is not built (cd client && npm run build)")
+    if not problems:
+        return
+    message = "; ".join(problems)
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"browser tests cannot run: {message}")
+    pytest.skip(f"browser tests need: {message}")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """One headless Chromium for the session."""
+    require_browser_setup()
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS, headless=True
+        )
+        yield chromium
+        chromium.close()
+
+
+def watch_for_trouble(page: Page) -> list[str]:
+    """Collects dialogs (dismissed), page errors and console errors of `page`."""
+    trouble: list[str] = []
+
+    def on_dialog(dialog) -> None:  # type: ignore[no-untyped-def]
+        trouble.append(f"dialog: {dialog.message}")
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+    page.on("pageerror", lambda error: trouble.append(f"page error: {error}"))
+
+    def on_console(message) -> None:  # type: ignore[no-untyped-def]
+        if message.type == "error":
+            trouble.append(f"console: {message.text}")
+
+    page.on("console", on_console)
+    return trouble
