@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from browser import ARTIFACTS, browser, watch_for_trouble  # noqa: F401
-from support import ServerProcess
+from support import RecordingClient, ServerProcess
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("browser")]
 
@@ -180,3 +180,27 @@ def test_layout_fits_the_screen(
         "document.documentElement.scrollWidth - document.documentElement.clientWidth"
     )
     assert overflow == 0
+
+
+def test_scrolled_up_reader_gets_a_new_messages_button(
+    open_page: OpenPage, server: ServerProcess
+) -> None:
+    reader = open_page(height=600)
+    join(reader, "reader", "scrolling")
+    writer = RecordingClient(server.url)
+    try:
+        writer.call("join", {"room": "scrolling", "username": "writer"})
+        for n in range(40):
+            writer.call("message", {"room": "scrolling", "message": f"line {n}"})
+        log = message_log(reader)
+        expect(log.get_by_text("line 39", exact=True)).to_be_in_viewport()
+        log.evaluate("element => { element.scrollTop = 0; }")
+        expect(log.get_by_text("line 39", exact=True)).not_to_be_in_viewport()
+        writer.call("message", {"room": "scrolling", "message": "line 40"})
+        button = reader.get_by_role("button", name="New messages ↓")
+        expect(button).to_be_visible()
+        button.click()
+        expect(log.get_by_text("line 40", exact=True)).to_be_in_viewport()
+        expect(button).to_be_hidden()
+    finally:
+        writer.close()

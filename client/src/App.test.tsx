@@ -181,3 +181,31 @@ describe("connection", () => {
     expect(screen.queryByText("Sending…")).toBeNull();
   });
 });
+
+describe("attention", () => {
+  function setHidden(hidden: boolean) {
+    Object.defineProperty(document, "visibilityState", { configurable: true, get: () => (hidden ? "hidden" : "visible") });
+    act(() => {
+      document.dispatchEvent(new Event("visibilitychange"));
+    });
+  }
+
+  it("shows the unread total in the title while the tab is hidden", async () => {
+    const { socket } = await joinLobby();
+    setHidden(true);
+    act(() => {
+      socket.serverEmit("message", serverMessage(1));
+      socket.serverEmit("message", serverMessage(2));
+    });
+    expect(document.title).toBe("(2) #lobby · Chat");
+    setHidden(false);
+    expect(document.title).toBe("#lobby · Chat");
+  });
+
+  it("announces other people's messages to screen readers", async () => {
+    const { socket, container } = await joinLobby();
+    act(() => socket.serverEmit("message", serverMessage(1, { message: "hello there" })));
+    const live = container.querySelector('[aria-live="polite"][aria-atomic="true"]');
+    expect(live).toHaveTextContent("bob in lobby: hello there");
+  });
+});
