@@ -21,11 +21,16 @@ from flask import Flask
 from flask_socketio import SocketIO
 
 import http_routes
+import log_limits
+import metrics
 import serving
-from chat_events import ChatEvents
+import websocket_limits
+from admission import Admission
+from chat_events import ChatEvents, ConnectionGuards
 from config import REPO_ROOT, Config, ConfigError
 from origins import origin_checker
 from protocol import Limits
+from rate_limit import ScoreLimiter
 from rooms import RoomStore
 
 log = logging.getLogger("chat.app")
@@ -43,7 +48,8 @@ def create_app(config: Config | None = None) -> Flask:
     )
     # Plain HTTP: health check and the built client.
     http_routes.init_app(app)
-    # The socket: explicit async mode, origin check, and `connected` only after accept.
+    # The socket: explicit async mode, origin check, `connected` only after accept,
+    # and no packet bigger than one maximal chat message.
     socketio = SocketIO(
         app,
         async_mode=config.async_mode,
@@ -51,15 +57,29 @@ def create_app(config: Config | None = None) -> Flask:
         always_connect=True,
         logger=False,
         engineio_logger=False,
+        max_http_buffer_size=websocket_limits.buffer_size(config.max_message_length),
     )
-    # Room state in this process, and the handlers that use it.
+    websocket_limits.install(socketio.server.eio, config.async_mode)
+    # Room state in this process, the limits each connection lives under, and the
+    # handlers that use both.
     store = RoomStore(config.history_size, config.room_ttl_seconds)
     limits = Limits(
         max_message_length=config.max_message_length, history_size=config.history_size
     )
+    guards = ConnectionGuards(
+        ScoreLimiter(config.rate_policy),
+        Admission(config.connection_rate_limit, config.max_connections_per_ip),
+        config.trusted_proxies,
+        config.max_rooms_per_connection,
+    )
     sweep_interval = min(max(config.room_ttl_seconds, 1.0), MAX_SWEEP_INTERVAL)
-    ChatEvents(socketio.server, store, limits, sweep_interval).register()
+    events = ChatEvents(socketio.server, store, limits, guards, sweep_interval)
+    events.register()
+    # What operators and tests can see of it.
+    metrics.init_app(app, store, events, guards)
     app.extensions["chat_store"] = store
+    app.extensions["chat_events"] = events
+    app.extensions["chat_guards"] = guards
     return app
 
 
@@ -76,13 +96,16 @@ def configure_logging(level: str) -> None:
     )
     if level != "DEBUG":
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    # Bad input must not be able to flood the log with repeated lines.
+    log_limits.install()
 
 
 def log_startup_warnings(config: Config) -> None:
-    if config.uses_default_secret and not config.debug:
+    if config.uses_default_secret:
         log.warning(
-            "!!! SECRET_KEY is the public default. Set SECRET_KEY in .env, e.g. from: "
-            "python -c 'import secrets; print(secrets.token_hex(32))'"
+            "!!! SECRET_KEY is the public default (allowed by %s). Set SECRET_KEY in "
+            ".env, e.g. from: python -c 'import secrets; print(secrets.token_hex(32))'",
+            "DEBUG" if config.debug else "ALLOW_INSECURE_SECRET",
         )
     if config.allows_any_origin:
         log.warning("CORS_ORIGINS=* lets pages from any site open a socket here")
@@ -101,6 +124,10 @@ def main() -> int:
         print(f"Configuration error: {error}", file=sys.stderr)
         return 2
     configure_logging(config.log_level)
+    problem = config.startup_problem()
+    if problem:
+        log.error("refusing to start: %s", problem)
+        return 2
     log_startup_warnings(config)
     app = create_app(config)
     log.info(

@@ -1,12 +1,14 @@
 """Every Socket.IO event handler of the chat.
 
 Each handler follows the same steps: validate the payload, change the store,
-notify the room, return the acknowledgement. The handlers are registered on the
-underlying python-socketio server rather than through Flask-SocketIO's decorator:
-an anonymous chat needs no Flask session, and skipping the per-event app and
-request context is the cheapest per-message saving there is. `_guarded` turns a
-refused request into an `error` event plus an error ack, and anything unexpected
-into `internal_error`, so no exception or traceback ever reaches a client.
+notify the room, return the acknowledgement. Before any of that, `_guarded` charges
+the request to the connection's rate limit, so a refused request has no effect.
+The handlers are registered on the underlying python-socketio server rather than
+through Flask-SocketIO's decorator: an anonymous chat needs no Flask session, and
+skipping the per-event app and request context is the cheapest per-message saving
+there is. `_guarded` turns a refused request into an `error` event plus an error
+ack, and anything unexpected into `internal_error`, so no exception or traceback
+ever reaches a client.
 """
 
 from __future__ import annotations
@@ -21,12 +23,18 @@ from typing import Any
 import socketio
 
 import protocol
+from admission import Admission
+from client_address import Network, client_address
 from protocol import ChatError
+from rate_limit import ScoreLimiter
 from rooms import Membership, NotAMember, RoomStore
 
 log = logging.getLogger("chat.events")
 
 Handler = Callable[[str, Any], Any]
+
+# A connection's typing notices reach the room at most this often.
+TYPING_MIN_INTERVAL = 1.0
 
 
 def channel(room: str) -> str:
@@ -42,6 +50,22 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+class ConnectionGuards:
+    """The limits a connection lives under: rate, address, rooms."""
+
+    def __init__(
+        self,
+        limiter: ScoreLimiter,
+        admission: Admission,
+        trusted_proxies: tuple[Network, ...],
+        max_rooms_per_connection: int,
+    ) -> None:
+        self.limiter = limiter
+        self.admission = admission
+        self.trusted_proxies = trusted_proxies
+        self.max_rooms = max_rooms_per_connection
+
+
 class ChatEvents:
     """The chat's handlers, bound to one Socket.IO server and one room store."""
 
@@ -50,14 +74,22 @@ class ChatEvents:
         sio: socketio.Server,
         store: RoomStore,
         limits: protocol.Limits,
+        guards: ConnectionGuards,
         sweep_interval: float,
     ) -> None:
         self._sio = sio
         self._store = store
         self._limits = limits
+        self._guards = guards
         self._sweep_interval = sweep_interval
         self._sweeper_started = False
         self._sweeper_lock = threading.Lock()
+        self._addresses: dict[str, str] = {}  # addresses[sid] = client address
+        self._typing_at: dict[str, dict[str, float]] = {}  # [sid][room] = monotonic
+
+    def connection_counts(self) -> dict[str, int]:
+        """Per-connection state held by the handlers, for tests and metrics."""
+        return {"addresses": len(self._addresses), "typing": len(self._typing_at)}
 
     def register(self) -> None:
         """Attach every handler to the server; called once by the app factory."""
@@ -67,16 +99,29 @@ class ChatEvents:
             self._sio.on(event, self._guarded(event, getattr(self, f"on_{event}")))
         self._sio.on("*", self.on_unknown_event)
 
-    def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
-        """A client connected: tell it its sid, the server clock and the limits."""
+    def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> bool:
+        """A client connected: tell it its sid, the server clock and the limits.
+
+        A connection over its address's limits gets an `error` saying why, and is
+        closed.
+        """
         self._start_sweeper_once()
-        log.info("connect sid=%s addr=%s", sid, environ.get("REMOTE_ADDR"))
+        address = client_address(environ, self._guards.trusted_proxies)
+        refusal = self._guards.admission.admit(address)
+        if refusal is not None:
+            log.warning("refused connection sid=%s addr=%s: %s", sid, address, refusal)
+            self._refuse(sid, "connect", ChatError(refusal))
+            return False
+        self._addresses[sid] = address
+        self._guards.limiter.open(sid, address)
+        log.info("connect sid=%s addr=%s", sid, address)
         connected = {
             "sid": sid,
             "server_time": now_ms(),
             "limits": self._limits.as_dict(),
         }
         self._sio.emit("connected", connected, to=sid)
+        return True
 
     def on_disconnect(self, sid: str, reason: Any = None) -> None:
         """A client went away: it leaves all its rooms, and each room hears it."""
@@ -89,6 +134,12 @@ class ChatEvents:
             )
         except Exception:
             log.exception("disconnect cleanup failed sid=%s", sid)
+        finally:
+            self._typing_at.pop(sid, None)
+            self._guards.limiter.close(sid)
+            address = self._addresses.pop(sid, None)
+            if address is not None:
+                self._guards.admission.release(address)
 
     def on_test_message(self, sid: str, payload: Any) -> dict[str, Any]:
         """A connectivity check: the payload comes straight back as `test_response`."""
@@ -107,6 +158,12 @@ class ChatEvents:
         name = protocol.username(data) or anonymous_name()
         epoch = protocol.optional_string(data, "epoch", 64)
         since = protocol.optional_seq(data, "since")
+        joined_rooms = self._store.rooms_of(sid)
+        if room not in joined_rooms and len(joined_rooms) >= self._guards.max_rooms:
+            raise ChatError(
+                "too_many_rooms",
+                f"You can be in at most {self._guards.max_rooms} rooms at once.",
+            )
         membership = self._store.join(room, sid, name)
         if membership.changed:
             self._sio.enter_room(sid, channel(room))
@@ -133,6 +190,7 @@ class ChatEvents:
             raise ChatError("not_in_room")
         self._announce_left(membership)
         self._sio.leave_room(sid, channel(room))
+        self._typing_at.get(sid, {}).pop(room, None)
         return {"ok": True, "room": room}
 
     def on_message(self, sid: str, payload: Any) -> dict[str, Any]:
@@ -192,6 +250,8 @@ class ChatEvents:
         room = protocol.room_name(data)
         typing = protocol.required_bool(data, "typing")
         name = self._require_member(room, sid)
+        if typing and not self._typing_due(sid, room):
+            return {"ok": True}
         notice = {"room": room, "sid": sid, "username": name, "typing": typing}
         self._sio.emit("typing", notice, to=channel(room), skip_sid=sid)
         return {"ok": True}
@@ -205,17 +265,39 @@ class ChatEvents:
 
     def on_unknown_event(self, event: str, sid: str, *args: Any) -> dict[str, Any]:
         """An event outside the contract: refused with `unknown_event`."""
-        return self._refuse(sid, event, ChatError("unknown_event"))
+        return self._guarded(event, self._unknown)(sid, *args)
+
+    def _unknown(self, sid: str, payload: Any) -> None:
+        raise ChatError("unknown_event")
 
     def _guarded(self, event: str, handler: Handler) -> Callable[..., Any]:
+        limiter = self._guards.limiter
+
         def dispatch(sid: str, *args: Any) -> Any:
+            payload = args[0] if len(args) == 1 else None
+            verdict = limiter.charge(sid, self._cost(event, payload))
+            if not verdict.allowed:
+                refusal = ChatError(
+                    "rate_limited", retry_after_ms=verdict.retry_after_ms
+                )
+                ack = self._refuse(sid, event, refusal)
+                if verdict.disconnect:
+                    log.warning(
+                        "disconnecting sid=%s addr=%s: kept sending while rate limited",
+                        sid,
+                        self._addresses.get(sid),
+                    )
+                    self._sio.disconnect(sid)
+                return ack
             try:
                 if len(args) > 1:
                     raise ChatError(
                         "invalid_payload", "Send one JSON object per event."
                     )
-                return handler(sid, args[0] if args else None)
+                return handler(sid, payload)
             except ChatError as refusal:
+                if refusal.code in protocol.BAD_REQUEST_CODES:
+                    limiter.charge(sid, limiter.policy.bad_request_cost)
                 return self._refuse(sid, event, refusal)
             except Exception:
                 log.exception("handler failed event=%s sid=%s", event, sid)
@@ -224,14 +306,33 @@ class ChatEvents:
         dispatch.__name__ = f"dispatch_{event}"
         return dispatch
 
+    def _cost(self, event: str, payload: Any) -> float:
+        limiter = self._guards.limiter
+        if event == "message" and isinstance(payload, dict):
+            text = payload.get("message")
+            length = len(text) if isinstance(text, str) else 0
+            return limiter.message_cost(length, self._limits.max_message_length)
+        if event == "join":
+            return limiter.policy.join_cost
+        if event == "typing":
+            return limiter.policy.typing_cost
+        return limiter.policy.request_cost
+
+    def _typing_due(self, sid: str, room: str) -> bool:
+        now = time.monotonic()
+        rooms = self._typing_at.setdefault(sid, {})
+        if now - rooms.get(room, float("-inf")) < TYPING_MIN_INTERVAL:
+            return False
+        rooms[room] = now
+        return True
+
     def _refuse(self, sid: str, event: str, refusal: ChatError) -> dict[str, Any]:
         log.debug("refused event=%s sid=%s code=%s", event, sid, refusal.code)
         try:
-            error = protocol.error_payload(refusal.code, refusal.message, event)
-            self._sio.emit("error", error, to=sid)
+            self._sio.emit("error", refusal.error_payload(event), to=sid)
         except Exception:
             log.exception("could not send error event=%s sid=%s", event, sid)
-        return protocol.error_ack(refusal.code, refusal.message)
+        return refusal.ack()
 
     def _require_member(self, room: str, sid: str) -> str:
         name = self._store.username_in(room, sid)
@@ -256,6 +357,7 @@ class ChatEvents:
             self._sio.sleep(self._sweep_interval)
             try:
                 dropped = self._store.expire_idle_rooms()
+                self._guards.limiter.forget_old()
                 if dropped:
                     log.info("expired %d idle room(s)", dropped)
             except Exception:

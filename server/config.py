@@ -12,6 +12,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TypeVar
 
+from limits import parse as parse_rate_limit
+
+from client_address import Network, parse_networks
+from rate_limit import RatePolicy
+
 DEFAULT_SECRET_KEY = "secret-dev-key-change-in-production"
 ASYNC_MODES = ("eventlet", "gevent", "threading")
 DEV_CLIENT_ORIGINS = ("http://localhost:8080", "http://127.0.0.1:8080")
@@ -43,6 +48,12 @@ class Config:
     room_ttl_seconds: float = 600.0
     log_level: str = "INFO"
     client_dist: Path = REPO_ROOT / "client" / "dist"
+    allow_insecure_secret: bool = False
+    trusted_proxies: tuple[Network, ...] = ()
+    max_connections_per_ip: int = 100
+    connection_rate_limit: str = "30 per 10 seconds"
+    max_rooms_per_connection: int = 20
+    rate_policy: RatePolicy = RatePolicy()
 
     @property
     def allows_any_origin(self) -> bool:
@@ -51,6 +62,21 @@ class Config:
     @property
     def uses_default_secret(self) -> bool:
         return self.secret_key == DEFAULT_SECRET_KEY
+
+    def startup_problem(self) -> str | None:
+        """Why this configuration must not serve, if it must not."""
+        if (
+            self.uses_default_secret
+            and not self.debug
+            and not self.allow_insecure_secret
+        ):
+            return (
+                "SECRET_KEY is the public default. Put a secret of your own in "
+                ".env, e.g. the output of: python -c 'import secrets; "
+                "print(secrets.token_hex(32))'; or set ALLOW_INSECURE_SECRET=1 for "
+                "a throwaway local server."
+            )
+        return None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
@@ -83,7 +109,77 @@ class Config:
                 defaults.room_ttl_seconds,
             ),
             log_level=read("LOG_LEVEL", _parse_log_level, defaults.log_level),
+            allow_insecure_secret=read(
+                "ALLOW_INSECURE_SECRET", _parse_bool, defaults.allow_insecure_secret
+            ),
+            trusted_proxies=read(
+                "TRUSTED_PROXIES", _parse_proxies, defaults.trusted_proxies
+            ),
+            max_connections_per_ip=read(
+                "MAX_CONNECTIONS_PER_IP",
+                _int_between(1, 1_000_000),
+                defaults.max_connections_per_ip,
+            ),
+            connection_rate_limit=read(
+                "RATE_LIMIT_CONNECTIONS",
+                _parse_rate,
+                defaults.connection_rate_limit,
+            ),
+            max_rooms_per_connection=read(
+                "MAX_ROOMS_PER_CONNECTION",
+                _int_between(1, 10_000),
+                defaults.max_rooms_per_connection,
+            ),
+            rate_policy=_rate_policy(read, defaults.rate_policy),
         )
+
+
+_RATE_FIELDS = {
+    "RATE_LIMIT_HALF_LIFE_SECONDS": "half_life",
+    "RATE_LIMIT_THRESHOLD": "threshold",
+    "RATE_LIMIT_DISCONNECT_SCORE": "disconnect_score",
+    "RATE_LIMIT_MEMORY_SECONDS": "memory_seconds",
+    "RATE_LIMIT_MESSAGE_COST": "message_cost",
+    "RATE_LIMIT_MESSAGE_LENGTH_COST": "message_length_cost",
+    "RATE_LIMIT_JOIN_COST": "join_cost",
+    "RATE_LIMIT_BAD_REQUEST_COST": "bad_request_cost",
+    "RATE_LIMIT_REQUEST_COST": "request_cost",
+    "RATE_LIMIT_TYPING_COST": "typing_cost",
+}
+
+
+def _rate_policy(read: Callable[..., float], defaults: RatePolicy) -> RatePolicy:
+    values = {
+        field: read(name, _float_between(0, 1e9), getattr(defaults, field))
+        for name, field in _RATE_FIELDS.items()
+    }
+    policy = RatePolicy(**values)
+    if policy.half_life <= 0 or policy.threshold <= 0:
+        raise ConfigError(
+            "RATE_LIMIT_HALF_LIFE_SECONDS and RATE_LIMIT_THRESHOLD must be above 0"
+        )
+    if policy.disconnect_score < policy.threshold:
+        raise ConfigError(
+            "RATE_LIMIT_DISCONNECT_SCORE must be at least RATE_LIMIT_THRESHOLD"
+        )
+    return policy
+
+
+def _parse_proxies(name: str, raw: str) -> tuple[Network, ...]:
+    try:
+        return parse_networks(part for part in raw.split(",") if part.strip())
+    except ValueError as error:
+        raise ConfigError(f"{name}: {error}; use addresses or CIDRs") from None
+
+
+def _parse_rate(name: str, raw: str) -> str:
+    try:
+        parse_rate_limit(raw)
+    except ValueError:
+        raise ConfigError(
+            f"{name}={raw!r} is not a rate like '30 per 10 seconds' or '5/second'"
+        ) from None
+    return raw
 
 
 def parse_async_mode(name: str, raw: str) -> str:

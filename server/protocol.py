@@ -43,8 +43,20 @@ ERROR_CODES = {
     "message_too_long": "The message is longer than the server allows.",
     "not_in_room": "You are not in that room; join it first.",
     "unknown_event": "The server does not know that event.",
+    "rate_limited": "You are sending too fast; wait a moment.",
+    "too_many_rooms": "You are in too many rooms; leave one first.",
+    "too_many_connections": "Too many connections from your address.",
+    "connecting_too_fast": "Too many new connections from your address; wait a moment.",
     "internal_error": "Something went wrong on the server; please try again.",
 }
+# Refusals that mean a broken or hostile client rather than a person: they cost more.
+BAD_REQUEST_CODES = frozenset(
+    {"invalid_payload", "invalid_room", "invalid_username", "unknown_event"}
+)
+# Nicknames that could pass for the server speaking (compared on letters and digits).
+RESERVED_USERNAMES = frozenset(
+    {"system", "server", "admin", "administrator", "moderator", "mod", "chat", "notice"}
+)
 
 MAX_ROOM_LENGTH = 64
 MAX_USERNAME_LENGTH = 32
@@ -59,19 +71,27 @@ _MESSAGE_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 class ChatError(Exception):
     """A request the server refuses; `code` is one of ERROR_CODES."""
 
-    def __init__(self, code: str, message: str | None = None) -> None:
+    def __init__(
+        self, code: str, message: str | None = None, **details: int | str
+    ) -> None:
         assert code in ERROR_CODES, code
         super().__init__(message or ERROR_CODES[code])
         self.code = code
         self.message = message or ERROR_CODES[code]
+        self.details = details
 
+    def error_payload(self, event: str) -> dict[str, Any]:
+        """The `error` event: code, message, the refused event, and any details."""
+        return {
+            "code": self.code,
+            "message": self.message,
+            "event": event,
+            **self.details,
+        }
 
-def error_payload(code: str, message: str, event: str) -> dict[str, str]:
-    return {"code": code, "message": message, "event": event}
-
-
-def error_ack(code: str, message: str) -> dict[str, Any]:
-    return {"ok": False, "error": {"code": code, "message": message}}
+    def ack(self) -> dict[str, Any]:
+        error = {"code": self.code, "message": self.message, **self.details}
+        return {"ok": False, "error": error}
 
 
 def require_object(payload: Any, *, allow_missing: bool = False) -> dict[str, Any]:
@@ -101,6 +121,8 @@ def username(payload: dict[str, Any]) -> str | None:
     name = unicodedata.normalize("NFKC", raw).strip()
     if not 1 <= len(name) <= MAX_USERNAME_LENGTH or not name.isprintable():
         raise ChatError("invalid_username")
+    if "".join(c for c in name.casefold() if c.isalnum()) in RESERVED_USERNAMES:
+        raise ChatError("invalid_username", "That nickname is reserved.")
     return name
 
 

@@ -33,6 +33,10 @@ export const ERROR_CODES = [
   "message_too_long",
   "not_in_room",
   "unknown_event",
+  "rate_limited",
+  "too_many_rooms",
+  "too_many_connections",
+  "connecting_too_fast",
   "internal_error",
 ] as const;
 
@@ -108,11 +112,13 @@ export interface ServerError {
   code: ErrorCode;
   message: string;
   event: string;
+  /** Present on `rate_limited`: when the same request would be accepted. */
+  retry_after_ms?: number;
 }
 
 export interface Refusal {
   ok: false;
-  error: { code: ErrorCode; message: string };
+  error: { code: ErrorCode; message: string; retry_after_ms?: number };
 }
 
 export type Ack<T> = ({ ok: true } & T) | Refusal;

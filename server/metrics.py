@@ -1,0 +1,80 @@
+"""GET /metrics in Prometheus text format: what the server holds right now.
+
+Gauges are read from the store and the connection guards at scrape time, so the
+hot path (per message, per recipient) does no bookkeeping for them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from flask import Flask, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from rooms import RoomStore
+
+if TYPE_CHECKING:
+    from chat_events import ChatEvents, ConnectionGuards
+
+
+class ChatStateCollector(Collector):
+    """Sizes of the in-memory state, read when scraped."""
+
+    def __init__(
+        self, store: RoomStore, events: ChatEvents, guards: ConnectionGuards
+    ) -> None:
+        self._store = store
+        self._events = events
+        self._guards = guards
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        store = self._store.counts()
+        handlers = self._events.connection_counts()
+        limiter = self._guards.limiter.counts()
+        admission = self._guards.admission.counts()
+        gauges = {
+            "chat_connected_clients": ("Open Socket.IO connections", admission["open"]),
+            "chat_rooms": ("Rooms held in memory, empty ones included", store["rooms"]),
+            "chat_room_members": ("Memberships across all rooms", store["members"]),
+            "chat_connections_in_rooms": (
+                "Connections in at least one room",
+                store["connections"],
+            ),
+            "chat_client_addresses": (
+                "Addresses with open connections",
+                admission["addresses"],
+            ),
+            "chat_rate_limited_connections": (
+                "Connections tracked by the rate limiter",
+                limiter["open"],
+            ),
+            "chat_rate_limit_remembered_addresses": (
+                "Addresses whose closed connections' scores are remembered",
+                limiter["remembered"],
+            ),
+            "chat_handler_connection_state": (
+                "Connections with per-connection handler state",
+                handlers["addresses"],
+            ),
+            "chat_typing_state": (
+                "Connections with typing throttle state",
+                handlers["typing"],
+            ),
+        }
+        for name, (help_text, value) in gauges.items():
+            yield GaugeMetricFamily(name, help_text, value=value)
+
+
+def init_app(
+    app: Flask, store: RoomStore, events: ChatEvents, guards: ConnectionGuards
+) -> None:
+    registry = CollectorRegistry()
+    registry.register(ChatStateCollector(store, events, guards))
+
+    def serve_metrics() -> Response:
+        return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+
+    app.add_url_rule("/metrics", "metrics", serve_metrics)
