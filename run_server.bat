@@ -6,6 +6,10 @@ if not exist .venv\Scripts\python.exe (
   py -3 -m venv .venv || python -m venv .venv || exit /b 1
   .venv\Scripts\python.exe -m pip install -r requirements.txt || exit /b 1
 )
+if not exist .env (
+  .venv\Scripts\python.exe -c "import secrets,re,pathlib; t=pathlib.Path('.env.example').read_text(); pathlib.Path('.env').write_text(re.sub(r'(?m)^SECRET_KEY=.*$', 'SECRET_KEY='+secrets.token_hex(32), t))" || exit /b 1
+  echo Created .env with a random SECRET_KEY.
+)
 if exist client\package.json if not exist client\dist\index.html (
   pushd client
   call npm ci || exit /b 1

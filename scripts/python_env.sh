@@ -18,3 +18,12 @@ ensure_venv() {
     echo "$wanted" > "$stamp"
   fi
 }
+
+# A first run gets a .env of its own, from .env.example with a fresh SECRET_KEY.
+ensure_dotenv() {
+  [ -f .env ] && return 0
+  local secret
+  secret=$(.venv/bin/python -c 'import secrets; print(secrets.token_hex(32))')
+  sed "s/^SECRET_KEY=.*/SECRET_KEY=$secret/" .env.example > .env
+  echo "Created .env with a random SECRET_KEY (edit it to change settings)."
+}

@@ -81,3 +81,58 @@ def test_bad_values_stop_with_a_message_naming_the_variable(
 def test_star_origin_is_only_taken_when_set_explicitly() -> None:
     assert not Config.from_env({}).allows_any_origin
     assert Config.from_env({"CORS_ORIGINS": "*"}).allows_any_origin
+
+
+def test_default_secret_stops_startup_unless_allowed_or_debugging() -> None:
+    assert "SECRET_KEY" in (Config.from_env({}).startup_problem() or "")
+    assert "secrets.token_hex" in (Config.from_env({}).startup_problem() or "")
+    allowed = Config.from_env({"ALLOW_INSECURE_SECRET": "1"})
+    assert allowed.startup_problem() is None
+    assert Config.from_env({"DEBUG": "true"}).startup_problem() is None
+    assert Config.from_env({"SECRET_KEY": "x" * 64}).startup_problem() is None
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "complaint"),
+    [
+        ("TRUSTED_PROXIES", "10.0.0.300", "use addresses or CIDRs"),
+        ("RATE_LIMIT_CONNECTIONS", "lots", "is not a rate"),
+        ("MAX_CONNECTIONS_PER_IP", "0", "between 1"),
+        ("MAX_ROOMS_PER_CONNECTION", "many", "not a whole number"),
+        ("RATE_LIMIT_THRESHOLD", "0", "must be above 0"),
+        ("RATE_LIMIT_DISCONNECT_SCORE", "5", "at least RATE_LIMIT_THRESHOLD"),
+    ],
+)
+def test_bad_limit_values_stop_with_a_message(
+    name: str, value: str, complaint: str
+) -> None:
+    with pytest.raises(ConfigError) as raised:
+        Config.from_env({name: value})
+    assert complaint in str(raised.value)
+
+
+def test_every_variable_is_documented_in_env_example_and_readme() -> None:
+    import re
+
+    from support import REPO_ROOT
+
+    source = (REPO_ROOT / "server" / "config.py").read_text()
+    read = set(re.findall(r'read\(\s*"([A-Z_]+)"', source)) | set(
+        re.findall(r'"(RATE_LIMIT_[A-Z_]+)": "', source)
+    )
+    assert len(read) > 20
+    example = (REPO_ROOT / ".env.example").read_text()
+    readme = (REPO_ROOT / "README.md").read_text()
+    for name in read:
+        assert re.search(rf"^{name}=", example, re.M), f"{name} not in .env.example"
+        assert f"`{name}`" in readme, f"{name} not in README.md"
+
+
+def test_env_example_is_a_valid_configuration() -> None:
+    from dotenv import dotenv_values
+
+    from support import REPO_ROOT
+
+    values = dotenv_values(REPO_ROOT / ".env.example")
+    config = Config.from_env({k: v for k, v in values.items() if v is not None})
+    assert config == Config.from_env({})

@@ -54,3 +54,15 @@ def test_paths_outside_the_build_are_not_served(tmp_path: Path) -> None:
     app = create_app(make_config(client_dist=built_client(tmp_path / "dist")))
     response = fetch(app.test_client(), "/../secret.txt")
     assert b"private" not in response.data
+
+
+def test_client_is_served_with_security_headers(tmp_path: Path) -> None:
+    app = create_app(make_config(client_dist=built_client(tmp_path / "dist")))
+    for path in ("/", "/assets/app-1234.js"):
+        response = fetch(app.test_client(), path)
+        policy = response.headers["Content-Security-Policy"]
+        assert "script-src 'self'" in policy and "'unsafe-inline'" not in policy
+        assert "frame-ancestors 'none'" in policy
+        assert "connect-src 'self' ws://localhost wss://localhost" in policy
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Referrer-Policy"] == "no-referrer"
