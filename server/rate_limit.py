@@ -8,7 +8,9 @@ a client that keeps hammering climbs to `disconnect_score` and is cut off.
 Scores belong to connections, never to an address: people behind one NAT do not
 share a bucket. Yet reconnecting resets nothing, because a closed connection leaves
 its score with its address for `memory_seconds`, and the next connection from that
-address starts from it (still decaying). The `limits` package was considered: its
+address takes it over (still decaying). Each score left behind is taken over once,
+so a flooder's disconnect burdens at most one later connection from its address
+(almost always the flooder's own reconnect), never the neighbours already chatting. The `limits` package was considered: its
 windows can count per connection or per address, but cannot hand a decaying score
 from a closed connection to the next one without sharing it across the address.
 """
@@ -47,6 +49,8 @@ class Verdict(NamedTuple):
 
 
 ALLOWED = Verdict(True, 0, False)
+# Closed-connection scores kept per address; beyond this, the lowest are dropped.
+MAX_SCORES_PER_ADDRESS = 16
 
 
 class _Score:
@@ -67,14 +71,19 @@ class ScoreLimiter:
         self._clock = clock
         self._lock = threading.Lock()
         self._open: dict[str, tuple[str, _Score]] = {}  # open[sid] = (address, score)
-        self._closed: dict[str, _Score] = {}  # closed[address] = highest left behind
+        # closed[address] = scores left behind by closed connections, highest first
+        self._closed: dict[str, list[_Score]] = {}
 
     def open(self, sid: str, address: str) -> None:
-        """Start tracking `sid`, inheriting what its address left behind recently."""
+        """Start tracking `sid`, taking over the highest score its address left."""
         now = self._clock()
         with self._lock:
-            inherited = self._closed.get(address)
-            value = self._decayed(inherited, now) if inherited else 0.0
+            left = self._closed.get(address)
+            value = 0.0
+            if left:
+                value = self._decayed(left.pop(0), now)
+                if not left:
+                    del self._closed[address]
             self._open[sid] = (address, _Score(value, now))
 
     def close(self, sid: str) -> None:
@@ -86,9 +95,12 @@ class ScoreLimiter:
                 return
             address, score = entry
             value = self._decayed(score, now)
-            kept = self._closed.get(address)
-            if value > 0.5 and (kept is None or value > self._decayed(kept, now)):
-                self._closed[address] = _Score(value, now)
+            if value <= 0.5:
+                return
+            left = self._closed.setdefault(address, [])
+            left.append(_Score(value, now))
+            left.sort(key=lambda s: self._decayed(s, now), reverse=True)
+            del left[MAX_SCORES_PER_ADDRESS:]
 
     def charge(self, sid: str, cost: float) -> Verdict:
         """Add `cost` to the score of `sid`; refused when that crosses the threshold."""
@@ -117,20 +129,27 @@ class ScoreLimiter:
     def forget_old(self) -> int:
         """Drop closed-connection scores that have decayed or outlived memory."""
         now = self._clock()
+        forgotten = 0
         with self._lock:
-            stale = [
-                address
-                for address, score in self._closed.items()
-                if now - score.at > self.policy.memory_seconds
-                or self._decayed(score, now) < 0.5
-            ]
-            for address in stale:
-                del self._closed[address]
-            return len(stale)
+            for address in list(self._closed):
+                left = self._closed[address]
+                kept = [
+                    score
+                    for score in left
+                    if now - score.at <= self.policy.memory_seconds
+                    and self._decayed(score, now) >= 0.5
+                ]
+                forgotten += len(left) - len(kept)
+                if kept:
+                    self._closed[address] = kept
+                else:
+                    del self._closed[address]
+        return forgotten
 
     def counts(self) -> dict[str, int]:
         with self._lock:
-            return {"open": len(self._open), "remembered": len(self._closed)}
+            remembered = sum(len(left) for left in self._closed.values())
+            return {"open": len(self._open), "remembered": remembered}
 
     def message_cost(self, length: int, max_length: int) -> float:
         share = min(length, max_length) / max_length if max_length else 0.0

@@ -125,3 +125,24 @@ def test_longer_messages_cost_more(limiter: ScoreLimiter) -> None:
     assert limiter.message_cost(0, 2000) == 1.0
     assert limiter.message_cost(1000, 2000) == 3.0
     assert limiter.message_cost(99999, 2000) == 5.0
+
+
+def test_a_score_left_behind_is_taken_over_once(
+    limiter: ScoreLimiter, clock: Clock
+) -> None:
+    limiter.open("flooder", "10.0.0.1")
+    limiter.charge("flooder", 50.0)
+    limiter.close("flooder")
+    limiter.open("flooder-again", "10.0.0.1")
+    limiter.open("neighbour", "10.0.0.1")
+    assert limiter.score("flooder-again") == pytest.approx(50.0)
+    assert limiter.score("neighbour") == 0.0
+
+
+def test_memory_per_address_is_bounded(limiter: ScoreLimiter) -> None:
+    for n in range(100):
+        limiter.open(f"s{n}", "10.0.0.1")
+        limiter.charge(f"s{n}", 5.0)
+    for n in range(100):
+        limiter.close(f"s{n}")
+    assert limiter.counts()["remembered"] == 16
