@@ -58,8 +58,11 @@ def create_app(config: Config | None = None) -> Flask:
         logger=False,
         engineio_logger=False,
         max_http_buffer_size=websocket_limits.buffer_size(config.max_message_length),
+        ping_interval=config.ping_interval,
+        ping_timeout=config.ping_timeout,
     )
     websocket_limits.install(socketio.server.eio, config.async_mode)
+    log_limits.route_library_loggers()
     # Room state in this process, the limits each connection lives under, and the
     # handlers that use both.
     store = RoomStore(config.history_size, config.room_ttl_seconds)

@@ -46,6 +46,9 @@ class Config:
     history_size: int = 100
     max_message_length: int = 2000
     room_ttl_seconds: float = 600.0
+    # Engine.IO heartbeat: a silent client is dropped after interval + timeout.
+    ping_interval: float = 25.0
+    ping_timeout: float = 20.0
     log_level: str = "INFO"
     client_dist: Path = REPO_ROOT / "client" / "dist"
     allow_insecure_secret: bool = False
@@ -109,6 +112,12 @@ class Config:
                 defaults.room_ttl_seconds,
             ),
             log_level=read("LOG_LEVEL", _parse_log_level, defaults.log_level),
+            ping_interval=read(
+                "PING_INTERVAL_SECONDS", _float_between(1, 3600), defaults.ping_interval
+            ),
+            ping_timeout=read(
+                "PING_TIMEOUT_SECONDS", _float_between(1, 3600), defaults.ping_timeout
+            ),
             allow_insecure_secret=read(
                 "ALLOW_INSECURE_SECRET", _parse_bool, defaults.allow_insecure_secret
             ),

@@ -55,6 +55,22 @@ class RepeatLimitFilter(logging.Filter):
             record.msg = f"{record.msg} [{suppressed} similar lines suppressed]"
 
 
+LIBRARY_LOGGERS = ("engineio.server", "socketio.server")
+
+
+def route_library_loggers() -> None:
+    """Send Engine.IO/Socket.IO logs through the root handlers (and their limit).
+
+    With `logger=False` both libraries attach a StreamHandler of their own to their
+    logger, which would print every traceback a bad frame causes, unfiltered.
+    """
+    for name in LIBRARY_LOGGERS:
+        logger = logging.getLogger(name)
+        for handler in list(logger.handlers):
+            logger.removeHandler(handler)
+        logger.propagate = True
+
+
 def install(handler_owner: logging.Logger | None = None) -> RepeatLimitFilter:
     """Attach one filter to every handler of the root logger (or `handler_owner`)."""
     logger = handler_owner or logging.getLogger()

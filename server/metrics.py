@@ -51,8 +51,8 @@ class ChatStateCollector(Collector):
                 "Connections tracked by the rate limiter",
                 limiter["open"],
             ),
-            "chat_rate_limit_remembered_addresses": (
-                "Addresses whose closed connections' scores are remembered",
+            "chat_rate_limit_remembered_scores": (
+                "Scores of closed connections kept for their addresses",
                 limiter["remembered"],
             ),
             "chat_handler_connection_state": (

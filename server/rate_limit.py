@@ -10,9 +10,11 @@ share a bucket. Yet reconnecting resets nothing, because a closed connection lea
 its score with its address for `memory_seconds`, and the next connection from that
 address takes it over (still decaying). Each score left behind is taken over once,
 so a flooder's disconnect burdens at most one later connection from its address
-(almost always the flooder's own reconnect), never the neighbours already chatting. The `limits` package was considered: its
-windows can count per connection or per address, but cannot hand a decaying score
-from a closed connection to the next one without sharing it across the address.
+(almost always the flooder's own reconnect), never the neighbours already chatting.
+
+The `limits` package was considered: its windows can count per connection or per
+address, but cannot hand a decaying score from a closed connection to the next one
+without sharing it across the address.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import resource
+import socket
 
 from flask import Flask
 
@@ -45,6 +46,18 @@ def raise_open_files_limit() -> int:
     return soft
 
 
+def disable_nagle(listener: socket.socket) -> None:
+    """Send small frames at once: accepted sockets inherit TCP_NODELAY on Linux.
+
+    Without it a reply written in two parts waits for the peer's delayed ACK,
+    adding about 40 ms to a chat message's round trip.
+    """
+    try:
+        listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except OSError as error:
+        log.warning("could not set TCP_NODELAY: %s", error)
+
+
 def browser_url(config: Config) -> str:
     """The address to print for people: a wildcard bind is reached via localhost."""
     host = "localhost" if config.host in {"0.0.0.0", "::", ""} else config.host
@@ -78,6 +91,7 @@ def _serve_eventlet(app: Flask, config: Config, max_connections: int) -> None:
     import eventlet.wsgi
 
     listener = eventlet.listen((config.host, config.port), backlog=LISTEN_BACKLOG)
+    disable_nagle(listener)
     eventlet.wsgi.server(
         listener,
         app,
@@ -90,16 +104,21 @@ def _serve_eventlet(app: Flask, config: Config, max_connections: int) -> None:
 
 def _serve_gevent(app: Flask, config: Config) -> None:
     from gevent import pywsgi
+    from gevent.server import StreamServer
     from geventwebsocket.handler import WebSocketHandler
 
     # gevent-websocket serves the websocket on the request's own socket and greenlet;
     # the simple-websocket fallback would dup() the socket (two descriptors per
     # client) and add a reader greenlet per client.
+    family = socket.getaddrinfo(config.host, config.port, type=socket.SOCK_STREAM)[0][0]
+    listener = StreamServer.get_listener(
+        (config.host, config.port), LISTEN_BACKLOG, family=family
+    )
+    disable_nagle(listener)
     server = pywsgi.WSGIServer(
-        (config.host, config.port),
+        listener,
         app,
         handler_class=WebSocketHandler,
-        backlog=LISTEN_BACKLOG,
         log=logging.getLogger("chat.wsgi") if config.debug else None,
         error_log=logging.getLogger("chat.wsgi"),
     )
@@ -112,4 +131,5 @@ def _serve_threading(app: Flask, config: Config) -> None:
     # Werkzeug's threaded server: one OS thread per connection (plus one reader
     # thread per websocket), so this mode holds hundreds, not thousands, of clients.
     server = make_server(config.host, config.port, app, threaded=True)
+    disable_nagle(server.socket)
     server.serve_forever()
