@@ -62,6 +62,9 @@ def create_app(config: Config | None = None) -> Flask:
         ping_timeout=config.ping_timeout,
     )
     websocket_limits.install(socketio.server.eio, config.async_mode)
+    app.wsgi_app = websocket_limits.limit_polling_body(  # type: ignore[method-assign]
+        app.wsgi_app, int(socketio.server.eio.max_http_buffer_size)
+    )
     log_limits.route_library_loggers()
     # Room state in this process, the limits each connection lives under, and the
     # handlers that use both.

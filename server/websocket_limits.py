@@ -32,7 +32,7 @@ def buffer_size(max_message_length: int) -> int:
 
 def log_oversize(size: int | str, limit: int, peer: Any = None) -> None:
     log.warning(
-        "closing a connection from %s: message of %s bytes is over the %d byte limit",
+        "closing a connection from %s: message (%s) is over the %d byte limit",
         peer or "unknown",
         size,
         limit,
@@ -60,12 +60,14 @@ def _bound_simple_websocket(eio: engineio.Server, limit: int) -> None:
 
         def wait(self) -> Any:
             try:
-                return self.ws.receive()
-            except simple_websocket.ConnectionClosed as closed:
-                if closed.reason == 1009:
-                    peer = self.ws.environ.get("REMOTE_ADDR")
-                    log_oversize(f"over {limit}", limit, peer)
-                return None
+                data = self.ws.receive()
+            except simple_websocket.ConnectionClosed:
+                data = None
+            received = self.ws.incoming_message_len
+            if data is None and received > limit:
+                peer = self.ws.environ.get("REMOTE_ADDR")
+                log_oversize(f"{received}+", limit, peer)
+            return data
 
     # A per-server copy: other Engine.IO servers in the process keep the default.
     eio._async = {**eio._async, "websocket": LimitedSimpleWebSocketWSGI}
@@ -131,13 +133,49 @@ def _bound_eventlet_messages(limit: int) -> None:
     _eventlet_limit = limit
     message_class = RFC6455WebSocket.Message
     original_push = message_class.push
+    original_recv_frame = RFC6455WebSocket._recv_frame
 
     def push(self: Any, data: bytes, final: bool = False) -> None:
+        """Eventlet bounds each frame; this bounds a message split into frames."""
         total = getattr(self, "_chat_total", 0) + len(data)
         self._chat_total = total
         if _eventlet_limit is not None and total > _eventlet_limit:
-            log_oversize(total, _eventlet_limit)
-            raise FailedConnectionError(1009, "message too big")
+            raise FailedConnectionError(1009, f"message of {total}+ bytes")
         original_push(self, data, final)
 
+    def recv_frame(self: Any, message: Any = None) -> Any:
+        try:
+            return original_recv_frame(self, message)
+        except FailedConnectionError as failure:
+            if failure.status == 1009:
+                peer = self.environ.get("REMOTE_ADDR")
+                log_oversize(failure.message, _eventlet_limit or 0, peer)
+            raise
+
     message_class.push = push
+    RFC6455WebSocket._recv_frame = recv_frame
+
+
+def limit_polling_body(wsgi_app: Any, limit: int) -> Any:
+    """Refuse an oversized long-polling POST with 413 before Engine.IO reads it.
+
+    Engine.IO itself answers one by closing the session and waiting for a poll that
+    never comes, leaving the request hanging until the ping timeout.
+    """
+
+    def guarded(environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("REQUEST_METHOD") == "POST":
+            try:
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                length = 0
+            if length > limit:
+                log_oversize(length, limit, environ.get("REMOTE_ADDR"))
+                start_response(
+                    "413 Payload Too Large",
+                    [("Content-Type", "text/plain"), ("Connection", "close")],
+                )
+                return [b"Payload too large"]
+        return wsgi_app(environ, start_response)
+
+    return guarded
