@@ -17,10 +17,18 @@ OpenPage = Callable[..., Page]
 
 
 @pytest.fixture
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+def server_env() -> dict[str, str]:
+    """Extra environment for the server; tests about limits override it."""
+    return {}
+
+
+@pytest.fixture
+def server(
+    tmp_path_factory: pytest.TempPathFactory, server_env: dict[str, str]
+) -> Iterator[ServerProcess]:
     """A real server (default eventlet mode) serving client/dist."""
-    process = ServerProcess("eventlet", tmp_path_factory.mktemp("e2e")).start()
-    yield process
+    process = ServerProcess("eventlet", tmp_path_factory.mktemp("e2e"), **server_env)
+    yield process.start()
     process.stop()
 
 
@@ -74,6 +82,7 @@ def message_log(page: Page):  # type: ignore[no-untyped-def]
 def test_two_people_chat_both_ways(open_page: OpenPage) -> None:
     alice = open_page()
     bob = open_page()
+    alice_trouble = watch_for_trouble(alice)
     join(alice, "alice", "e2e-chat")
     join(bob, "bob", "e2e-chat")
     expect(message_log(alice).get_by_text("bob joined")).to_be_visible()
@@ -93,6 +102,52 @@ def test_two_people_chat_both_ways(open_page: OpenPage) -> None:
     bob.get_by_role("button", name="Leave").click()
     expect(message_log(alice).get_by_text("bob left")).to_be_visible()
     expect(alice.get_by_text("1 member", exact=True)).to_be_visible()
+    assert alice_trouble == [], "CSP violations and page errors show up here"
+
+
+def test_page_is_served_under_a_strict_content_security_policy(
+    open_page: OpenPage, server: ServerProcess
+) -> None:
+    page = open_page()
+    response = page.goto(server.url + "/")
+    assert response is not None
+    policy = response.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    trouble = watch_for_trouble(page)
+    join(page, "csp", "csp-room")
+    say(page, "csp-room", "works under CSP")
+    expect(message_log(page).get_by_text("works under CSP")).to_be_visible()
+    assert trouble == []
+
+
+@pytest.mark.parametrize(
+    "server_env",
+    # list_rooms (1), join (3), typing (0.2 each) and one message (3) fit under 9;
+    # a second message does not.
+    [
+        {
+            "RATE_LIMIT_THRESHOLD": "9",
+            "RATE_LIMIT_MESSAGE_COST": "3",
+            "RATE_LIMIT_DISCONNECT_SCORE": "1000",
+        }
+    ],
+)
+def test_rate_limit_shows_a_countdown_and_keeps_the_text(open_page: OpenPage) -> None:
+    page = open_page()
+    join(page, "quick", "limits")
+    say(page, "limits", "first")
+    expect(message_log(page).get_by_text("first", exact=True)).to_be_visible()
+    say(page, "limits", "second")
+    composer = page.get_by_label("Message #limits")
+    countdown = page.get_by_text(re.compile(r"You can send again in \d+ s"))
+    expect(countdown).to_be_visible()
+    expect(composer).to_have_value("second")
+    expect(page.get_by_role("button", name="Send")).to_be_disabled()
+    assert message_log(page).get_by_text("second", exact=True).count() == 0
+    expect(countdown).to_be_hidden(timeout=30_000)
+    composer.press("Enter")
+    expect(message_log(page).get_by_text("second", exact=True)).to_be_visible()
+    expect(composer).to_have_value("")
 
 
 def test_markup_in_a_message_is_shown_literally(open_page: OpenPage) -> None:

@@ -1,4 +1,4 @@
-import { act, screen, within } from "@testing-library/react";
+import { act, screen, waitFor, within } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
 
 import { WINDOW_SIZE } from "./components/MessageList";
@@ -207,5 +207,31 @@ describe("attention", () => {
     act(() => socket.serverEmit("message", serverMessage(1, { message: "hello there" })));
     const live = container.querySelector('[aria-live="polite"][aria-atomic="true"]');
     expect(live).toHaveTextContent("bob in lobby: hello there");
+  });
+});
+
+describe("rate limits", () => {
+  it("keeps refused text in the composer, counts down, and sends nothing meanwhile", async () => {
+    const { socket, user } = await joinLobby();
+    let refusals = 0;
+    socket.respond = (event) => {
+      if (event !== "message") return undefined;
+      refusals += 1;
+      return {
+        ok: false,
+        error: { code: "rate_limited", message: "You are sending too fast; wait a moment.", retry_after_ms: 1500 },
+      };
+    };
+    const input = screen.getByLabelText("Message #lobby");
+    await user.type(input, "too quick{Enter}");
+    expect(await screen.findByText(/You can send again in 2 s/)).toBeInTheDocument();
+    expect(input).toHaveValue("too quick");
+    expect(screen.getByRole("button", { name: "Send" })).toBeDisabled();
+    await user.type(input, "{Enter}");
+    expect(refusals).toBe(1);
+    expect(screen.queryByText("Sending…")).toBeNull();
+    await waitFor(() => expect(screen.queryByText(/You can send again/)).toBeNull(), { timeout: 3000 });
+    expect(screen.getByRole("button", { name: "Send" })).toBeEnabled();
+    expect(refusals).toBe(1);
   });
 });

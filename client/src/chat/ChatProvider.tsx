@@ -21,6 +21,7 @@ import {
   chatReducer,
   currentEpoch,
   initialState,
+  isLimited,
   lastSeq,
   type ChatState,
   type Room,
@@ -42,6 +43,7 @@ export interface ChatActions {
   joinRoom: (room: string, username: string) => void;
   leaveRoom: (room: string) => void;
   selectRoom: (room: string | null) => void;
+  setDraft: (room: string, text: string) => void;
   sendMessage: (room: string, text: string) => void;
   retryMessage: (room: string, clientId: string) => void;
   discardMessage: (room: string, clientId: string) => void;
@@ -148,6 +150,9 @@ export function ChatProvider({ socket, children }: { socket: ChatSocket; childre
     }
     function onError(payload: ServerError) {
       if (payload.event === "join" || payload.event === "message") return; // handled by acks
+      if (payload.code === "rate_limited" && payload.retry_after_ms) {
+        dispatch({ type: "rate_limited", until: Date.now() + payload.retry_after_ms });
+      }
       dispatch({ type: "error_received", error: payload, room: stateRef.current.activeRoom });
     }
     function onOffline() {
@@ -189,6 +194,7 @@ export function ChatProvider({ socket, children }: { socket: ChatSocket; childre
       const room = stateRef.current.rooms[roomName];
       const next = room?.pending.find((p) => p.status === "pending");
       if (!room || !next || !room.synced || !socket.connected) return;
+      if (isLimited(stateRef.current)) return;
       flushing.current.add(roomName);
       socket
         .timeout(ACK_TIMEOUT_MS)
@@ -200,6 +206,9 @@ export function ChatProvider({ socket, children }: { socket: ChatSocket; childre
             if (err) return;
             if (reply.ok) {
               dispatch({ type: "message_acked", room: roomName, clientId: next.clientId, receipt: reply });
+            } else if (reply.error.code === "rate_limited") {
+              const until = Date.now() + (reply.error.retry_after_ms ?? 1000);
+              dispatch({ type: "message_rate_limited", room: roomName, clientId: next.clientId, until });
             } else {
               dispatch({ type: "message_refused", room: roomName, clientId: next.clientId, error: reply.error.message });
               dispatch({ type: "error_received", error: { ...reply.error, event: "message" }, room: roomName });
@@ -210,8 +219,16 @@ export function ChatProvider({ socket, children }: { socket: ChatSocket; childre
     [socket],
   );
 
+  // When a rate limit ends, say so (the composer's countdown stops, the queue moves).
   useEffect(() => {
-    if (state.status !== "connected") return;
+    if (state.limitedUntil === null) return;
+    const wait = Math.max(0, state.limitedUntil - Date.now());
+    const timer = window.setTimeout(() => dispatch({ type: "limit_expired", now: Date.now() }), wait);
+    return () => window.clearTimeout(timer);
+  }, [state.limitedUntil]);
+
+  useEffect(() => {
+    if (state.status !== "connected" || state.limitedUntil !== null) return;
     for (const room of Object.values(state.rooms)) {
       if (room.synced && room.pending.some((p) => p.status === "pending")) flush(room.name);
     }
@@ -245,6 +262,9 @@ export function ChatProvider({ socket, children }: { socket: ChatSocket; childre
       },
       selectRoom(room) {
         dispatch({ type: "room_selected", room });
+      },
+      setDraft(room, text) {
+        dispatch({ type: "draft_changed", room, text });
       },
       sendMessage(room, text) {
         if (typingSentAt.current.has(room)) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { chatReducer, initialState, lastSeq, totalUnread, type ChatState } from "./chatReducer";
+import { chatReducer, initialState, isLimited, lastSeq, totalUnread, type ChatState } from "./chatReducer";
 import type { ServerMessage } from "./protocol";
 
 const LIMITS = { max_message_length: 100, max_username_length: 32, max_room_length: 64, history_size: 100 };
@@ -177,5 +177,20 @@ describe("chatReducer", () => {
 
   it("throws on an unknown action", () => {
     expect(() => chatReducer(initialState, { type: "nonsense" } as never)).toThrow(/unknown action/);
+  });
+});
+
+describe("rate limiting", () => {
+  it("puts a rate-limited message back into the draft, ahead of newer text", () => {
+    let state = joinedState();
+    state = chatReducer(state, { type: "message_queued", room: "lobby", clientId: "c1", text: "first", at: 1 });
+    state = chatReducer(state, { type: "draft_changed", room: "lobby", text: "second" });
+    state = chatReducer(state, { type: "message_rate_limited", room: "lobby", clientId: "c1", until: 5000 });
+    expect(state.rooms.lobby?.pending).toEqual([]);
+    expect(state.drafts.lobby).toBe("first\nsecond");
+    expect(isLimited(state, 4999)).toBe(true);
+    state = chatReducer(state, { type: "limit_expired", now: 5000 });
+    expect(isLimited(state, 5000)).toBe(false);
+    expect(state.limitedUntil).toBeNull();
   });
 });

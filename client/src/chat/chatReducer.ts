@@ -73,6 +73,10 @@ export interface ChatState {
   error: ShownError | null;
   hidden: boolean;
   announcement: string;
+  /** What each room's composer holds, kept while you look at other rooms. */
+  drafts: Record<string, string>;
+  /** While the server rate-limits us (ms since epoch), nothing is sent. */
+  limitedUntil: number | null;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -96,6 +100,8 @@ export const initialState: ChatState = {
   error: null,
   hidden: false,
   announcement: "",
+  drafts: {},
+  limitedUntil: null,
 };
 
 export type ChatAction =
@@ -111,6 +117,10 @@ export type ChatAction =
   | { type: "message_queued"; room: string; clientId: string; text: string; at: number }
   | { type: "message_acked"; room: string; clientId: string; receipt: MessageReceipt }
   | { type: "message_refused"; room: string; clientId: string; error: string }
+  | { type: "message_rate_limited"; room: string; clientId: string; until: number }
+  | { type: "rate_limited"; until: number }
+  | { type: "limit_expired"; now: number }
+  | { type: "draft_changed"; room: string; text: string }
   | { type: "pending_retried"; room: string; clientId: string }
   | { type: "pending_discarded"; room: string; clientId: string }
   | { type: "typing_changed"; notice: TypingNotice; at: number }
@@ -186,6 +196,30 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
           p.clientId === action.clientId ? { ...p, status: "failed", error: action.error } : p,
         ),
       }));
+    case "message_rate_limited": {
+      // The refused text goes back into the composer, ahead of anything typed since.
+      const room = state.rooms[action.room];
+      const pending = room?.pending.find((p) => p.clientId === action.clientId);
+      if (!room || !pending) return { ...state, limitedUntil: action.until };
+      const draft = state.drafts[action.room] ?? "";
+      return {
+        ...state,
+        limitedUntil: action.until,
+        drafts: { ...state.drafts, [action.room]: draft ? `${pending.text}\n${draft}` : pending.text },
+        rooms: {
+          ...state.rooms,
+          [room.name]: { ...room, pending: room.pending.filter((p) => p.clientId !== action.clientId) },
+        },
+      };
+    }
+    case "rate_limited":
+      return { ...state, limitedUntil: Math.max(state.limitedUntil ?? 0, action.until) };
+    case "limit_expired":
+      return state.limitedUntil !== null && state.limitedUntil <= action.now
+        ? { ...state, limitedUntil: null }
+        : state;
+    case "draft_changed":
+      return { ...state, drafts: { ...state.drafts, [action.room]: action.text } };
     case "pending_retried":
       return updateRoom(state, action.room, (room) => ({
         ...room,
@@ -254,6 +288,11 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
       throw new Error(`unknown action ${JSON.stringify(unexpected)}`);
     }
   }
+}
+
+/** Whether the server asked us to wait before sending anything more. */
+export function isLimited(state: ChatState, now: number = Date.now()): boolean {
+  return state.limitedUntil !== null && state.limitedUntil > now;
 }
 
 /** Unread messages across every room, for the document title. */

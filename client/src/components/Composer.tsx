@@ -1,32 +1,46 @@
-import { useId, useState, type FormEvent, type KeyboardEvent } from "react";
+import { useEffect, useId, useState, type FormEvent, type KeyboardEvent } from "react";
 
 import { useChat } from "../chat/ChatProvider";
+import { isLimited } from "../chat/chatReducer";
 
 const COUNTER_FROM = 0.8;
 
+/** Seconds left of a rate limit, ticking while it lasts. */
+function useSecondsUntil(until: number | null): number {
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    if (until === null) return;
+    const timer = window.setInterval(() => setNow(Date.now()), 250);
+    return () => window.clearInterval(timer);
+  }, [until]);
+  return until === null ? 0 : Math.max(0, Math.ceil((until - now) / 1000));
+}
+
 /** Write a message: Enter sends, Shift+Enter breaks the line, errors show beside it. */
-export function Composer({ room, drafts }: { room: string; drafts: Map<string, string> }) {
+export function Composer({ room }: { room: string }) {
   const { state, actions } = useChat();
-  const [text, setText] = useState(() => drafts.get(room) ?? "");
+  const text = state.drafts[room] ?? "";
   const inputId = useId();
   const limit = state.limits.max_message_length;
   const length = [...text.trim()].length;
   const tooLong = length > limit;
-  const canSend = length > 0 && !tooLong;
-  const error = state.error && (state.error.room === null || state.error.room === room) ? state.error : null;
+  const limited = isLimited(state);
+  const secondsLeft = useSecondsUntil(limited ? state.limitedUntil : null);
+  const canSend = length > 0 && !tooLong && !limited;
+  const error =
+    state.error && (state.error.room === null || state.error.room === room) ? state.error : null;
   const offline = state.status !== "connected";
 
   function update(value: string) {
-    setText(value);
-    drafts.set(room, value);
+    actions.setDraft(room, value);
     actions.setTyping(room, value.trim().length > 0);
-    if (error) actions.dismissError();
+    if (error && error.code !== "rate_limited") actions.dismissError();
   }
 
   function send() {
     if (!canSend) return;
     actions.sendMessage(room, text.trim());
-    update("");
+    actions.setDraft(room, "");
     actions.setTyping(room, false);
   }
 
@@ -70,7 +84,11 @@ export function Composer({ room, drafts }: { room: string; drafts: Map<string, s
             {tooLong ? `${length - limit} characters too long` : `${length} / ${limit}`}
           </span>
         ) : null}
-        {error ? (
+        {limited ? (
+          <span className="composer__error" role="status">
+            You're sending too fast. You can send again in {secondsLeft} s.
+          </span>
+        ) : error && error.code !== "rate_limited" ? (
           <span className="composer__error" role="alert">
             {error.message}
             <button type="button" className="link-button" onClick={actions.dismissError}>

@@ -68,7 +68,7 @@ export function RoomView({ room, memory }: { room: Room; memory: RoomMemory }) {
         <div className="room__main">
           <MessageList key={`messages-${room.name}`} room={room} savedScroll={memory.scroll} />
           <TypingIndicator names={typingNames} />
-          <Composer key={`composer-${room.name}`} room={room.name} drafts={memory.drafts} />
+          <Composer key={`composer-${room.name}`} room={room.name} />
         </div>
         <MembersPanel members={room.members} mySid={state.sid} open={membersOpen} />
       </div>
