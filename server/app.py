@@ -13,7 +13,9 @@ if __name__ == "__main__":
     async_bootstrap.patch_from_environment()
 
 import logging
+import secrets
 import sys
+from typing import Any
 
 import socketio as python_socketio
 from dotenv import load_dotenv
@@ -31,7 +33,7 @@ from config import REPO_ROOT, Config, ConfigError
 from origins import origin_checker
 from protocol import Limits
 from rate_limit import ScoreLimiter
-from rooms import RoomStore
+from rooms import RoomStore, StoreUnavailable
 
 log = logging.getLogger("chat.app")
 
@@ -39,8 +41,79 @@ log = logging.getLogger("chat.app")
 MAX_SWEEP_INTERVAL = 60.0
 
 
+class SharedState:
+    """Where room state lives: this process (default) or Redis (REDIS_URL)."""
+
+    def __init__(
+        self,
+        store: RoomStore | Any,
+        manager: Any = None,
+        redis_store: Any = None,
+    ) -> None:
+        self.store = store
+        self.manager = manager
+        self._redis_store = redis_store
+        self.keeper: Any = None
+
+    @classmethod
+    def from_config(cls, config: Config) -> SharedState:
+        if not config.redis_url:
+            return cls(RoomStore(config.history_size, config.room_ttl_seconds))
+        # Imported only here: a single process needs neither redis nor cluster code.
+        import cluster
+        import redis_store
+
+        client = redis_store.connect(config.redis_url)
+        if not redis_store.RedisRoomStore.reachable(client):
+            raise StoreUnavailable(f"cannot reach Redis at {config.redis_url}")
+        store = redis_store.RedisRoomStore(
+            client,
+            config.redis_prefix,
+            config.history_size,
+            config.room_ttl_seconds,
+            node_id=secrets.token_hex(6),
+        )
+        state = cls(store, redis_store=store)
+        state.manager = cluster.ObservedRedisManager(
+            config.redis_url,
+            channel=f"{config.redis_prefix}socketio",
+            on_restored=state.resync,
+        )
+        return state
+
+    def start_keeper(self, sio: Any, events: ChatEvents, node_timeout: float) -> None:
+        if self._redis_store is None:
+            return
+        import cluster
+
+        self.keeper = cluster.ClusterKeeper(
+            sio,
+            self._redis_store,
+            node_timeout,
+            announce_left=events.announce_left,
+            announce_joined=events.announce_joined,
+            resync_room=events.resync_room,
+        )
+        self.keeper.manager = self.manager
+        self.keeper.beat()
+        self.keeper.start()
+
+    def resync(self) -> None:
+        if self.keeper is not None:
+            self.keeper.resync_all()
+
+    def ready(self) -> bool:
+        """Readiness: always, in memory; on Redis, when Redis and the queue work."""
+        if self.keeper is None:
+            return True
+        return bool(self._redis_store.ping()) and self.keeper.ready
+
+
 def create_app(config: Config | None = None) -> Flask:
-    """Build the Flask app with its SocketIO server, room store and handlers."""
+    """Build the Flask app with its SocketIO server, room store and handlers.
+
+    Raises StoreUnavailable when REDIS_URL is set and Redis cannot be reached.
+    """
     config = config or Config.from_env()
     app = Flask(__name__, static_folder=None)
     app.config.update(
@@ -48,10 +121,13 @@ def create_app(config: Config | None = None) -> Flask:
     )
     # Plain HTTP: health check and the built client.
     http_routes.init_app(app)
+    # Room state: in this process, or shared on Redis with its message queue.
+    shared = SharedState.from_config(config)
     # The socket: explicit async mode, origin check, `connected` only after accept,
     # and no packet bigger than one maximal chat message.
     socketio = SocketIO(
         app,
+        client_manager=shared.manager,
         async_mode=config.async_mode,
         cors_allowed_origins=origin_checker(config),
         always_connect=True,
@@ -68,7 +144,7 @@ def create_app(config: Config | None = None) -> Flask:
     log_limits.route_library_loggers()
     # Room state in this process, the limits each connection lives under, and the
     # handlers that use both.
-    store = RoomStore(config.history_size, config.room_ttl_seconds)
+    store = shared.store
     limits = Limits(
         max_message_length=config.max_message_length, history_size=config.history_size
     )
@@ -81,9 +157,11 @@ def create_app(config: Config | None = None) -> Flask:
     sweep_interval = min(max(config.room_ttl_seconds, 1.0), MAX_SWEEP_INTERVAL)
     events = ChatEvents(socketio.server, store, limits, guards, sweep_interval)
     events.register()
+    shared.start_keeper(socketio.server, events, config.node_timeout_seconds)
     # What operators and tests can see of it.
     metrics.init_app(app, store, events, guards)
     app.extensions["chat_store"] = store
+    app.extensions["chat_ready"] = shared.ready
     app.extensions["chat_events"] = events
     app.extensions["chat_guards"] = guards
     return app
@@ -135,7 +213,11 @@ def main() -> int:
         log.error("refusing to start: %s", problem)
         return 2
     log_startup_warnings(config)
-    app = create_app(config)
+    try:
+        app = create_app(config)
+    except StoreUnavailable as error:
+        log.error("refusing to start: %s (is Redis running? check REDIS_URL)", error)
+        return 2
     log.info(
         "chat server starting: async_mode=%s history_size=%d max_message_length=%d",
         config.async_mode,

@@ -27,7 +27,7 @@ from admission import Admission
 from client_address import Network, client_address
 from protocol import ChatError
 from rate_limit import ScoreLimiter
-from rooms import Membership, NotAMember, RoomStore
+from rooms import Membership, NotAMember, RoomStore, StoreUnavailable
 
 log = logging.getLogger("chat.events")
 
@@ -299,6 +299,9 @@ class ChatEvents:
                 if refusal.code in protocol.BAD_REQUEST_CODES:
                     limiter.charge(sid, limiter.policy.bad_request_cost)
                 return self._refuse(sid, event, refusal)
+            except StoreUnavailable as error:
+                log.warning("store unavailable event=%s sid=%s: %s", event, sid, error)
+                return self._refuse(sid, event, ChatError("unavailable"))
             except Exception:
                 log.exception("handler failed event=%s sid=%s", event, sid)
                 return self._refuse(sid, event, ChatError("internal_error"))
@@ -339,6 +342,21 @@ class ChatEvents:
         if name is None:
             raise ChatError("not_in_room")
         return name
+
+    def announce_joined(self, membership: Membership) -> None:
+        """Tell a room someone is (again) in it; used when presence is restored."""
+        self._sio.emit(
+            "joined", _membership_payload(membership), to=channel(membership.room)
+        )
+
+    def resync_room(self, room: str) -> None:
+        """Tell a room's members its last seq, so each fetches what it missed."""
+        snapshot = self._store.snapshot(room, limit=0)
+        notice = {"room": room, "epoch": snapshot.epoch, "last_seq": snapshot.last_seq}
+        self._sio.emit("room_seq", notice, to=channel(room))
+
+    def announce_left(self, membership: Membership) -> None:
+        self._announce_left(membership)
 
     def _announce_left(self, membership: Membership) -> None:
         self._sio.emit(

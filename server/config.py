@@ -57,6 +57,11 @@ class Config:
     connection_rate_limit: str = "30 per 10 seconds"
     max_rooms_per_connection: int = 20
     rate_policy: RatePolicy = RatePolicy()
+    # Several nodes: shared state and the message queue on Redis when set.
+    redis_url: str | None = None
+    redis_prefix: str = "chat:"
+    node_timeout_seconds: float = 15.0
+    log_format: str = "text"
 
     @property
     def allows_any_origin(self) -> bool:
@@ -140,6 +145,14 @@ class Config:
                 defaults.max_rooms_per_connection,
             ),
             rate_policy=_rate_policy(read, defaults.rate_policy),
+            redis_url=read("REDIS_URL", _parse_redis_url, defaults.redis_url),
+            redis_prefix=read("REDIS_PREFIX", _parse_prefix, defaults.redis_prefix),
+            node_timeout_seconds=read(
+                "NODE_TIMEOUT_SECONDS",
+                _float_between(3, 3600),
+                defaults.node_timeout_seconds,
+            ),
+            log_format=read("LOG_FORMAT", _parse_log_format, defaults.log_format),
         )
 
 
@@ -172,6 +185,27 @@ def _rate_policy(read: Callable[..., float], defaults: RatePolicy) -> RatePolicy
             "RATE_LIMIT_DISCONNECT_SCORE must be at least RATE_LIMIT_THRESHOLD"
         )
     return policy
+
+
+def _parse_redis_url(name: str, raw: str) -> str | None:
+    if not raw:
+        return None
+    if not raw.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(f"{name}={raw!r}: use a URL like redis://localhost:6379/0")
+    return raw
+
+
+def _parse_prefix(name: str, raw: str) -> str:
+    if not raw or any(c.isspace() for c in raw):
+        raise ConfigError(f"{name}={raw!r}: use a short key prefix such as chat:")
+    return raw
+
+
+def _parse_log_format(name: str, raw: str) -> str:
+    value = raw.lower()
+    if value not in {"text", "json"}:
+        raise ConfigError(f"{name}={raw!r}: use text or json")
+    return value
 
 
 def _parse_proxies(name: str, raw: str) -> tuple[Network, ...]:

@@ -67,6 +67,13 @@ def healthz() -> Response:
     return jsonify(status="ok")
 
 
+@bp.get("/readyz")
+def readyz() -> tuple[Response, int]:
+    """Readiness: 503 while the shared store or the message queue is unreachable."""
+    ready = current_app.extensions["chat_ready"]()
+    return jsonify(status="ready" if ready else "unavailable"), 200 if ready else 503
+
+
 @bp.get("/")
 @bp.get("/<path:path>")
 def client(path: str = "") -> Response | tuple[str, int, dict[str, str]]:

@@ -32,6 +32,7 @@ SERVER_EVENTS = (
     "message",
     "typing",
     "rooms",
+    "room_seq",
     "error",
 )
 
@@ -47,6 +48,7 @@ ERROR_CODES = {
     "too_many_rooms": "You are in too many rooms; leave one first.",
     "too_many_connections": "Too many connections from your address.",
     "connecting_too_fast": "Too many new connections from your address; wait a moment.",
+    "unavailable": "The chat is briefly unavailable; please try again in a moment.",
     "internal_error": "Something went wrong on the server; please try again.",
 }
 # Refusals that mean a broken or hostile client rather than a person: they cost more.

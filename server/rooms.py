@@ -24,6 +24,10 @@ class NotAMember(LookupError):
     """The connection is not a member of the room it tried to use."""
 
 
+class StoreUnavailable(RuntimeError):
+    """The shared store (Redis) cannot be reached; the request should be retried."""
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """A slice of a room's history and where it stands (`epoch`, `last_seq`)."""
@@ -52,6 +56,34 @@ class _Room:
     by_client_id: dict[str, Message] = field(default_factory=dict)
     last_seq: int = 0
     emptied_at: float | None = None
+
+
+def select_history(
+    history: list[Message],
+    room_epoch: str,
+    last_seq: int,
+    limit: int,
+    epoch: str | None,
+    since: int | None,
+    before: int | None,
+) -> Snapshot:
+    """The part of a room's history (contiguous seqs, oldest first) a client asked for.
+
+    Shared by every store, so `since`/`before`/`epoch` mean the same everywhere.
+    """
+    if epoch != room_epoch:
+        since = before = None
+    first_seq = history[0]["seq"] if history else last_seq + 1
+    start = 0 if since is None else max(0, since + 1 - first_seq)
+    end = len(history) if before is None else max(0, before - first_seq)
+    selected = history[start:end]
+    if limit <= 0:
+        selected = []
+    elif since is not None:
+        selected = selected[:limit]
+    else:
+        selected = selected[-limit:]
+    return Snapshot(selected, room_epoch, last_seq)
 
 
 class RoomStore:
@@ -177,14 +209,9 @@ class RoomStore:
             if state is None:
                 return Snapshot([], "", 0)
             history = list(state.history)
-            if epoch != state.epoch:
-                since = before = None
-            first_seq = history[0]["seq"] if history else state.last_seq + 1
-            start = 0 if since is None else max(0, since + 1 - first_seq)
-            end = len(history) if before is None else max(0, before - first_seq)
-            selected = history[start:end]
-            selected = selected[:limit] if since is not None else selected[-limit:]
-            return Snapshot(selected, state.epoch, state.last_seq)
+            return select_history(
+                history, state.epoch, state.last_seq, limit, epoch, since, before
+            )
 
     def list_rooms(self, limit: int) -> list[dict[str, Any]]:
         """Rooms with at least one member, busiest first, then by name."""

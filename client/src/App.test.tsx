@@ -235,3 +235,14 @@ describe("rate limits", () => {
     expect(refusals).toBe(1);
   });
 });
+
+describe("catching up", () => {
+  it("asks for history when room_seq shows it is behind", async () => {
+    const { socket } = await joinLobby();
+    act(() => socket.serverEmit("message", serverMessage(1)));
+    act(() => socket.serverEmit("room_seq", { room: "lobby", epoch: "e1", last_seq: 3 }));
+    expect(socket.sentOf("history")).toEqual([{ room: "lobby", epoch: "e1", since: 1 }]);
+    act(() => socket.serverEmit("room_seq", { room: "lobby", epoch: "e1", last_seq: 1 }));
+    expect(socket.sentOf("history")).toHaveLength(1);
+  });
+});

@@ -29,6 +29,7 @@ import {
 import type {
   Connected,
   Membership,
+  RoomSeq,
   RoomState,
   ServerError,
   ServerMessage,
@@ -145,6 +146,12 @@ export function ChatProvider({ socket, children }: { socket: ChatSocket; childre
     function onTyping(payload: TypingNotice) {
       dispatch({ type: "typing_changed", notice: payload, at: Date.now() });
     }
+    function onRoomSeq(payload: RoomSeq) {
+      const room = stateRef.current.rooms[payload.room];
+      if (!room) return;
+      if (currentEpoch(room) !== payload.epoch) requestJoin(room);
+      else if (payload.last_seq > lastSeq(room)) fillGap(room);
+    }
     function onRooms(payload: { rooms: { room: string; count: number }[] }) {
       dispatch({ type: "rooms_listed", rooms: payload.rooms });
     }
@@ -167,6 +174,7 @@ export function ChatProvider({ socket, children }: { socket: ChatSocket; childre
     socket.on("message", onMessage);
     socket.on("typing", onTyping);
     socket.on("rooms", onRooms);
+    socket.on("room_seq", onRoomSeq);
     socket.on("error", onError);
     window.addEventListener("offline", onOffline);
     socket.connect();
@@ -180,6 +188,7 @@ export function ChatProvider({ socket, children }: { socket: ChatSocket; childre
       socket.off("message", onMessage);
       socket.off("typing", onTyping);
       socket.off("rooms", onRooms);
+      socket.off("room_seq", onRoomSeq);
       socket.off("error", onError);
       window.removeEventListener("offline", onOffline);
       socket.disconnect();

@@ -22,6 +22,7 @@ export const SERVER_EVENTS = [
   "message",
   "typing",
   "rooms",
+  "room_seq",
   "error",
 ] as const;
 
@@ -37,6 +38,7 @@ export const ERROR_CODES = [
   "too_many_rooms",
   "too_many_connections",
   "connecting_too_fast",
+  "unavailable",
   "internal_error",
 ] as const;
 
@@ -108,6 +110,13 @@ export interface RoomCount {
   count: number;
 }
 
+/** A room's position, sent after an outage so clients can fetch what they missed. */
+export interface RoomSeq {
+  room: string;
+  epoch: string;
+  last_seq: number;
+}
+
 export interface ServerError {
   code: ErrorCode;
   message: string;
@@ -160,6 +169,7 @@ export interface ServerToClientEvents {
   message: (payload: ServerMessage) => void;
   typing: (payload: TypingNotice) => void;
   rooms: (payload: { rooms: RoomCount[] }) => void;
+  room_seq: (payload: RoomSeq) => void;
   error: (payload: ServerError) => void;
 }
 
