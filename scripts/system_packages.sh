@@ -1,5 +1,5 @@
-# Sourced by run_tests.sh: installs Debian packages the tests need (a browser, later
-# servers) when they are missing and we may (root with apt-get). Otherwise it says
+# Sourced by run_tests.sh: installs Debian packages the tests need (a browser, Redis,
+# nginx) when they are missing and we may (root with apt-get). Otherwise it says
 # what is missing; the tests themselves then fail under CI=true and skip elsewhere.
 
 ensure_debian_packages() {
@@ -8,6 +8,7 @@ ensure_debian_packages() {
   for package in "$@"; do
     case "$package" in
       chromium) [ -x /usr/bin/chromium ] || missing+=(chromium) ;;
+      nginx) [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || missing+=(nginx) ;;
       *) command -v "$package" >/dev/null 2>&1 || missing+=("$package") ;;
     esac
   done

@@ -1,4 +1,4 @@
-"""Several real nodes on one real Redis: cross-node chat, restarts, presence, outages."""
+"""Several real nodes on one real Redis: chat across nodes, restarts, outages."""
 
 from __future__ import annotations
 
