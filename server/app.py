@@ -26,10 +26,12 @@ import http_routes
 import log_limits
 import metrics
 import serving
+import shutdown
 import websocket_limits
 from admission import Admission
 from chat_events import ChatEvents, ConnectionGuards
 from config import REPO_ROOT, Config, ConfigError
+from logging_setup import configure_logging
 from origins import origin_checker
 from protocol import Limits
 from rate_limit import ScoreLimiter
@@ -98,6 +100,14 @@ class SharedState:
         self.keeper.beat()
         self.keeper.start()
 
+    def leave_cluster(self) -> None:
+        """Stop counting as a live node (members were already drained)."""
+        if self._redis_store is not None:
+            try:
+                self._redis_store.leave_node()
+            except StoreUnavailable:
+                pass
+
     def resync(self) -> None:
         if self.keeper is not None:
             self.keeper.resync_all()
@@ -155,13 +165,17 @@ def create_app(config: Config | None = None) -> Flask:
         config.max_rooms_per_connection,
     )
     sweep_interval = min(max(config.room_ttl_seconds, 1.0), MAX_SWEEP_INTERVAL)
-    events = ChatEvents(socketio.server, store, limits, guards, sweep_interval)
+    chat_metrics = metrics.ChatMetrics()
+    events = ChatEvents(
+        socketio.server, store, limits, guards, sweep_interval, chat_metrics
+    )
     events.register()
     shared.start_keeper(socketio.server, events, config.node_timeout_seconds)
     # What operators and tests can see of it.
-    metrics.init_app(app, store, events, guards)
+    metrics.init_app(app, chat_metrics, store, events, guards)
     app.extensions["chat_store"] = store
     app.extensions["chat_ready"] = shared.ready
+    app.extensions["chat_shared"] = shared
     app.extensions["chat_events"] = events
     app.extensions["chat_guards"] = guards
     return app
@@ -170,18 +184,6 @@ def create_app(config: Config | None = None) -> Flask:
 def sio_server(app: Flask) -> python_socketio.Server:
     """The python-socketio server inside `app`, for tests and tools."""
     return app.extensions["socketio"].server
-
-
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    if level != "DEBUG":
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    # Bad input must not be able to flood the log with repeated lines.
-    log_limits.install()
 
 
 def log_startup_warnings(config: Config) -> None:
@@ -207,7 +209,7 @@ def main() -> int:
     except ConfigError as error:
         print(f"Configuration error: {error}", file=sys.stderr)
         return 2
-    configure_logging(config.log_level)
+    configure_logging(config.log_level, config.log_format)
     problem = config.startup_problem()
     if problem:
         log.error("refusing to start: %s", problem)
@@ -223,6 +225,11 @@ def main() -> int:
         config.async_mode,
         config.history_size,
         config.max_message_length,
+    )
+    shutdown.install(
+        app.extensions["socketio"].server,
+        app.extensions["chat_events"].drain,
+        app.extensions["chat_shared"].leave_cluster,
     )
     try:
         serving.serve(app, config)

@@ -25,6 +25,7 @@ import socketio
 import protocol
 from admission import Admission
 from client_address import Network, client_address
+from metrics import ChatMetrics
 from protocol import ChatError
 from rate_limit import ScoreLimiter
 from rooms import Membership, NotAMember, RoomStore, StoreUnavailable
@@ -76,7 +77,9 @@ class ChatEvents:
         limits: protocol.Limits,
         guards: ConnectionGuards,
         sweep_interval: float,
+        metrics: ChatMetrics | None = None,
     ) -> None:
+        self._metrics = metrics or ChatMetrics()
         self._sio = sio
         self._store = store
         self._limits = limits
@@ -86,6 +89,18 @@ class ChatEvents:
         self._sweeper_lock = threading.Lock()
         self._addresses: dict[str, str] = {}  # addresses[sid] = client address
         self._typing_at: dict[str, dict[str, float]] = {}  # [sid][room] = monotonic
+
+    def drain(self) -> int:
+        """Take every local connection out of its rooms, telling the rooms.
+
+        Used on shutdown, so other nodes show the right presence at once; the
+        clients then reconnect to a node that is still running.
+        """
+        sids = list(self._addresses)
+        for sid in sids:
+            for membership in self._store.leave_all(sid):
+                self._announce_left(membership)
+        return len(sids)
 
     def connection_counts(self) -> dict[str, int]:
         """Per-connection state held by the handlers, for tests and metrics."""
@@ -213,7 +228,9 @@ class ChatEvents:
         except NotAMember:
             raise ChatError("not_in_room") from None
         if not duplicate:
+            self._metrics.messages_accepted.inc()
             self._sio.emit("message", message, to=channel(room))
+            self._metrics.messages_broadcast.inc()
         log.debug(
             "message sid=%s room=%s seq=%d dup=%s", sid, room, message["seq"], duplicate
         )
@@ -272,11 +289,19 @@ class ChatEvents:
 
     def _guarded(self, event: str, handler: Handler) -> Callable[..., Any]:
         limiter = self._guards.limiter
+        latency = self._metrics.latency.labels(
+            event if event in protocol.CLIENT_EVENTS else "unknown"
+        )
 
         def dispatch(sid: str, *args: Any) -> Any:
+            with latency.time():
+                return handle(sid, *args)
+
+        def handle(sid: str, *args: Any) -> Any:
             payload = args[0] if len(args) == 1 else None
             verdict = limiter.charge(sid, self._cost(event, payload))
             if not verdict.allowed:
+                self._metrics.rate_limited.inc()
                 refusal = ChatError(
                     "rate_limited", retry_after_ms=verdict.retry_after_ms
                 )
@@ -300,6 +325,7 @@ class ChatEvents:
                     limiter.charge(sid, limiter.policy.bad_request_cost)
                 return self._refuse(sid, event, refusal)
             except StoreUnavailable as error:
+                self._metrics.store_errors.inc()
                 log.warning("store unavailable event=%s sid=%s: %s", event, sid, error)
                 return self._refuse(sid, event, ChatError("unavailable"))
             except Exception:
@@ -331,6 +357,7 @@ class ChatEvents:
 
     def _refuse(self, sid: str, event: str, refusal: ChatError) -> dict[str, Any]:
         log.debug("refused event=%s sid=%s code=%s", event, sid, refusal.code)
+        self._metrics.errors.labels(refusal.code).inc()
         try:
             self._sio.emit("error", refusal.error_payload(event), to=sid)
         except Exception:

@@ -1,7 +1,7 @@
-"""GET /metrics in Prometheus text format: what the server holds right now.
+"""GET /metrics in Prometheus text format: what the server holds and has done.
 
-Gauges are read from the store and the connection guards at scrape time, so the
-hot path (per message, per recipient) does no bookkeeping for them.
+Gauges are read from the store and the connection guards at scrape time; the hot
+path only increments a few counters and observes one histogram per request.
 """
 
 from __future__ import annotations
@@ -10,7 +10,13 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from flask import Flask, Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -68,10 +74,54 @@ class ChatStateCollector(Collector):
             yield GaugeMetricFamily(name, help_text, value=value)
 
 
+class ChatMetrics:
+    """Counters the handlers update; one set per app (tests build many apps)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.messages_accepted = Counter(
+            "chat_messages_accepted",
+            "Messages stored (retries with a known client_id not counted)",
+            registry=self.registry,
+        )
+        self.messages_broadcast = Counter(
+            "chat_messages_broadcast",
+            "Messages broadcast to their room",
+            registry=self.registry,
+        )
+        self.errors = Counter(
+            "chat_errors",
+            "Requests refused, by error code",
+            ["code"],
+            registry=self.registry,
+        )
+        self.rate_limited = Counter(
+            "chat_rate_limited_requests",
+            "Requests refused by the rate limiter",
+            registry=self.registry,
+        )
+        self.store_errors = Counter(
+            "chat_store_errors",
+            "Requests that failed because Redis could not be reached",
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "chat_handler_seconds",
+            "Time spent handling a client event",
+            ["event"],
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+            registry=self.registry,
+        )
+
+
 def init_app(
-    app: Flask, store: RoomStore, events: ChatEvents, guards: ConnectionGuards
+    app: Flask,
+    metrics: ChatMetrics,
+    store: RoomStore,
+    events: ChatEvents,
+    guards: ConnectionGuards,
 ) -> None:
-    registry = CollectorRegistry()
+    registry = metrics.registry
     registry.register(ChatStateCollector(store, events, guards))
 
     def serve_metrics() -> Response:

@@ -36,13 +36,12 @@ def start_node(tmp_path: Path, redis_server: RedisProcess) -> Iterator[StartNode
     nodes: list[ServerProcess] = []
 
     def start(async_mode: str = "eventlet", **env: str) -> ServerProcess:
-        node = ServerProcess(
-            async_mode,
-            tmp_path,
-            REDIS_URL=redis_server.url,
-            NODE_TIMEOUT_SECONDS=NODE_TIMEOUT,
+        settings = {
+            "REDIS_URL": redis_server.url,
+            "NODE_TIMEOUT_SECONDS": NODE_TIMEOUT,
             **env,
-        )
+        }
+        node = ServerProcess(async_mode, tmp_path, **settings)
         nodes.append(node)
         return node.start()
 
@@ -212,3 +211,41 @@ def test_startup_fails_clearly_without_redis(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "cannot reach Redis at redis://127.0.0.1:1/0" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_sigterm_drains_presence_at_once_and_exits_quickly(
+    start_node: StartNode, clients: list[RecordingClient]
+) -> None:
+    leaving, staying = start_node(NODE_TIMEOUT_SECONDS="60"), start_node()
+    goer, watcher = connect(leaving, clients), connect(staying, clients)
+    goer.call("join", {"room": "drain", "username": "goer"})
+    watcher.call("join", {"room": "drain", "username": "watcher"})
+    assert leaving.process is not None
+    leaving.process.terminate()
+    assert leaving.process.wait(timeout=5) == 0
+    left = watcher.wait_for("left", lambda d: d["username"] == "goer", timeout=5)
+    assert left["count"] == 1
+    assert "shutting down: 1 connection(s) left their rooms" in leaving.log()
+
+
+def test_metrics_count_what_a_scripted_chat_did(
+    start_node: StartNode, clients: list[RecordingClient]
+) -> None:
+    node = start_node()
+    talker = connect(node, clients)
+    talker.call("join", {"room": "counted", "username": "talker"})
+    for n in range(5):
+        talker.call(
+            "message", {"room": "counted", "message": f"m{n}", "client_id": f"c{n}"}
+        )
+    talker.call("message", {"room": "counted", "message": "m0", "client_id": "c0"})
+    talker.call("message", {"room": "nowhere", "message": "x"})
+    talker.call("join", "bad")
+    with requests.get(f"{node.url}/metrics", timeout=5) as response:
+        text = response.text
+    assert "chat_messages_accepted_total 5.0" in text
+    assert "chat_messages_broadcast_total 5.0" in text
+    assert 'chat_errors_total{code="not_in_room"} 1.0' in text
+    assert 'chat_errors_total{code="invalid_payload"} 1.0' in text
+    assert 'chat_handler_seconds_count{event="message"} 7.0' in text
+    assert "chat_connected_clients 1.0" in text

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
@@ -181,3 +182,19 @@ def test_unknown_async_mode_stops_startup_with_a_clear_message() -> None:
     assert result.returncode != 0
     assert "ASYNC_MODE='tornado' is not supported" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_json_log_format_writes_one_object_per_line(tmp_path: Path) -> None:
+    import json
+
+    node = ServerProcess("threading", tmp_path, LOG_FORMAT="json").start()
+    try:
+        client = RecordingClient(node.url)
+        client.call("join", {"room": "logged"})
+        client.close()
+    finally:
+        node.stop()
+    lines = [line for line in node.log().splitlines() if line.strip()]
+    entries = [json.loads(line) for line in lines]
+    assert {"time", "level", "logger", "message"} <= set(entries[0])
+    assert any(e["message"].startswith("join sid=") for e in entries)
