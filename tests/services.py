@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from support import free_port
+from support import free_port, port_accepts
 
 
 def require_binary(name: str) -> str:
@@ -87,3 +87,73 @@ class RedisProcess:
 
     def client(self) -> redis.Redis:
         return redis.Redis.from_url(self.url, socket_timeout=2)
+
+
+DEPLOY_NGINX_CONF = Path(__file__).resolve().parent.parent / "deploy" / "nginx.conf"
+
+
+class NginxProcess:
+    """nginx running deploy/nginx.conf, re-pointed at the test's nodes and port."""
+
+    def __init__(self, directory: Path, node_ports: list[int]) -> None:
+        self.binary = require_binary("nginx")
+        self.port = free_port()
+        self.directory = directory
+        self.node_ports = node_ports
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def config(self) -> str:
+        import re
+
+        text = DEPLOY_NGINX_CONF.read_text()
+        servers = "".join(
+            f"        server 127.0.0.1:{port} max_fails=1 fail_timeout=5s;\n"
+            for port in self.node_ports
+        )
+        text, count = re.subn(
+            r"(        server 127\.0\.0\.1:\d+ [^\n]*\n)+", servers, text
+        )
+        assert count == 1, "deploy/nginx.conf no longer has the expected upstream"
+        text = text.replace("listen 8000;", f"listen 127.0.0.1:{self.port};")
+        temp = self.directory / "temp"
+        private = (
+            f"pid {self.directory / 'nginx.pid'};\n"
+            f"error_log {self.directory / 'error.log'} warn;\n"
+        )
+        paths = (
+            f"    access_log off;\n"
+            f"    client_body_temp_path {temp}/body;\n"
+            f"    proxy_temp_path {temp}/proxy;\n"
+            f"    fastcgi_temp_path {temp}/fastcgi;\n"
+            f"    uwsgi_temp_path {temp}/uwsgi;\n"
+            f"    scgi_temp_path {temp}/scgi;\n"
+        )
+        text = text.replace("worker_processes auto;", "worker_processes 1;\n" + private)
+        return text.replace("http {\n", "http {\n" + paths, 1)
+
+    def start(self) -> NginxProcess:
+        (self.directory / "temp").mkdir(parents=True, exist_ok=True)
+        conf = self.directory / "nginx.conf"
+        conf.write_text(self.config())
+        command = [self.binary, "-c", str(conf), "-p", str(self.directory)]
+        with open(self.directory / "stderr.log", "wb") as stderr:
+            self.process = subprocess.Popen(
+                [*command, "-g", "daemon off;"],
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+            )
+        deadline = time.monotonic() + 10
+        while not port_accepts(self.port):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError((self.directory / "stderr.log").read_text())
+            time.sleep(0.05)
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
