@@ -124,7 +124,9 @@ def create_app(config: Config | None = None) -> Flask:
 
     Raises StoreUnavailable when REDIS_URL is set and Redis cannot be reached.
     """
-    config = config or Config.from_env()
+    if config is None:
+        load_dotenv(REPO_ROOT / ".env")
+        config = Config.from_env()
     app = Flask(__name__, static_folder=None)
     app.config.update(
         SECRET_KEY=config.secret_key, DEBUG=config.debug, CLIENT_DIST=config.client_dist
