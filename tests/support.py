@@ -58,6 +58,9 @@ class ServerProcess:
             "SECRET_KEY": "integration-test-secret",
             "LOG_LEVEL": "INFO",
             "PYTHONUNBUFFERED": "1",
+            # A developer's .env must not leak into tests (it never overrides these).
+            "REDIS_URL": "",
+            "LOG_FORMAT": "text",
             **GENEROUS_LIMITS,
             **env,
         }
