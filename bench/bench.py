@@ -1,0 +1,302 @@
+"""Benchmark scenarios: start a server pinned to one core, drive it from the other.
+
+    python bench/bench.py SERVER SCENARIO [--quick]
+    python bench/bench.py report          # bench/RESULTS.md from bench/results/
+
+SERVER: eventlet | gevent | threading (ours) | node (stock socket.io 4.8 peer)
+SCENARIO: A (throughput ramp), B (idle memory), C (500-member fan-out),
+          D (A against two of our nodes on Redis)
+
+Each run prints one result line and writes JSON to bench/results/. Figures are only
+comparable within one run on one machine: compare ratios, not absolute numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+RESULTS = BENCH / "results"
+PYTHON = REPO / ".venv" / "bin" / "python"
+SERVER_CORE, GENERATOR_CORE = "0", "1"
+
+# Bench-appropriate limits: the limiter stays in the measured path, but a load
+# generator on one address must not be refused.
+BENCH_ENV = {
+    "SECRET_KEY": "bench-secret",
+    "LOG_LEVEL": "WARNING",
+    "MAX_CONNECTIONS_PER_IP": "100000",
+    "RATE_LIMIT_CONNECTIONS": "1000000 per second",
+    "RATE_LIMIT_THRESHOLD": "100000000",
+    "RATE_LIMIT_DISCONNECT_SCORE": "200000000",
+    "HISTORY_SIZE": "100",
+}
+
+RAMP = [50, 100, 200, 400, 700, 1000, 1500, 2000, 3000, 4500, 6000]
+STEP_SECONDS = 3
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("server exited during start-up")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def pinned(core: str, command: list[str]) -> list[str]:
+    return ["taskset", "-c", core, *command] if shutil.which("taskset") else command
+
+
+def start_server(kind: str, extra_env: dict[str, str] | None = None) -> tuple[Any, int]:
+    port = free_port()
+    env = {**os.environ, "PORT": str(port), "HOST": "127.0.0.1", **BENCH_ENV}
+    env.update(extra_env or {})
+    if kind == "node":
+        command = ["node", str(BENCH / "peers" / "node-socketio" / "server.js")]
+        cwd = BENCH
+    else:
+        env["ASYNC_MODE"] = kind
+        command = [str(PYTHON), "app.py"]
+        cwd = REPO / "server"
+    process = subprocess.Popen(
+        pinned(SERVER_CORE, command),
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_for_port(port, process)
+    return process, port
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def loadgen(spec: dict[str, Any], timeout: float = 600) -> dict[str, Any]:
+    command = pinned(GENERATOR_CORE, ["node", str(BENCH / "loadgen.js"), json.dumps(spec)])
+    done = subprocess.run(
+        command, cwd=BENCH, capture_output=True, text=True, timeout=timeout, check=True
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def ramp_spec(urls: list[str], pid: int, quick: bool) -> dict[str, Any]:
+    rates = RAMP[:3] if quick else RAMP
+    steps = [{"rate": r, "seconds": 1 if quick else STEP_SECONDS} for r in rates]
+    return {
+        "urls": urls,
+        "clients": 200,
+        "rooms": 20,
+        "senders": 20,
+        "workers": 2,
+        "serverPid": pid,
+        "steps": steps,
+        "stopWhen": {"p99": 100},
+    }
+
+
+def summarize_ramp(result: dict[str, Any]) -> dict[str, Any]:
+    passing = [
+        s for s in result["steps"] if s["lost"] <= 0 and (s["p99"] or 0) <= 100
+    ]
+    best = max(passing, key=lambda s: s["deliveriesPerSecond"], default=None)
+    return {
+        "max_deliveries_per_second": best["deliveriesPerSecond"] if best else 0,
+        "p99_at_max_ms": best["p99"] if best else None,
+        "generator_cpu_share_at_max": best["generatorCpuShare"] if best else None,
+    }
+
+
+def cpu_at_fixed_rate(urls: list[str], pid: int, quick: bool) -> dict[str, Any]:
+    """Server CPU per delivery at 30,000 deliveries/s (20 senders x 150/s x 10)."""
+    spec = ramp_spec(urls, pid, quick)
+    spec["steps"] = [{"rate": 150, "seconds": 2 if quick else 5}]
+    spec.pop("stopWhen")
+    step = loadgen(spec)["steps"][0]
+    return {
+        "fixed_rate_deliveries_per_second": step["deliveriesPerSecond"],
+        "cpu_us_per_delivery_at_30k": step["serverCpuMicrosPerDelivery"],
+        "fixed_rate_p99_ms": step["p99"],
+        "fixed_rate_lost": step["lost"],
+    }
+
+
+def scenario_a(kind: str, quick: bool) -> dict[str, Any]:
+    process, port = start_server(kind)
+    try:
+        urls = [f"ws://127.0.0.1:{port}"]
+        ramp = loadgen(ramp_spec(urls, process.pid, quick))
+        return {**summarize_ramp(ramp), **cpu_at_fixed_rate(urls, process.pid, quick), "ramp": ramp}
+    finally:
+        stop(process)
+
+
+def scenario_b(kind: str, quick: bool) -> dict[str, Any]:
+    figures: dict[str, Any] = {}
+    for count in (200,) if quick else (1000, 5000):
+        process, port = start_server(kind)
+        try:
+            spec = {
+                "urls": [f"ws://127.0.0.1:{port}"],
+                "clients": count,
+                "rooms": max(1, count // 10),
+                "senders": 0,
+                "workers": 2,
+                "serverPid": process.pid,
+                "steps": [],
+            }
+            result = loadgen(spec)
+            before = result["server"]["before"]["rssKiB"]
+            after = result["server"]["afterConnect"]["rssKiB"]
+            figures[str(count)] = {
+                "connect_seconds": result["connectSeconds"],
+                "rss_kib_per_connection": (after - before) / count,
+                "rss_before_kib": before,
+                "rss_after_kib": after,
+            }
+        finally:
+            stop(process)
+    largest = figures[max(figures, key=int)]
+    return {"rss_kib_per_connection": largest["rss_kib_per_connection"], "runs": figures}
+
+
+def scenario_c(kind: str, quick: bool) -> dict[str, Any]:
+    process, port = start_server(kind)
+    try:
+        spec = {
+            "urls": [f"ws://127.0.0.1:{port}"],
+            "clients": 100 if quick else 500,
+            "rooms": 1,
+            "senders": 1,
+            "workers": 2,
+            "serverPid": process.pid,
+            "steps": [{"rate": 10, "seconds": 2 if quick else 10}],
+        }
+        result = loadgen(spec)
+        step = result["steps"][0]
+        return {
+            "p50_ms": step["p50"],
+            "p99_ms": step["p99"],
+            "max_ms": step["max"],
+            "lost": step["lost"],
+            "join_seconds": result["connectSeconds"],
+        }
+    finally:
+        stop(process)
+
+
+def scenario_d(kind: str, quick: bool) -> dict[str, Any]:
+    if kind == "node":
+        raise SystemExit("scenario D runs our server only")
+    redis_dir = Path(tempfile.mkdtemp(prefix="bench-redis-"))
+    redis_port = free_port()
+    redis = subprocess.Popen(
+        pinned(SERVER_CORE, ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1",
+                             "--dir", str(redis_dir), "--save", "", "--appendonly", "no"]),
+        stdout=subprocess.DEVNULL,
+    )
+    wait_for_port(redis_port, redis)
+    redis_env = {"REDIS_URL": f"redis://127.0.0.1:{redis_port}/0"}
+    nodes = [start_server(kind, redis_env) for _ in range(2)]
+    try:
+        urls = [f"ws://127.0.0.1:{port}" for _, port in nodes]
+        spec = ramp_spec(urls, nodes[0][0].pid, quick)
+        ramp = loadgen(spec)
+        return {**summarize_ramp(ramp), "ramp": ramp}
+    finally:
+        for process, _ in nodes:
+            stop(process)
+        stop(redis)
+        shutil.rmtree(redis_dir, ignore_errors=True)
+
+
+SCENARIOS = {"A": scenario_a, "B": scenario_b, "C": scenario_c, "D": scenario_d}
+
+
+def one_line(kind: str, name: str, figures: dict[str, Any]) -> str:
+    shown = {k: v for k, v in figures.items() if not isinstance(v, (dict, list))}
+    parts = [f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in shown.items()]
+    return f"{name} {kind}: " + " ".join(parts)
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
+    return (
+        f"{os.cpu_count()} cores ({model}), {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}, Node {node}"
+    )
+
+
+def run(kind: str, name: str, quick: bool) -> dict[str, Any]:
+    figures = SCENARIOS[name](kind, quick)
+    record = {
+        "server": kind,
+        "scenario": name,
+        "quick": quick,
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "figures": figures,
+    }
+    RESULTS.mkdir(exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    (RESULTS / f"{stamp}-{kind}-{name}.json").write_text(json.dumps(record, indent=2))
+    print(one_line(kind, name, figures), flush=True)
+    return record
+
+
+def latest_results() -> dict[tuple[str, str], dict[str, Any]]:
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    for path in sorted(RESULTS.glob("*.json")):
+        record = json.loads(path.read_text())
+        if not record.get("quick"):
+            latest[(record["server"], record["scenario"])] = record
+    return latest
+
+
+def report() -> None:
+    from report import write_results
+
+    write_results(latest_results(), BENCH / "RESULTS.md")
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["report"]:
+        report()
+    else:
+        kind, name = sys.argv[1], sys.argv[2].upper()
+        run(kind, name, quick="--quick" in sys.argv)

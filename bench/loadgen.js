@@ -1,0 +1,269 @@
+// Load generator: N raw Engine.IO/Socket.IO websocket clients spread over several
+// worker processes (so the generator is not the bottleneck), speaking the chat
+// protocol. Every message carries its send time and (sender, counter), so each
+// receipt gives an end-to-end latency, and the totals give delivery accounting:
+// expected vs received, duplicates, and order per sender.
+//
+// Usage: node loadgen.js '<json spec>'   (bench/bench.py builds the spec)
+// Spec: { urls: [..], clients, rooms, senders, workers, serverPid,
+//         steps: [{ rate, seconds }] | null, idle: bool }
+// Prints one JSON object on stdout.
+import { fork } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { performance } from "node:perf_hooks";
+
+import WebSocket from "ws";
+
+const now = () => performance.timeOrigin + performance.now();
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const BUCKET_MS = 0.1;
+const BUCKETS = 20000; // up to 2 s
+
+function serverUsage(pid) {
+  if (!pid) return null;
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const rss = Number(/VmRSS:\s+(\d+)/.exec(status)[1]);
+  return { cpuSeconds: ticks / 100, rssKiB: rss };
+}
+
+// ---------------------------------------------------------------- worker side
+
+class Client {
+  constructor(url, index, room, username) {
+    this.url = url;
+    this.index = index;
+    this.room = room;
+    this.username = username;
+    this.ws = null;
+  }
+
+  open(onEvent) {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(`${this.url}/socket.io/?EIO=4&transport=websocket`, {
+        perMessageDeflate: false,
+      });
+      this.ws = ws;
+      let stage = 0;
+      ws.on("error", reject);
+      ws.on("message", (raw) => {
+        const frame = raw.toString();
+        if (frame === "2") return ws.send("3");
+        if (stage === 0 && frame.startsWith("0{")) {
+          stage = 1;
+          return ws.send("40");
+        }
+        if (stage === 1 && frame.startsWith("40")) {
+          stage = 2;
+          return ws.send(`420${JSON.stringify(["join", { room: this.room, username: this.username }])}`);
+        }
+        if (stage === 2 && frame.startsWith("430")) {
+          stage = 3;
+          return resolve();
+        }
+        if (frame.startsWith("42")) onEvent(frame);
+      });
+    });
+  }
+
+  send(payload) {
+    this.ws.send(`42${JSON.stringify(["message", payload])}`);
+  }
+}
+
+async function runWorker() {
+  const spec = JSON.parse(process.argv[3]);
+  const histogram = new Uint32Array(BUCKETS);
+  const stats = { received: 0, duplicates: 0, outOfOrder: 0, maxLatency: 0, sent: 0, refused: 0 };
+  const lastSeen = new Map(); // lastSeen.get(`${receiver}/${sender}`) = counter
+  const clients = [];
+
+  function record(receiver, message) {
+    const [sender, counterText] = message.message.split(":");
+    const counter = Number(counterText);
+    const key = `${receiver}/${sender}`;
+    const last = lastSeen.get(key) ?? -1;
+    if (counter === last) stats.duplicates += 1;
+    else if (counter < last) stats.outOfOrder += 1;
+    else lastSeen.set(key, counter);
+    stats.received += 1;
+    const latency = now() - message.client_timestamp;
+    stats.maxLatency = Math.max(stats.maxLatency, latency);
+    histogram[Math.min(BUCKETS - 1, Math.max(0, Math.floor(latency / BUCKET_MS)))] += 1;
+  }
+
+  function onEvent(receiver, frame) {
+    if (frame.startsWith('42["message"')) {
+      record(receiver, JSON.parse(frame.slice(2))[1]);
+    } else if (frame.startsWith('42["messages"')) {
+      for (const message of JSON.parse(frame.slice(2))[1]) record(receiver, message);
+    } else if (frame.startsWith('42["error"')) {
+      stats.refused += 1;
+    }
+  }
+
+  const connectStart = now();
+  for (let i = 0; i < spec.mine.length; i += 50) {
+    await Promise.all(
+      spec.mine.slice(i, i + 50).map(async ({ index, url, room, sender }) => {
+        const client = new Client(url, index, room, `u${index}`);
+        client.sender = sender;
+        await client.open((frame) => onEvent(index, frame));
+        clients.push(client);
+      }),
+    );
+  }
+  process.send({ type: "ready", connectSeconds: (now() - connectStart) / 1000 });
+
+  process.on("message", async (command) => {
+    if (command.type === "step") {
+      histogram.fill(0);
+      Object.assign(stats, { received: 0, duplicates: 0, outOfOrder: 0, maxLatency: 0, sent: 0, refused: 0 });
+      const cpuStart = process.cpuUsage();
+      const senders = clients.filter((c) => c.sender);
+      const tickMs = 10;
+      const perTick = (command.rate * tickMs) / 1000;
+      const counters = new Map(senders.map((s) => [s.index, command.counterBase]));
+      const end = now() + command.seconds * 1000;
+      let owed = 0;
+      while (now() < end) {
+        owed += perTick;
+        while (owed >= 1) {
+          owed -= 1;
+          for (const sender of senders) {
+            const counter = counters.get(sender.index);
+            counters.set(sender.index, counter + 1);
+            sender.send({ room: sender.room, message: `${sender.index}:${counter}`, timestamp: now() });
+            stats.sent += 1;
+          }
+        }
+        await sleep(tickMs);
+      }
+      await sleep(command.drainMs);
+      const cpu = process.cpuUsage(cpuStart);
+      process.send({
+        type: "stepped",
+        stats: { ...stats },
+        histogram: Array.from(histogram),
+        cpuSeconds: (cpu.user + cpu.system) / 1e6,
+      });
+    } else if (command.type === "close") {
+      for (const client of clients) client.ws.close();
+      await sleep(200);
+      process.exit(0);
+    }
+  });
+}
+
+// ---------------------------------------------------------------- parent side
+
+function percentile(histogram, total, fraction) {
+  if (total === 0) return null;
+  const target = Math.ceil(total * fraction);
+  let seen = 0;
+  for (let i = 0; i < histogram.length; i++) {
+    seen += histogram[i];
+    if (seen >= target) return (i + 1) * BUCKET_MS;
+  }
+  return histogram.length * BUCKET_MS;
+}
+
+async function runParent() {
+  const spec = JSON.parse(process.argv[2]);
+  const workers = Math.max(1, Math.min(spec.workers ?? 2, spec.clients));
+  const roomOf = (index) => `bench-${index % spec.rooms}`;
+  const roomSize = new Map();
+  const assignments = Array.from({ length: workers }, () => []);
+  const sendersPerRoom = new Map();
+  for (let index = 0; index < spec.clients; index++) {
+    const room = roomOf(index);
+    roomSize.set(room, (roomSize.get(room) ?? 0) + 1);
+    const sender = index < spec.senders;
+    if (sender) sendersPerRoom.set(room, (sendersPerRoom.get(room) ?? 0) + 1);
+    const url = spec.urls[index % spec.urls.length];
+    assignments[index % workers].push({ index, url, room, sender });
+  }
+  const before = serverUsage(spec.serverPid);
+  const children = assignments.map((mine) =>
+    fork(new URL(import.meta.url).pathname, ["worker", JSON.stringify({ mine })]),
+  );
+  const next = (child, type) =>
+    new Promise((resolve) => {
+      const listener = (message) => {
+        if (message.type === type) {
+          child.off("message", listener);
+          resolve(message);
+        }
+      };
+      child.on("message", listener);
+    });
+  const started = now();
+  const ready = await Promise.all(children.map((child) => next(child, "ready")));
+  const connectSeconds = (now() - started) / 1000;
+  await sleep(500);
+  const afterConnect = serverUsage(spec.serverPid);
+  const result = {
+    clients: spec.clients,
+    connectSeconds,
+    slowestWorkerConnectSeconds: Math.max(...ready.map((r) => r.connectSeconds)),
+    server: { before, afterConnect },
+    steps: [],
+  };
+
+  let counterBase = 0;
+  for (const step of spec.steps ?? []) {
+    const cpuBefore = serverUsage(spec.serverPid);
+    const replies = await Promise.all(
+      children.map((child) => {
+        const reply = next(child, "stepped");
+        child.send({ type: "step", rate: step.rate, seconds: step.seconds, drainMs: 1000, counterBase });
+        return reply;
+      }),
+    );
+    const cpuAfter = serverUsage(spec.serverPid);
+    counterBase += 1_000_000;
+    const histogram = new Array(BUCKETS).fill(0);
+    const totals = { received: 0, duplicates: 0, outOfOrder: 0, maxLatency: 0, sent: 0, refused: 0 };
+    let generatorCpu = 0;
+    for (const reply of replies) {
+      reply.histogram.forEach((count, i) => (histogram[i] += count));
+      for (const key of Object.keys(totals)) {
+        totals[key] = key === "maxLatency" ? Math.max(totals[key], reply.stats[key]) : totals[key] + reply.stats[key];
+      }
+      generatorCpu += reply.cpuSeconds;
+    }
+    let expected = 0;
+    for (const [room, senders] of sendersPerRoom) expected += senders * roomSize.get(room);
+    expected = (expected * totals.sent) / Math.max(1, spec.senders);
+    const serverCpu = cpuAfter && cpuBefore ? cpuAfter.cpuSeconds - cpuBefore.cpuSeconds : null;
+    result.steps.push({
+      rate: step.rate,
+      seconds: step.seconds,
+      sent: totals.sent,
+      expected,
+      received: totals.received,
+      lost: expected - (totals.received - totals.duplicates),
+      duplicates: totals.duplicates,
+      outOfOrder: totals.outOfOrder,
+      refused: totals.refused,
+      deliveriesPerSecond: totals.received / step.seconds,
+      p50: percentile(histogram, totals.received, 0.5),
+      p99: percentile(histogram, totals.received, 0.99),
+      max: totals.maxLatency,
+      serverCpuSeconds: serverCpu,
+      serverCpuMicrosPerDelivery: serverCpu !== null && totals.received ? (serverCpu * 1e6) / totals.received : null,
+      generatorCpuSeconds: generatorCpu,
+      generatorCpuShare: generatorCpu / (step.seconds + 1) / workers,
+    });
+    if (spec.stopWhen && (percentile(histogram, totals.received, 0.99) > spec.stopWhen.p99 || expected - totals.received > 0)) {
+      break;
+    }
+  }
+  for (const child of children) child.send({ type: "close" });
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}
+
+if (process.argv[2] === "worker") runWorker();
+else runParent();
