@@ -10,6 +10,7 @@ source scripts/system_packages.sh
 
 ensure_venv requirements-dev.txt
 ensure_node_modules
+ensure_bench_modules
 ensure_debian_packages chromium redis-server nginx
 
 echo "== lint: python (ruff)"

@@ -14,6 +14,15 @@ ensure_node_modules() {
   fi
 }
 
+ensure_bench_modules() {
+  local stamp=bench/node_modules/.installed-lock
+  if [ ! -f "$stamp" ] || [ bench/package-lock.json -nt "$stamp" ]; then
+    echo "Installing the benchmark's packages (npm ci)..."
+    (cd bench && npm ci --no-audit --no-fund --loglevel=error)
+    touch "$stamp"
+  fi
+}
+
 client_is_stale() {
   local built=client/dist/index.html
   [ -f "$built" ] || return 0
