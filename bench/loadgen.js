@@ -74,7 +74,16 @@ class Client {
 }
 
 async function runWorker() {
-  const spec = JSON.parse(process.argv[3]);
+  // The assignment comes over IPC: thousands of clients do not fit in argv.
+  const spec = await new Promise((resolve) => {
+    const listener = (message) => {
+      if (message.type === "assign") {
+        process.off("message", listener);
+        resolve(message);
+      }
+    };
+    process.on("message", listener);
+  });
   const histogram = new Uint32Array(BUCKETS);
   const stats = { received: 0, duplicates: 0, outOfOrder: 0, maxLatency: 0, sent: 0, refused: 0 };
   const lastSeen = new Map(); // lastSeen.get(`${receiver}/${sender}`) = counter
@@ -186,9 +195,11 @@ async function runParent() {
     assignments[index % workers].push({ index, url, room, sender });
   }
   const before = serverUsage(spec.serverPid);
-  const children = assignments.map((mine) =>
-    fork(new URL(import.meta.url).pathname, ["worker", JSON.stringify({ mine })]),
-  );
+  const children = assignments.map((mine) => {
+    const child = fork(new URL(import.meta.url).pathname, ["worker"]);
+    child.send({ type: "assign", mine });
+    return child;
+  });
   const next = (child, type) =>
     new Promise((resolve) => {
       const listener = (message) => {
