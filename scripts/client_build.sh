@@ -1,27 +1,23 @@
 # Sourced by run_server.sh and run_tests.sh: installs the client's npm packages and
 # builds client/dist when it is missing or older than the client's sources.
 
-ensure_node_modules() {
+# npm ci in a folder, when its node_modules is missing or older than its lock file.
+npm_ci_if_stale() {
+  local folder=$1
   if ! command -v npm >/dev/null 2>&1; then
-    echo "npm is needed to build the web client (Node.js 20+): https://nodejs.org/" >&2
+    echo "npm is needed for $folder/ (Node.js 20+): https://nodejs.org/" >&2
     return 1
   fi
-  local stamp=client/node_modules/.installed-lock
-  if [ ! -f "$stamp" ] || [ client/package-lock.json -nt "$stamp" ]; then
-    echo "Installing the web client's packages (npm ci)..."
-    (cd client && npm ci --no-audit --no-fund --loglevel=error)
+  local stamp=$folder/node_modules/.installed-lock
+  if [ ! -f "$stamp" ] || [ "$folder/package-lock.json" -nt "$stamp" ]; then
+    echo "Installing $folder/'s npm packages (npm ci)..."
+    (cd "$folder" && npm ci --no-audit --no-fund --loglevel=error)
     touch "$stamp"
   fi
 }
 
-ensure_bench_modules() {
-  local stamp=bench/node_modules/.installed-lock
-  if [ ! -f "$stamp" ] || [ bench/package-lock.json -nt "$stamp" ]; then
-    echo "Installing the benchmark's packages (npm ci)..."
-    (cd bench && npm ci --no-audit --no-fund --loglevel=error)
-    touch "$stamp"
-  fi
-}
+ensure_node_modules() { npm_ci_if_stale client; }
+ensure_bench_modules() { npm_ci_if_stale bench; }
 
 client_is_stale() {
   local built=client/dist/index.html

@@ -4,13 +4,7 @@ import io
 import logging
 
 from log_limits import RepeatLimitFilter
-
-
-class Clock:
-    now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
+from support import ManualClock as Clock
 
 
 def make_logger(limit: RepeatLimitFilter) -> tuple[logging.Logger, io.StringIO]:

@@ -3,14 +3,7 @@ from __future__ import annotations
 import pytest
 
 from rate_limit import RatePolicy, ScoreLimiter
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
+from support import ManualClock as Clock
 
 
 @pytest.fixture

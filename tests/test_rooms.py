@@ -3,20 +3,13 @@ from __future__ import annotations
 import pytest
 
 from rooms import NotAMember, RoomStore
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from support import ManualClock as FakeClock
 
 
 @pytest.fixture
 def clock() -> FakeClock:
     """A monotonic clock the test moves by hand."""
-    return FakeClock()
+    return FakeClock(1000.0)
 
 
 @pytest.fixture
