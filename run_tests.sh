@@ -14,8 +14,8 @@ ensure_bench_modules
 ensure_debian_packages chromium redis-server nginx
 
 echo "== lint: python (ruff)"
-.venv/bin/ruff check server tests
-.venv/bin/ruff format --check server tests
+.venv/bin/ruff check server tests bench
+.venv/bin/ruff format --check server tests bench
 
 echo "== client: lint, typecheck, unit tests, build"
 (

@@ -54,7 +54,9 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+def wait_for_port(
+    port: int, process: subprocess.Popen[bytes], timeout: float = 30
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -103,7 +105,9 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def loadgen(spec: dict[str, Any], timeout: float = 600) -> dict[str, Any]:
-    command = pinned(GENERATOR_CORE, ["node", str(BENCH / "loadgen.js"), json.dumps(spec)])
+    command = pinned(
+        GENERATOR_CORE, ["node", str(BENCH / "loadgen.js"), json.dumps(spec)]
+    )
     done = subprocess.run(
         command, cwd=BENCH, capture_output=True, text=True, timeout=timeout, check=True
     )
@@ -126,9 +130,7 @@ def ramp_spec(urls: list[str], pid: int, quick: bool) -> dict[str, Any]:
 
 
 def summarize_ramp(result: dict[str, Any]) -> dict[str, Any]:
-    passing = [
-        s for s in result["steps"] if s["lost"] <= 0 and (s["p99"] or 0) <= 100
-    ]
+    passing = [s for s in result["steps"] if s["lost"] <= 0 and (s["p99"] or 0) <= 100]
     best = max(passing, key=lambda s: s["deliveriesPerSecond"], default=None)
     return {
         "max_deliveries_per_second": best["deliveriesPerSecond"] if best else 0,
@@ -156,7 +158,11 @@ def scenario_a(kind: str, quick: bool) -> dict[str, Any]:
     try:
         urls = [f"ws://127.0.0.1:{port}"]
         ramp = loadgen(ramp_spec(urls, process.pid, quick))
-        return {**summarize_ramp(ramp), **cpu_at_fixed_rate(urls, process.pid, quick), "ramp": ramp}
+        return {
+            **summarize_ramp(ramp),
+            **cpu_at_fixed_rate(urls, process.pid, quick),
+            "ramp": ramp,
+        }
     finally:
         stop(process)
 
@@ -175,7 +181,11 @@ def scenario_b(kind: str, quick: bool) -> dict[str, Any]:
                 "serverPid": process.pid,
                 "steps": [],
             }
-            result = loadgen(spec)
+            try:
+                result = loadgen(spec, timeout=300)
+            except subprocess.TimeoutExpired:
+                figures[str(count)] = {"timed_out_after_seconds": 300}
+                break
             before = result["server"]["before"]["rssKiB"]
             after = result["server"]["afterConnect"]["rssKiB"]
             figures[str(count)] = {
@@ -186,8 +196,17 @@ def scenario_b(kind: str, quick: bool) -> dict[str, Any]:
             }
         finally:
             stop(process)
-    largest = figures[max(figures, key=int)]
-    return {"rss_kib_per_connection": largest["rss_kib_per_connection"], "runs": figures}
+    finished = [
+        count for count, run in figures.items() if "rss_kib_per_connection" in run
+    ]
+    if not finished:
+        return {"runs": figures}
+    largest = max(finished, key=int)
+    return {
+        "rss_kib_per_connection": figures[largest]["rss_kib_per_connection"],
+        "largest_idle_clients": int(largest),
+        "runs": figures,
+    }
 
 
 def scenario_c(kind: str, quick: bool) -> dict[str, Any]:
@@ -221,8 +240,22 @@ def scenario_d(kind: str, quick: bool) -> dict[str, Any]:
     redis_dir = Path(tempfile.mkdtemp(prefix="bench-redis-"))
     redis_port = free_port()
     redis = subprocess.Popen(
-        pinned(SERVER_CORE, ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1",
-                             "--dir", str(redis_dir), "--save", "", "--appendonly", "no"]),
+        pinned(
+            SERVER_CORE,
+            [
+                "redis-server",
+                "--port",
+                str(redis_port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(redis_dir),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+        ),
         stdout=subprocess.DEVNULL,
     )
     wait_for_port(redis_port, redis)
@@ -245,7 +278,9 @@ SCENARIOS = {"A": scenario_a, "B": scenario_b, "C": scenario_c, "D": scenario_d}
 
 def one_line(kind: str, name: str, figures: dict[str, Any]) -> str:
     shown = {k: v for k, v in figures.items() if not isinstance(v, (dict, list))}
-    parts = [f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in shown.items()]
+    parts = [
+        f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in shown.items()
+    ]
     return f"{name} {kind}: " + " ".join(parts)
 
 
@@ -255,7 +290,9 @@ def machine() -> str:
         if line.startswith("model name"):
             model = line.split(":", 1)[1].strip()
             break
-    node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
+    node = subprocess.run(
+        ["node", "--version"], capture_output=True, text=True
+    ).stdout.strip()
     return (
         f"{os.cpu_count()} cores ({model}), {platform.system()} {platform.release()}, "
         f"Python {platform.python_version()}, Node {node}"
