@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -18,15 +19,23 @@ log = logging.getLogger("chat.shutdown")
 
 # Time for the last `left` broadcasts to reach the message queue before exiting.
 FLUSH_SECONDS = 0.5
+POLL_SECONDS = 0.2
 
 
 def install(
     sio: Any, drain: Callable[[], int], leave_cluster: Callable[[], None]
 ) -> None:
-    """Handle SIGTERM (and SIGINT) by draining on a background task, then exiting."""
-    started = False
+    """Handle SIGTERM (and SIGINT) by draining on a background task, then exiting.
 
-    def drain_and_exit() -> None:
+    The signal handler only raises a flag: a watcher task polls it. Work started from
+    inside the handler would wait for the event loop's next wake-up, which can be a
+    minute away on an idle eventlet or gevent server.
+    """
+    requested = threading.Event()
+
+    def watch() -> None:
+        while not requested.is_set():
+            sio.sleep(POLL_SECONDS)
         try:
             count = drain()
             leave_cluster()
@@ -39,12 +48,10 @@ def install(
             os._exit(0)
 
     def on_signal(signum: int, frame: Any) -> None:
-        nonlocal started
-        if started:
-            return
-        started = True
-        log.info("received %s", signal.Signals(signum).name)
-        sio.start_background_task(drain_and_exit)
+        if not requested.is_set():
+            log.info("received %s", signal.Signals(signum).name)
+            requested.set()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    sio.start_background_task(watch)

@@ -198,3 +198,14 @@ def test_json_log_format_writes_one_object_per_line(tmp_path: Path) -> None:
     entries = [json.loads(line) for line in lines]
     assert {"time", "level", "logger", "message"} <= set(entries[0])
     assert any(e["message"].startswith("join sid=") for e in entries)
+
+
+@pytest.mark.parametrize("async_mode", ["eventlet", "gevent", "threading"])
+def test_sigterm_stops_an_idle_server_within_seconds(
+    tmp_path: Path, async_mode: str
+) -> None:
+    node = ServerProcess(async_mode, tmp_path).start()
+    assert node.process is not None
+    node.process.terminate()
+    assert node.process.wait(timeout=5) == 0
+    assert "shutting down: 0 connection(s) left their rooms" in node.log()
