@@ -14,11 +14,8 @@ if __name__ == "__main__":
 
 import gc
 import logging
-import secrets
 import sys
-from typing import Any
 
-import socketio as python_socketio
 from dotenv import load_dotenv
 from flask import Flask
 from flask_socketio import SocketIO
@@ -37,88 +34,13 @@ from logging_setup import configure_logging
 from origins import origin_checker
 from protocol import Limits
 from rate_limit import ScoreLimiter
-from rooms import RoomStore, StoreUnavailable
+from rooms import StoreUnavailable
+from shared_state import SharedState
 
 log = logging.getLogger("chat.app")
 
 # How often empty rooms past ROOM_TTL_SECONDS are swept from memory.
 MAX_SWEEP_INTERVAL = 60.0
-
-
-class SharedState:
-    """Where room state lives: this process (default) or Redis (REDIS_URL)."""
-
-    def __init__(
-        self,
-        store: RoomStore | Any,
-        manager: Any = None,
-        redis_store: Any = None,
-    ) -> None:
-        self.store = store
-        self.manager = manager
-        self._redis_store = redis_store
-        self.keeper: Any = None
-
-    @classmethod
-    def from_config(cls, config: Config) -> SharedState:
-        if not config.redis_url:
-            return cls(RoomStore(config.history_size, config.room_ttl_seconds))
-        # Imported only here: a single process needs neither redis nor cluster code.
-        import cluster
-        import redis_store
-
-        client = redis_store.connect(config.redis_url)
-        if not redis_store.RedisRoomStore.reachable(client):
-            raise StoreUnavailable(f"cannot reach Redis at {config.redis_url}")
-        store = redis_store.RedisRoomStore(
-            client,
-            config.redis_prefix,
-            config.history_size,
-            config.room_ttl_seconds,
-            node_id=secrets.token_hex(6),
-        )
-        state = cls(store, redis_store=store)
-        state.manager = cluster.ObservedRedisManager(
-            config.redis_url,
-            channel=f"{config.redis_prefix}socketio",
-            on_restored=state.resync,
-        )
-        return state
-
-    def start_keeper(self, sio: Any, events: ChatEvents, node_timeout: float) -> None:
-        if self._redis_store is None:
-            return
-        import cluster
-
-        self.keeper = cluster.ClusterKeeper(
-            sio,
-            self._redis_store,
-            node_timeout,
-            announce_left=events.announce_left,
-            announce_joined=events.announce_joined,
-            resync_room=events.resync_room,
-        )
-        self.keeper.manager = self.manager
-        self.keeper.beat()
-        self.keeper.start()
-
-    def leave_cluster(self) -> None:
-        """Stop counting as a live node (members were already drained)."""
-        if self._redis_store is not None:
-            try:
-                self._redis_store.leave_node()
-            except StoreUnavailable:
-                pass
-
-    def resync(self) -> None:
-        if self.keeper is not None:
-            self.keeper.resync_all()
-
-    def ready(self) -> bool:
-        """Readiness: always, in memory; on Redis, when Redis and the queue work."""
-        if self.keeper is None:
-            return True
-        return bool(self._redis_store.ping()) and self.keeper.ready
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -184,11 +106,6 @@ def create_app(config: Config | None = None) -> Flask:
     app.extensions["chat_events"] = events
     app.extensions["chat_guards"] = guards
     return app
-
-
-def sio_server(app: Flask) -> python_socketio.Server:
-    """The python-socketio server inside `app`, for tests and tools."""
-    return app.extensions["socketio"].server
 
 
 def log_startup_warnings(config: Config) -> None:
