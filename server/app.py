@@ -27,6 +27,7 @@ import metrics
 import serving
 import shutdown
 import websocket_limits
+import websocket_speedups
 from admission import Admission
 from chat_events import ChatEvents, ConnectionGuards
 from config import REPO_ROOT, Config, ConfigError
@@ -75,6 +76,7 @@ def create_app(config: Config | None = None) -> Flask:
         json=fast_json,
     )
     websocket_limits.install(socketio.server.eio, config.async_mode)
+    websocket_speedups.install(config.async_mode)
     app.wsgi_app = websocket_limits.limit_polling_body(  # type: ignore[method-assign]
         app.wsgi_app, int(socketio.server.eio.max_http_buffer_size)
     )
