@@ -92,4 +92,7 @@ def write_results(results: Results, path: Path) -> None:
         lines += [
             f"- {LABELS[s]}: {cell(v)} deliveries/s" for s, v in cluster.items() if v
         ]
+    analysis = path.parent / "analysis.md"
+    if analysis.exists():
+        lines += ["", analysis.read_text().rstrip()]
     path.write_text("\n".join(lines) + "\n")
