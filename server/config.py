@@ -278,24 +278,24 @@ def _parse_origins(name: str, raw: str) -> tuple[str, ...]:
 
 
 def _int_between(low: int, high: int) -> Callable[[str, str], int]:
-    def parse(name: str, raw: str) -> int:
-        try:
-            value = int(raw)
-        except ValueError:
-            raise ConfigError(f"{name}={raw!r} is not a whole number") from None
-        if not low <= value <= high:
-            raise ConfigError(f"{name}={value} must be between {low} and {high}")
-        return value
-
-    return parse
+    return _number_between(int, "a whole number", low, high)
 
 
 def _float_between(low: float, high: float) -> Callable[[str, str], float]:
-    def parse(name: str, raw: str) -> float:
+    return _number_between(float, "a number", low, high)
+
+
+N = TypeVar("N", int, float)
+
+
+def _number_between(
+    convert: Callable[[str], N], kind: str, low: N, high: N
+) -> Callable[[str, str], N]:
+    def parse(name: str, raw: str) -> N:
         try:
-            value = float(raw)
+            value = convert(raw)
         except ValueError:
-            raise ConfigError(f"{name}={raw!r} is not a number") from None
+            raise ConfigError(f"{name}={raw!r} is not {kind}") from None
         if not low <= value <= high:
             raise ConfigError(f"{name}={value} must be between {low} and {high}")
         return value
