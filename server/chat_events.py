@@ -99,7 +99,7 @@ class ChatEvents:
         sids = list(self._addresses)
         for sid in sids:
             for membership in self._store.leave_all(sid):
-                self._announce_left(membership)
+                self.announce_left(membership)
         return len(sids)
 
     def connection_counts(self) -> dict[str, int]:
@@ -143,7 +143,7 @@ class ChatEvents:
         try:
             memberships = self._store.leave_all(sid)
             for membership in memberships:
-                self._announce_left(membership)
+                self.announce_left(membership)
             log.info(
                 "disconnect sid=%s reason=%s rooms=%d", sid, reason, len(memberships)
             )
@@ -203,7 +203,7 @@ class ChatEvents:
         membership = self._store.leave(room, sid)
         if membership is None:
             raise ChatError("not_in_room")
-        self._announce_left(membership)
+        self.announce_left(membership)
         self._sio.leave_room(sid, channel(room))
         self._typing_at.get(sid, {}).pop(room, None)
         return {"ok": True, "room": room}
@@ -383,9 +383,7 @@ class ChatEvents:
         self._sio.emit("room_seq", notice, to=channel(room))
 
     def announce_left(self, membership: Membership) -> None:
-        self._announce_left(membership)
-
-    def _announce_left(self, membership: Membership) -> None:
+        """Tell a room someone left it; also used by the cluster's dead-node reaper."""
         self._sio.emit(
             "left", _membership_payload(membership), to=channel(membership.room)
         )
