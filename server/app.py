@@ -21,6 +21,7 @@ from flask import Flask
 from flask_socketio import SocketIO
 
 import fast_json
+import framed_broadcast
 import http_routes
 import log_limits
 import metrics
@@ -77,6 +78,11 @@ def create_app(config: Config | None = None) -> Flask:
     )
     websocket_limits.install(socketio.server.eio, config.async_mode)
     websocket_speedups.install(config.async_mode)
+    direct_writes = (
+        framed_broadcast.install(socketio.server, config.async_mode)
+        if config.direct_writes
+        else None
+    )
     app.wsgi_app = websocket_limits.limit_polling_body(  # type: ignore[method-assign]
         app.wsgi_app, int(socketio.server.eio.max_http_buffer_size)
     )
@@ -101,12 +107,13 @@ def create_app(config: Config | None = None) -> Flask:
     events.register()
     shared.start_keeper(socketio.server, events, config.node_timeout_seconds)
     # What operators and tests can see of it.
-    metrics.init_app(app, chat_metrics, store, events, guards)
+    metrics.init_app(app, chat_metrics, store, events, guards, direct_writes)
     app.extensions["chat_store"] = store
     app.extensions["chat_ready"] = shared.ready
     app.extensions["chat_shared"] = shared
     app.extensions["chat_events"] = events
     app.extensions["chat_guards"] = guards
+    app.extensions["chat_framed_broadcast"] = direct_writes
     return app
 
 

@@ -49,6 +49,9 @@ class Config:
     # Engine.IO heartbeat: a silent client is dropped after interval + timeout.
     ping_interval: float = 25.0
     ping_timeout: float = 20.0
+    # Broadcasts framed once and written straight to idle websockets (eventlet and
+    # gevent); off routes every packet through Engine.IO's queues as stock does.
+    direct_writes: bool = True
     log_level: str = "INFO"
     client_dist: Path = REPO_ROOT / "client" / "dist"
     allow_insecure_secret: bool = False
@@ -123,6 +126,7 @@ class Config:
             ping_timeout=read(
                 "PING_TIMEOUT_SECONDS", _float_between(1, 3600), defaults.ping_timeout
             ),
+            direct_writes=read("DIRECT_WRITES", _parse_bool, defaults.direct_writes),
             allow_insecure_secret=read(
                 "ALLOW_INSECURE_SECRET", _parse_bool, defaults.allow_insecure_secret
             ),

@@ -17,13 +17,14 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from rooms import RoomStore
 
 if TYPE_CHECKING:
     from chat_events import ChatEvents, ConnectionGuards
+    from framed_broadcast import FramedBroadcast
 
 
 class ChatStateCollector(Collector):
@@ -74,6 +75,26 @@ class ChatStateCollector(Collector):
             yield GaugeMetricFamily(name, help_text, value=value)
 
 
+class SocketWritesCollector(Collector):
+    """How packets reached websockets: directly, or through Engine.IO's queue."""
+
+    def __init__(self, framed: FramedBroadcast) -> None:
+        self._framed = framed
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        writes = CounterMetricFamily(
+            "chat_socket_writes",
+            "Packets sent to clients, by path: direct (pre-framed, written at once), "
+            "partial (direct, but the socket took only part; the rest was queued), "
+            "queued (Engine.IO's queue and writer)",
+            labels=["path"],
+        )
+        writes.add_metric(["direct"], self._framed.direct_writes)
+        writes.add_metric(["partial"], self._framed.partial_writes)
+        writes.add_metric(["queued"], self._framed.queued_writes)
+        yield writes
+
+
 class ChatMetrics:
     """Counters the handlers update; one set per app (tests build many apps)."""
 
@@ -120,9 +141,12 @@ def init_app(
     store: RoomStore,
     events: ChatEvents,
     guards: ConnectionGuards,
+    framed: FramedBroadcast | None = None,
 ) -> None:
     registry = metrics.registry
     registry.register(ChatStateCollector(store, events, guards))
+    if framed is not None:
+        registry.register(SocketWritesCollector(framed))
 
     def serve_metrics() -> Response:
         return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
