@@ -45,6 +45,15 @@ BENCH_ENV = {
 }
 
 RAMP = [50, 100, 200, 400, 700, 1000, 1500, 2000, 3000, 4500, 6000]
+# Our clients announce `messages` batches, as the React client does; the Node peer
+# has no such feature. BENCH_BATCHES=0 measures our plain `message` path instead.
+OUR_CLIENTS_BATCH = os.environ.get("BENCH_BATCHES", "1") != "0"
+
+
+def batches(kind: str) -> bool:
+    return kind != "node" and OUR_CLIENTS_BATCH
+
+
 STEP_SECONDS = 3
 
 
@@ -114,7 +123,7 @@ def loadgen(spec: dict[str, Any], timeout: float = 600) -> dict[str, Any]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def ramp_spec(urls: list[str], pid: int, quick: bool) -> dict[str, Any]:
+def ramp_spec(kind: str, urls: list[str], pid: int, quick: bool) -> dict[str, Any]:
     rates = RAMP[:3] if quick else RAMP
     steps = [{"rate": r, "seconds": 1 if quick else STEP_SECONDS} for r in rates]
     return {
@@ -126,6 +135,7 @@ def ramp_spec(urls: list[str], pid: int, quick: bool) -> dict[str, Any]:
         "serverPid": pid,
         "steps": steps,
         "stopWhen": {"p99": 100},
+        "batches": batches(kind),
     }
 
 
@@ -139,9 +149,11 @@ def summarize_ramp(result: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def cpu_at_fixed_rate(urls: list[str], pid: int, quick: bool) -> dict[str, Any]:
+def cpu_at_fixed_rate(
+    kind: str, urls: list[str], pid: int, quick: bool
+) -> dict[str, Any]:
     """Server CPU per delivery at 30,000 deliveries/s (20 senders x 150/s x 10)."""
-    spec = ramp_spec(urls, pid, quick)
+    spec = ramp_spec(kind, urls, pid, quick)
     spec["steps"] = [{"rate": 150, "seconds": 2 if quick else 5}]
     spec.pop("stopWhen")
     step = loadgen(spec)["steps"][0]
@@ -157,10 +169,10 @@ def scenario_a(kind: str, quick: bool) -> dict[str, Any]:
     process, port = start_server(kind)
     try:
         urls = [f"ws://127.0.0.1:{port}"]
-        ramp = loadgen(ramp_spec(urls, process.pid, quick))
+        ramp = loadgen(ramp_spec(kind, urls, process.pid, quick))
         return {
             **summarize_ramp(ramp),
-            **cpu_at_fixed_rate(urls, process.pid, quick),
+            **cpu_at_fixed_rate(kind, urls, process.pid, quick),
             "ramp": ramp,
         }
     finally:
@@ -180,6 +192,7 @@ def scenario_b(kind: str, quick: bool) -> dict[str, Any]:
                 "workers": 2,
                 "serverPid": process.pid,
                 "steps": [],
+                "batches": batches(kind),
             }
             try:
                 result = loadgen(spec, timeout=300)
@@ -220,6 +233,7 @@ def scenario_c(kind: str, quick: bool) -> dict[str, Any]:
             "workers": 2,
             "serverPid": process.pid,
             "steps": [{"rate": 10, "seconds": 2 if quick else 10}],
+            "batches": batches(kind),
         }
         result = loadgen(spec)
         step = result["steps"][0]
@@ -263,7 +277,7 @@ def scenario_d(kind: str, quick: bool) -> dict[str, Any]:
     nodes = [start_server(kind, redis_env) for _ in range(2)]
     try:
         urls = [f"ws://127.0.0.1:{port}" for _, port in nodes]
-        spec = ramp_spec(urls, nodes[0][0].pid, quick)
+        spec = ramp_spec(kind, urls, nodes[0][0].pid, quick)
         ramp = loadgen(spec)
         return {**summarize_ramp(ramp), "ramp": ramp}
     finally:
@@ -305,6 +319,7 @@ def run(kind: str, name: str, quick: bool) -> dict[str, Any]:
         "server": kind,
         "scenario": name,
         "quick": quick,
+        "batches": batches(kind),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),
         "figures": figures,

@@ -6,7 +6,9 @@
 //
 // Usage: node loadgen.js '<json spec>'   (bench/bench.py builds the spec)
 // Spec: { urls: [..], clients, rooms, senders, workers, serverPid,
-//         steps: [{ rate, seconds }] | null, idle: bool }
+//         steps: [{ rate, seconds }] | null, idle: bool, batches: bool }
+// batches: clients announce `messages` batches on connect, as the React client does
+// (servers that do not know the feature ignore it and send `message` events).
 // Prints one JSON object on stdout.
 import { fork } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -32,8 +34,9 @@ function serverUsage(pid) {
 // ---------------------------------------------------------------- worker side
 
 class Client {
-  constructor(url, index, room, username) {
+  constructor(url, index, room, username, batches) {
     this.url = url;
+    this.batches = batches;
     this.index = index;
     this.room = room;
     this.username = username;
@@ -53,7 +56,7 @@ class Client {
         if (frame === "2") return ws.send("3");
         if (stage === 0 && frame.startsWith("0{")) {
           stage = 1;
-          return ws.send("40");
+          return ws.send(this.batches ? `40${JSON.stringify({ features: ["messages"] })}` : "40");
         }
         if (stage === 1 && frame.startsWith("40")) {
           stage = 2;
@@ -117,7 +120,7 @@ async function runWorker() {
   for (let i = 0; i < spec.mine.length; i += 50) {
     await Promise.all(
       spec.mine.slice(i, i + 50).map(async ({ index, url, room, sender }) => {
-        const client = new Client(url, index, room, `u${index}`);
+        const client = new Client(url, index, room, `u${index}`, spec.batches === true);
         client.sender = sender;
         await client.open((frame) => onEvent(index, frame));
         clients.push(client);
@@ -197,7 +200,7 @@ async function runParent() {
   const before = serverUsage(spec.serverPid);
   const children = assignments.map((mine) => {
     const child = fork(new URL(import.meta.url).pathname, ["worker"]);
-    child.send({ type: "assign", mine });
+    child.send({ type: "assign", mine, batches: spec.batches === true });
     return child;
   });
   const next = (child, type) =>

@@ -25,6 +25,7 @@ import socketio
 import protocol
 from admission import Admission
 from client_address import Network, client_address
+from message_batches import MessageBatches
 from metrics import ChatMetrics
 from protocol import ChatError
 from rate_limit import ScoreLimiter
@@ -41,6 +42,16 @@ TYPING_MIN_INTERVAL = 1.0
 def channel(room: str) -> str:
     """The Socket.IO room for a chat room; the prefix keeps names apart from sids."""
     return f"room:{room}"
+
+
+def batch_channel(room: str) -> str:
+    """The Socket.IO room of a chat room's members that accept `messages` batches."""
+    return f"batch:{room}"
+
+
+def channels(room: str) -> list[str]:
+    """Everyone in a chat room, whichever way they take messages."""
+    return [channel(room), batch_channel(room)]
 
 
 def anonymous_name() -> str:
@@ -88,6 +99,8 @@ class ChatEvents:
         self._sweeper_started = False
         self._sweeper_lock = threading.Lock()
         self._addresses: dict[str, str] = {}  # addresses[sid] = client address
+        self._batching: set[str] = set()  # sids that accept `messages` batches
+        self.batches = MessageBatches(sio, batch_channel)
         self._typing_at: dict[str, dict[str, float]] = {}  # [sid][room] = monotonic
 
     def drain(self) -> int:
@@ -96,6 +109,7 @@ class ChatEvents:
         Used on shutdown, so other nodes show the right presence at once; the
         clients then reconnect to a node that is still running.
         """
+        self.batches.flush_all()
         sids = list(self._addresses)
         for sid in sids:
             for membership in self._store.leave_all(sid):
@@ -104,7 +118,11 @@ class ChatEvents:
 
     def connection_counts(self) -> dict[str, int]:
         """Per-connection state held by the handlers, for tests and metrics."""
-        return {"addresses": len(self._addresses), "typing": len(self._typing_at)}
+        return {
+            "addresses": len(self._addresses),
+            "typing": len(self._typing_at),
+            "batching": len(self._batching),
+        }
 
     def register(self) -> None:
         """Attach every handler to the server; called once by the app factory."""
@@ -118,7 +136,7 @@ class ChatEvents:
         """A client connected: tell it its sid, the server clock and the limits.
 
         A connection over its address's limits gets an `error` saying why, and is
-        closed.
+        closed. One whose auth announces `messages` gets room messages in batches.
         """
         self._start_sweeper_once()
         address = client_address(environ, self._guards.trusted_proxies)
@@ -128,6 +146,8 @@ class ChatEvents:
             self._refuse(sid, "connect", ChatError(refusal))
             return False
         self._addresses[sid] = address
+        if protocol.FEATURE_MESSAGE_BATCHES in protocol.accepted_features(auth):
+            self._batching.add(sid)
         self._guards.limiter.open(sid, address)
         log.info("connect sid=%s addr=%s", sid, address)
         connected = {
@@ -150,6 +170,7 @@ class ChatEvents:
         except Exception:
             log.exception("disconnect cleanup failed sid=%s", sid)
         finally:
+            self._batching.discard(sid)
             self._typing_at.pop(sid, None)
             self._guards.limiter.close(sid)
             address = self._addresses.pop(sid, None)
@@ -181,8 +202,10 @@ class ChatEvents:
             )
         membership = self._store.join(room, sid, name)
         if membership.changed:
-            self._sio.enter_room(sid, channel(room))
-            self._sio.emit("joined", _membership_payload(membership), to=channel(room))
+            # Messages still pending are in the snapshot below: not sent twice.
+            self.batches.flush(room)
+            self._sio.enter_room(sid, self._channel_of(sid, room))
+            self._sio.emit("joined", _membership_payload(membership), to=channels(room))
             log.info("join sid=%s room=%s count=%d", sid, room, membership.count)
         snapshot = self._store.snapshot(
             room, limit=self._limits.history_size, epoch=epoch, since=since
@@ -204,7 +227,7 @@ class ChatEvents:
         if membership is None:
             raise ChatError("not_in_room")
         self.announce_left(membership)
-        self._sio.leave_room(sid, channel(room))
+        self._sio.leave_room(sid, self._channel_of(sid, room))
         self._typing_at.get(sid, {}).pop(room, None)
         return {"ok": True, "room": room}
 
@@ -229,7 +252,10 @@ class ChatEvents:
             raise ChatError("not_in_room") from None
         if not duplicate:
             self._metrics.messages_accepted.inc()
-            self._sio.emit("message", message, to=channel(room))
+            if self._may_have_members(channel(room)):
+                self._sio.emit("message", message, to=channel(room))
+            if self._may_have_members(batch_channel(room)):
+                self.batches.add(room, message)
             self._metrics.messages_broadcast.inc()
         log.debug(
             "message sid=%s room=%s seq=%d dup=%s", sid, room, message["seq"], duplicate
@@ -270,7 +296,8 @@ class ChatEvents:
         if typing and not self._typing_due(sid, room):
             return {"ok": True}
         notice = {"room": room, "sid": sid, "username": name, "typing": typing}
-        self._sio.emit("typing", notice, to=channel(room), skip_sid=sid)
+        self.batches.flush(room)
+        self._sio.emit("typing", notice, to=channels(room), skip_sid=sid)
         return {"ok": True}
 
     def on_list_rooms(self, sid: str, payload: Any) -> dict[str, Any]:
@@ -372,21 +399,35 @@ class ChatEvents:
 
     def announce_joined(self, membership: Membership) -> None:
         """Tell a room someone is (again) in it; used when presence is restored."""
+        self.batches.flush(membership.room)
         self._sio.emit(
-            "joined", _membership_payload(membership), to=channel(membership.room)
+            "joined", _membership_payload(membership), to=channels(membership.room)
         )
 
     def resync_room(self, room: str) -> None:
         """Tell a room's members its last seq, so each fetches what it missed."""
         snapshot = self._store.snapshot(room, limit=0)
         notice = {"room": room, "epoch": snapshot.epoch, "last_seq": snapshot.last_seq}
-        self._sio.emit("room_seq", notice, to=channel(room))
+        self.batches.flush(room)
+        self._sio.emit("room_seq", notice, to=channels(room))
 
     def announce_left(self, membership: Membership) -> None:
         """Tell a room someone left it; also used by the cluster's dead-node reaper."""
+        self.batches.flush(membership.room)
         self._sio.emit(
-            "left", _membership_payload(membership), to=channel(membership.room)
+            "left", _membership_payload(membership), to=channels(membership.room)
         )
+
+    def _may_have_members(self, socket_room: str) -> bool:
+        """False only when nobody anywhere can be in `socket_room`: saves encoding
+        a message for nobody. With several nodes, members may be elsewhere."""
+        manager = self._sio.manager
+        if isinstance(manager, socketio.PubSubManager):
+            return True
+        return bool(manager.rooms.get("/", {}).get(socket_room))
+
+    def _channel_of(self, sid: str, room: str) -> str:
+        return batch_channel(room) if sid in self._batching else channel(room)
 
     def _start_sweeper_once(self) -> None:
         with self._sweeper_lock:

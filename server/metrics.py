@@ -37,7 +37,7 @@ class ChatStateCollector(Collector):
         self._events = events
         self._guards = guards
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         store = self._store.counts()
         handlers = self._events.connection_counts()
         limiter = self._guards.limiter.counts()
@@ -70,9 +70,24 @@ class ChatStateCollector(Collector):
                 "Connections with typing throttle state",
                 handlers["typing"],
             ),
+            "chat_batching_connections": (
+                "Connections that take room messages in `messages` batches",
+                handlers["batching"],
+            ),
         }
         for name, (help_text, value) in gauges.items():
             yield GaugeMetricFamily(name, help_text, value=value)
+        batches = self._events.batches
+        yield CounterMetricFamily(
+            "chat_message_batches",
+            "`messages` batches sent to rooms",
+            value=batches.batches_sent,
+        )
+        yield CounterMetricFamily(
+            "chat_batched_messages",
+            "Messages sent inside `messages` batches (over batches: mean batch size)",
+            value=batches.messages_sent,
+        )
 
 
 class SocketWritesCollector(Collector):

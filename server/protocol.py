@@ -30,11 +30,15 @@ SERVER_EVENTS = (
     "room_state",
     "left",
     "message",
+    "messages",
     "typing",
     "rooms",
     "room_seq",
     "error",
 )
+# What a client may announce it accepts, in its connect auth {"features": [...]}.
+FEATURE_MESSAGE_BATCHES = "messages"
+KNOWN_FEATURES = frozenset({FEATURE_MESSAGE_BATCHES})
 
 ERROR_CODES = {
     "invalid_payload": "The request is not a JSON object of the expected shape.",
@@ -208,3 +212,17 @@ class Limits:
             "max_room_length": self.max_room_length,
             "history_size": self.history_size,
         }
+
+
+def accepted_features(auth: Any) -> frozenset[str]:
+    """The known features a connect `auth` object announces; anything else is none.
+
+    Lenient on purpose: a connection is never refused over its auth, since proxies
+    and other clients may put their own things there.
+    """
+    if not isinstance(auth, dict):
+        return frozenset()
+    features = auth.get("features")
+    if not isinstance(features, list):
+        return frozenset()
+    return frozenset(f for f in features if isinstance(f, str) and f in KNOWN_FEATURES)

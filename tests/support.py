@@ -118,13 +118,13 @@ class ServerProcess:
 class RecordingClient:
     """A real python-socketio client that records every event it receives."""
 
-    def __init__(self, url: str, **headers: str) -> None:
+    def __init__(self, url: str, auth: Any = None, **headers: str) -> None:
         self.sio = socketio.Client(reconnection=False)
         self.events: list[tuple[str, Any]] = []
         self._changed = threading.Condition()
         self.sio.on("*", self._record)
         self.sio.connect(
-            url, transports=["websocket"], headers=headers, wait_timeout=10
+            url, transports=["websocket"], headers=headers, auth=auth, wait_timeout=10
         )
 
     def _record(self, event: str, data: Any = None) -> None:

@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import requests
 
 from support import REPO_ROOT, ServerProcess
 
@@ -16,7 +17,10 @@ pytestmark = pytest.mark.integration
 BENCH = REPO_ROOT / "bench"
 
 
-def test_generator_delivers_every_message_once_in_order(tmp_path: Path) -> None:
+@pytest.mark.parametrize("batches", [False, True])
+def test_generator_delivers_every_message_once_in_order(
+    tmp_path: Path, batches: bool
+) -> None:
     if not (BENCH / "node_modules" / "ws").is_dir():
         message = "bench/node_modules is missing (cd bench && npm ci)"
         if os.environ.get("CI") == "true":
@@ -32,6 +36,7 @@ def test_generator_delivers_every_message_once_in_order(tmp_path: Path) -> None:
             "workers": 2,
             "serverPid": server.process.pid if server.process else None,
             "steps": [{"rate": 20, "seconds": 1}],
+            "batches": batches,
         }
         done = subprocess.run(
             ["node", "loadgen.js", json.dumps(spec)],
@@ -41,8 +46,11 @@ def test_generator_delivers_every_message_once_in_order(tmp_path: Path) -> None:
             timeout=120,
             check=True,
         )
+        metrics = requests.get(f"{server.url}/metrics", timeout=5).text
     finally:
         server.stop()
+    # The batched run really took `messages` batches; the plain one none.
+    assert ("chat_message_batches_total 0.0" not in metrics) == batches
     step = json.loads(done.stdout.strip().splitlines()[-1])["steps"][0]
     assert step["sent"] > 0
     assert step["received"] == step["expected"] == step["sent"] * 6

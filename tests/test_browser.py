@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable, Iterator
 
 import pytest
+import requests
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from browser import ARTIFACTS, browser, watch_for_trouble  # noqa: F401
@@ -79,7 +80,7 @@ def message_log(page: Page):  # type: ignore[no-untyped-def]
     return page.get_by_role("log")
 
 
-def test_two_people_chat_both_ways(open_page: OpenPage) -> None:
+def test_two_people_chat_both_ways(open_page: OpenPage, server: ServerProcess) -> None:
     alice = open_page()
     bob = open_page()
     alice_trouble = watch_for_trouble(alice)
@@ -96,6 +97,10 @@ def test_two_people_chat_both_ways(open_page: OpenPage) -> None:
 
     say(bob, "e2e-chat", "hi alice")
     expect(message_log(alice).get_by_text("hi alice")).to_be_visible()
+    # The browser client announced batches: messages reached it as `messages`.
+    metrics = requests.get(f"{server.url}/metrics", timeout=5).text
+    assert "chat_batching_connections 2.0" in metrics
+    assert "chat_batched_messages_total 2.0" in metrics
     own = message_log(alice).locator("li", has_text="hello bob")
     expect(own).to_have_class(re.compile(r"\bmessage--mine\b"))
 

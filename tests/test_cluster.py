@@ -96,6 +96,27 @@ def test_clients_on_two_nodes_share_a_room(
     assert alice.call("list_rooms")["rooms"] == [{"room": "shared", "count": 1}]
 
 
+def test_message_batches_cross_nodes(
+    start_node: StartNode, clients: list[RecordingClient]
+) -> None:
+    node_a, node_b = start_node("gevent"), start_node("gevent")
+    batcher = RecordingClient(node_b.url, auth={"features": ["messages"]})
+    clients.append(batcher)
+    sender = connect(node_a, clients)
+    batcher.call("join", {"room": "batched", "username": "bea"})
+    sender.call("join", {"room": "batched", "username": "sam"})
+    acks = [
+        sender.call("message", {"room": "batched", "message": f"m{i}"})
+        for i in range(5)
+    ]
+    wanted = {ack["id"] for ack in acks}
+    batcher.wait_for(
+        "messages",
+        lambda _: wanted <= {m["id"] for b in batcher.received("messages") for m in b},
+    )
+    assert batcher.received("message") == []
+
+
 def test_history_epoch_and_seq_survive_restarting_every_node(
     start_node: StartNode, clients: list[RecordingClient]
 ) -> None:

@@ -18,8 +18,8 @@ def app_with(**overrides: Any) -> Flask:
     return create_app(make_config(**overrides))
 
 
-def client(app: Flask) -> SocketIOTestClient:
-    opened = app.extensions["socketio"].test_client(app)
+def client(app: Flask, auth: Any = None) -> SocketIOTestClient:
+    opened = app.extensions["socketio"].test_client(app, auth=auth)
     opened.get_received()
     return opened
 
@@ -100,10 +100,12 @@ def test_typing_notices_are_throttled_per_connection() -> None:
 
 def test_disconnect_leaves_no_per_connection_state() -> None:
     app = app_with()
-    clients = [client(app) for _ in range(5)]
+    batches = {"features": ["messages"]}
+    clients = [client(app, batches if n % 2 else None) for n in range(5)]
     for n, each in enumerate(clients):
         each.emit("join", {"room": f"r{n % 2}"})
         each.emit("typing", {"room": f"r{n % 2}", "typing": True})
+    assert app.extensions["chat_events"].connection_counts()["batching"] == 2
     for each in clients:
         each.disconnect()
     guards = app.extensions["chat_guards"]
@@ -111,6 +113,7 @@ def test_disconnect_leaves_no_per_connection_state() -> None:
     assert app.extensions["chat_events"].connection_counts() == {
         "addresses": 0,
         "typing": 0,
+        "batching": 0,
     }
     assert guards.limiter.counts()["open"] == 0
     assert guards.admission.counts() == {"addresses": 0, "open": 0}

@@ -127,6 +127,22 @@ describe("room", () => {
     expect(socket.sentOf("history")).toEqual([{ room: "lobby", epoch: "e1", since: 1 }]);
   });
 
+  it("shows a `messages` batch in order and fills a gap before it or inside it", async () => {
+    const { socket } = await joinLobby();
+    act(() => socket.serverEmit("messages", [serverMessage(1), serverMessage(2), serverMessage(3)]));
+    const log = screen.getByRole("log");
+    expect(within(log).getAllByText(/^message \d$/).map((node) => node.textContent)).toEqual([
+      "message 1",
+      "message 2",
+      "message 3",
+    ]);
+    expect(socket.sentOf("history")).toEqual([]);
+    // A repeat of what is held is ignored; a batch skipping seq 5 asks for it.
+    act(() => socket.serverEmit("messages", [serverMessage(3), serverMessage(4), serverMessage(6)]));
+    expect(within(log).getAllByText(/^message \d$/)).toHaveLength(5);
+    expect(socket.sentOf("history")).toEqual([{ room: "lobby", epoch: "e1", since: 3 }]);
+  });
+
   it("renders a bounded window of a very long room", async () => {
     const messages = Array.from({ length: 5000 }, (_, i) => serverMessage(i + 1));
     const socket = cooperativeSocket();

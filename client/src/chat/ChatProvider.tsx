@@ -23,6 +23,7 @@ import {
   initialState,
   isLimited,
   lastSeq,
+  skipsSeq,
   type ChatState,
   type Room,
 } from "./chatReducer";
@@ -138,9 +139,15 @@ export function ChatProvider({ socket, children }: { socket: ChatSocket; childre
       dispatch({ type: "member_left", membership: payload, at: Date.now() });
     }
     function onMessage(payload: ServerMessage) {
-      const room = stateRef.current.rooms[payload.room];
-      const gap = room && currentEpoch(room) !== null && payload.seq > lastSeq(room) + 1;
-      dispatch({ type: "message_received", message: payload });
+      onMessages([payload]);
+    }
+    /** A `messages` batch: one room's messages in seq order (see docs/protocol.md). */
+    function onMessages(batch: ServerMessage[]) {
+      const first = batch[0];
+      if (!first) return;
+      const room = stateRef.current.rooms[first.room];
+      const gap = room !== undefined && skipsSeq(room, batch);
+      dispatch({ type: "messages_received", messages: batch });
       if (room && gap) fillGap(room);
     }
     function onTyping(payload: TypingNotice) {
@@ -172,6 +179,7 @@ export function ChatProvider({ socket, children }: { socket: ChatSocket; childre
     socket.on("joined", onJoined);
     socket.on("left", onLeft);
     socket.on("message", onMessage);
+    socket.on("messages", onMessages);
     socket.on("typing", onTyping);
     socket.on("rooms", onRooms);
     socket.on("room_seq", onRoomSeq);
@@ -186,6 +194,7 @@ export function ChatProvider({ socket, children }: { socket: ChatSocket; childre
       socket.off("joined", onJoined);
       socket.off("left", onLeft);
       socket.off("message", onMessage);
+      socket.off("messages", onMessages);
       socket.off("typing", onTyping);
       socket.off("rooms", onRooms);
       socket.off("room_seq", onRoomSeq);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { chatReducer, initialState, isLimited, lastSeq, totalUnread, type ChatState } from "./chatReducer";
+import { chatReducer, initialState, isLimited, lastSeq, skipsSeq, totalUnread, type ChatState } from "./chatReducer";
 import type { ServerMessage } from "./protocol";
 
 const LIMITS = { max_message_length: 100, max_username_length: 32, max_room_length: 64, history_size: 100 };
@@ -59,6 +59,16 @@ describe("chatReducer", () => {
     });
     expect(seqs(state)).toEqual([1, 2, 3, 4, 5]);
     expect(lastSeq(state.rooms.lobby!)).toBe(5);
+  });
+
+  it("takes a batch in one step and knows when it skips a seq", () => {
+    let state = joinedState([message(1)]);
+    const room = state.rooms.lobby!;
+    expect(skipsSeq(room, [message(1), message(2), message(3)])).toBe(false);
+    expect(skipsSeq(room, [message(3)])).toBe(true);
+    expect(skipsSeq(room, [message(2), message(4)])).toBe(true);
+    state = chatReducer(state, { type: "messages_received", messages: [message(1), message(2), message(3)] });
+    expect(seqs(state)).toEqual([1, 2, 3]);
   });
 
   it("ignores a message it already holds", () => {

@@ -113,6 +113,7 @@ export type ChatAction =
   | { type: "member_joined"; membership: Membership; at: number }
   | { type: "member_left"; membership: Membership; at: number }
   | { type: "message_received"; message: ServerMessage }
+  | { type: "messages_received"; messages: ServerMessage[] }
   | { type: "history_received"; page: HistoryPage }
   | { type: "message_queued"; room: string; clientId: string; text: string; at: number }
   | { type: "message_acked"; room: string; clientId: string; receipt: MessageReceipt }
@@ -175,6 +176,8 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
       );
     case "message_received":
       return messageReceived(state, action.message);
+    case "messages_received":
+      return action.messages.reduce(messageReceived, state);
     case "history_received":
       return updateRoom(state, action.page.room, (room) =>
         mergeMessages(room, action.page.messages, action.page.epoch),
@@ -308,6 +311,20 @@ export function lastSeq(room: Room): number {
     if (message && message.epoch === epoch) return message.seq;
   }
   return 0;
+}
+
+/**
+ * Whether `incoming` (one room's messages, in seq order) skips a seq after what the
+ * room holds, so the client must fetch the missing ones with `history`.
+ */
+export function skipsSeq(room: Room, incoming: readonly ServerMessage[]): boolean {
+  if (currentEpoch(room) === null) return false; // room_state is on its way
+  let expected = lastSeq(room) + 1;
+  for (const message of incoming) {
+    if (message.seq > expected) return true;
+    expected = Math.max(expected, message.seq + 1);
+  }
+  return false;
 }
 
 export function currentEpoch(room: Room): string | null {

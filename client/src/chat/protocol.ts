@@ -20,11 +20,15 @@ export const SERVER_EVENTS = [
   "room_state",
   "left",
   "message",
+  "messages",
   "typing",
   "rooms",
   "room_seq",
   "error",
 ] as const;
+
+/** Sent in the connect auth: this client takes room messages as `messages` batches. */
+export const CONNECT_AUTH = { features: ["messages"] } as const;
 
 export const ERROR_CODES = [
   "invalid_payload",
@@ -167,6 +171,7 @@ export interface ServerToClientEvents {
   room_state: (payload: RoomState) => void;
   left: (payload: Membership) => void;
   message: (payload: ServerMessage) => void;
+  messages: (payload: ServerMessage[]) => void;
   typing: (payload: TypingNotice) => void;
   rooms: (payload: { rooms: RoomCount[] }) => void;
   room_seq: (payload: RoomSeq) => void;
