@@ -21,6 +21,9 @@ LISTEN_BACKLOG = 4096
 WANTED_OPEN_FILES = 65536
 # File descriptors kept back for logs, the listening socket and library internals.
 RESERVED_FILES = 64
+# Buffers of the HTTP parser per connection: request heads are far smaller, and
+# longer lines still work (read in several steps).
+HTTP_BUFFER_BYTES = 2048
 
 
 def raise_open_files_limit() -> int:
@@ -90,11 +93,20 @@ def _serve_eventlet(app: Flask, config: Config, max_connections: int) -> None:
     import eventlet
     import eventlet.wsgi
 
+    class LeanHttpProtocol(eventlet.wsgi.HttpProtocol):  # type: ignore[misc]
+        """eventlet's, with small read and write buffers: a websocket connection
+        keeps both for its whole life but never uses them after the handshake, and
+        the defaults (8 and 16 KiB) were 40 % of an idle connection's memory."""
+
+        rbufsize = HTTP_BUFFER_BYTES
+        wbufsize = HTTP_BUFFER_BYTES
+
     listener = eventlet.listen((config.host, config.port), backlog=LISTEN_BACKLOG)
     disable_nagle(listener)
     eventlet.wsgi.server(
         listener,
         app,
+        protocol=LeanHttpProtocol,
         max_size=max_connections,
         log_output=config.debug,
         log=logging.getLogger("chat.wsgi"),

@@ -209,3 +209,17 @@ def test_sigterm_stops_an_idle_server_within_seconds(
     node.process.terminate()
     assert node.process.wait(timeout=5) == 0
     assert "shutting down: 0 connection(s) left their rooms" in node.log()
+
+
+def test_request_heads_longer_than_the_http_buffers_are_served(
+    server: ServerProcess,
+) -> None:
+    """serving.py keeps eventlet's per-connection HTTP buffers small (2 KiB)."""
+    cookie = "session=" + "c" * 6000
+    with requests.get(
+        f"{server.url}/healthz", headers={"Cookie": cookie}, timeout=5
+    ) as health:
+        assert health.json() == {"status": "ok"}
+    url = f"{server.url}/socket.io/?EIO=4&transport=polling&pad={'p' * 3000}"
+    with requests.get(url, timeout=5) as handshake:
+        assert handshake.status_code == 200 and handshake.text.startswith("0{")
