@@ -32,6 +32,7 @@ import websocket_speedups
 from admission import Admission
 from chat_events import ChatEvents, ConnectionGuards
 from config import REPO_ROOT, Config, ConfigError
+from fast_packet import FastPacket
 from logging_setup import configure_logging
 from origins import origin_checker
 from protocol import Limits
@@ -75,6 +76,7 @@ def create_app(config: Config | None = None) -> Flask:
         ping_interval=config.ping_interval,
         ping_timeout=config.ping_timeout,
         json=fast_json,
+        serializer=FastPacket,
         # Each connection's events are handled in order by its own reader, instead
         # of a new green thread (or, under threading, a new OS thread) per event:
         # per-connection order is guaranteed, and CPU per delivery fell 10-25 %
