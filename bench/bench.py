@@ -44,7 +44,8 @@ BENCH_ENV = {
     "HISTORY_SIZE": "100",
 }
 
-RAMP = [50, 100, 200, 400, 700, 1000, 1500, 2000, 3000, 4500, 6000]
+# Messages/s per sender; x 20 senders x 10 members = deliveries/s (50 -> 10k).
+RAMP = [50, 100, 200, 400, 500, 600, 700, 850, 1000, 1250, 1500, 2000, 3000, 4500]
 # Our clients announce `messages` batches, as the React client does; the Node peer
 # has no such feature. BENCH_BATCHES=0 measures our plain `message` path instead.
 OUR_CLIENTS_BATCH = os.environ.get("BENCH_BATCHES", "1") != "0"
