@@ -19,9 +19,12 @@ into each recipient's socket when nothing is waiting before it:
   (real threads, where "queue empty and writer idle" cannot be checked atomically)
   always take the normal path.
 
+Packets to one client (acks above all: one per chat message) take the same path.
+
 It relies on internals of python-engineio, python-socketio, eventlet and
-gevent-websocket (`Socket.queue`, `Server._send_eio_packet`, each websocket
-object's `send` and socket); their versions are pinned in requirements.txt and
+gevent-websocket (`Socket.queue`, `Server._send_eio_packet` and `_send_packet`,
+each websocket object's `send` and socket); their versions are pinned in
+requirements.txt and
 tests/test_framed_broadcast.py checks it against them, in both modes, through real
 servers. It could go upstream as an option of Engine.IO's websocket transport,
 which is where the queue and the writer live.
@@ -181,6 +184,13 @@ class FramedBroadcast:
         self.queued_writes += 1
         self._eio.send_packet(eio_sid, pkt)
 
+    def send_packet(self, eio_sid: str, pkt: Any) -> None:
+        """Replaces `socketio.Server._send_packet` (acks, connects, errors): the same
+        Engine.IO MESSAGE packets that `engineio.Server.send` would queue."""
+        encoded = pkt.encode()
+        for part in encoded if isinstance(encoded, list) else [encoded]:
+            self.send_eio_packet(eio_sid, eio_packet.Packet(eio_packet.MESSAGE, part))
+
     def _frame(self, pkt: Any) -> bytes:
         """The frame of `pkt`, made once for all the recipients of a broadcast."""
         if pkt is not self._last_packet:
@@ -208,4 +218,5 @@ def install(sio: socketio.Server, async_mode: str) -> FramedBroadcast | None:
     # A per-server copy: other Engine.IO servers in the process keep the default.
     eio._async = {**eio._async, "websocket": LanedWebSocketWSGI}
     sio._send_eio_packet = broadcast.send_eio_packet  # type: ignore[method-assign]
+    sio._send_packet = broadcast.send_packet  # type: ignore[method-assign]
     return broadcast
