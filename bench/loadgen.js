@@ -227,7 +227,10 @@ async function runParent() {
   };
 
   let counterBase = 0;
-  for (const step of spec.steps ?? []) {
+  const steps = spec.steps ?? [];
+  let retried = false;
+  for (let index = 0; index < steps.length; index++) {
+    const step = steps[index];
     const cpuBefore = serverUsage(spec.serverPid);
     const replies = await Promise.all(
       children.map((child) => {
@@ -271,8 +274,17 @@ async function runParent() {
       generatorCpuSeconds: generatorCpu,
       generatorCpuShare: generatorCpu / (step.seconds + 1) / workers,
     });
-    if (spec.stopWhen && (percentile(histogram, totals.received, 0.99) > spec.stopWhen.p99 || expected - totals.received > 0)) {
+    const failed =
+      spec.stopWhen &&
+      (percentile(histogram, totals.received, 0.99) > spec.stopWhen.p99 || expected - totals.received > 0);
+    if (failed && !retried) {
+      // One slow step on a shared machine is not the limit: each step gets a second try.
+      retried = true;
+      index -= 1;
+    } else if (failed) {
       break;
+    } else {
+      retried = false;
     }
   }
   for (const child of children) child.send({ type: "close" });
