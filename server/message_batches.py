@@ -10,9 +10,11 @@ holds the one message and leaves within a loop turn; under load batches grow wit
 the load, and each costs one encoding, one frame and one write per recipient however
 many messages it holds.
 
-Order is kept: messages of a room stay in seq order inside and across batches (one
-lock orders the sends, which matters under threading), and a room's pending batch
-is flushed before any other event goes to that room.
+Order is kept: a batch is in seq order; under eventlet and gevent so is a room's
+sequence of batches (under threading two handlers may number messages in one order
+and add them in the other, as without batches; clients merge by seq). One lock
+orders the sends, and a room's pending batch is flushed before any other event goes
+to that room.
 """
 
 from __future__ import annotations
