@@ -120,7 +120,6 @@ def create_app(config: Config | None = None) -> Flask:
     app.extensions["chat_shared"] = shared
     app.extensions["chat_events"] = events
     app.extensions["chat_guards"] = guards
-    app.extensions["chat_framed_broadcast"] = direct_writes
     return app
 
 

@@ -101,6 +101,8 @@ class ChatEvents:
         self._addresses: dict[str, str] = {}  # addresses[sid] = client address
         self._batching: set[str] = set()  # sids that accept `messages` batches
         self.batches = MessageBatches(sio, batch_channel)
+        # With several nodes a room's members may be on any of them.
+        self._members_elsewhere = isinstance(sio.manager, socketio.PubSubManager)
         self._typing_at: dict[str, dict[str, float]] = {}  # [sid][room] = monotonic
 
     def drain(self) -> int:
@@ -424,10 +426,9 @@ class ChatEvents:
     def _may_have_members(self, socket_room: str) -> bool:
         """False only when nobody anywhere can be in `socket_room`: saves encoding
         a message for nobody. With several nodes, members may be elsewhere."""
-        manager = self._sio.manager
-        if isinstance(manager, socketio.PubSubManager):
+        if self._members_elsewhere:
             return True
-        return bool(manager.rooms.get("/", {}).get(socket_room))
+        return bool(self._sio.manager.rooms.get("/", {}).get(socket_room))
 
     def _channel_of(self, sid: str, room: str) -> str:
         return batch_channel(room) if sid in self._batching else channel(room)

@@ -145,9 +145,6 @@ class FramedBroadcast:
         self.partial_writes = 0  # direct writes whose rest went to the writer
         self.queued_writes = 0
 
-    def lane_count(self) -> int:
-        return len(self._lanes)
-
     def run_handler(self, handler: Any, ws: Any) -> Any:
         """Engine.IO's websocket handler, with this connection's lane registered."""
         engine_socket = handler.__self__
