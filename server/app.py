@@ -1,14 +1,14 @@
 """The chat server: `create_app()` builds it, `python app.py` runs it.
 
 Run as a script, the first thing this module does is monkey-patch for eventlet or
-gevent (see async_bootstrap.py); imported (by tests, or a WSGI server such as
+gevent (see wire/async_bootstrap.py); imported (by tests, or a WSGI server such as
 gunicorn), it patches nothing and leaves that to its host.
 """
 
 from __future__ import annotations
 
 if __name__ == "__main__":
-    import async_bootstrap
+    from wire import async_bootstrap
 
     async_bootstrap.patch_from_environment()
 
@@ -20,30 +20,23 @@ from dotenv import load_dotenv
 from flask import Flask
 from flask_socketio import SocketIO
 
-import fast_json
-import framed_broadcast
-import http_routes
-import log_limits
-import metrics
-import serving
-import shutdown
-import websocket_limits
-import websocket_speedups
-from admission import Admission
-from chat_events import ChatEvents, ConnectionGuards
+import wire
+from chat.broadcast import Broadcaster
+from chat.protocol import Limits
+from chat_events import ChatEvents
 from config import REPO_ROOT, Config, ConfigError
-from fast_packet import FastPacket
-from logging_setup import configure_logging
-from origins import origin_checker
-from protocol import Limits
-from rate_limit import ScoreLimiter
-from rooms import StoreUnavailable
-from shared_state import SharedState
+from guards.admission import Admission
+from guards.handshake import HandshakeAdmission
+from guards.origins import origin_checker
+from guards.rate_limit import ScoreLimiter
+from guards.request_guard import ConnectionGuards
+from ops import housekeeping, http_routes, log_limits, metrics, shutdown
+from ops.logging_setup import configure_logging
+from state.base import StoreUnavailable
+from state.shared import SharedState
+from wire import engine_socket, fast_json, serving, websocket_limits
 
 log = logging.getLogger("chat.app")
-
-# How often empty rooms past ROOM_TTL_SECONDS are swept from memory.
-MAX_SWEEP_INTERVAL = 60.0
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -58,7 +51,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.config.update(
         SECRET_KEY=config.secret_key, DEBUG=config.debug, CLIENT_DIST=config.client_dist
     )
-    # Plain HTTP: health check and the built client.
+    # Plain HTTP: health checks and the built client.
     http_routes.init_app(app)
     # Room state: in this process, or shared on Redis with its message queue.
     shared = SharedState.from_config(config)
@@ -76,50 +69,83 @@ def create_app(config: Config | None = None) -> Flask:
         ping_interval=config.ping_interval,
         ping_timeout=config.ping_timeout,
         json=fast_json,
-        serializer=FastPacket,
         # Each connection's events are handled in order by its own reader, instead
         # of a new green thread (or, under threading, a new OS thread) per event:
         # per-connection order is guaranteed, and CPU per delivery fell 10-25 %
         # (eventlet, gevent) and 3x (threading) in bench/ probes.
         async_handlers=False,
     )
-    websocket_limits.install(socketio.server.eio, config.async_mode)
-    websocket_speedups.install(config.async_mode)
-    direct_writes = (
-        framed_broadcast.install(socketio.server, config.async_mode)
-        if config.direct_writes
-        else None
+    sio = socketio.server
+    # Library patches (each only on the versions it was written for) and the limits
+    # on every connection below the chat: frames, queued bytes, binary packets.
+    wired = wire.install(
+        sio, config.async_mode, config.connection_limits, config.direct_writes
     )
     app.wsgi_app = websocket_limits.limit_polling_body(  # type: ignore[method-assign]
-        app.wsgi_app, int(socketio.server.eio.max_http_buffer_size)
+        app.wsgi_app, int(sio.eio.max_http_buffer_size)
     )
     log_limits.route_library_loggers()
-    # Room state in this process, the limits each connection lives under, and the
-    # handlers that use both.
-    store = shared.store
-    limits = Limits(
-        max_message_length=config.max_message_length, history_size=config.history_size
-    )
+    # The limits a connection lives under: per address at the handshake, then a rate
+    # limit on each request.
     guards = ConnectionGuards(
         ScoreLimiter(config.rate_policy),
         Admission(config.connection_rate_limit, config.max_connections_per_ip),
         config.trusted_proxies,
         config.max_rooms_per_connection,
     )
-    sweep_interval = min(max(config.room_ttl_seconds, 1.0), MAX_SWEEP_INTERVAL)
+    HandshakeAdmission(guards.admission, guards.trusted_proxies).install(sio)
+    # The handlers, and how their events reach people.
+    broadcast = Broadcaster(sio, clustered=shared.clustered)
     chat_metrics = metrics.ChatMetrics()
     events = ChatEvents(
-        socketio.server, store, limits, guards, sweep_interval, chat_metrics
+        sio,
+        shared.store,
+        broadcast,
+        Limits(config.max_message_length, config.history_size),
+        guards,
+        chat_metrics,
+        close_connection=lambda sid: engine_socket.close_connection(sio, sid),
     )
     events.register()
-    shared.start_keeper(socketio.server, events, config.node_timeout_seconds)
+    # Background work: batch flushing, housekeeping, and with Redis the cluster keeper.
+    sio.start_background_task(broadcast.run_batches)
+    sio.start_background_task(
+        housekeeping.run,
+        sio.sleep,
+        housekeeping.interval_for(config.room_ttl_seconds),
+        shared.store.expire_idle_rooms,
+        guards.limiter.forget_old,
+    )
+    keeper = shared.make_keeper(
+        config.node_timeout_seconds,
+        announce_left=events.announce_left,
+        announce_joined=events.announce_joined,
+        resync_room=events.resync_room,
+    )
+    if keeper is not None:
+        sio.start_background_task(keeper.run, sio.sleep)
     # What operators and tests can see of it.
-    metrics.init_app(app, chat_metrics, store, events, guards, direct_writes)
-    app.extensions["chat_store"] = store
-    app.extensions["chat_ready"] = shared.ready
-    app.extensions["chat_shared"] = shared
-    app.extensions["chat_events"] = events
-    app.extensions["chat_guards"] = guards
+    metrics.init_app(
+        app,
+        chat_metrics,
+        {
+            "admission": guards.admission.counts,
+            "limiter": guards.limiter.counts,
+            "store": shared.store.counts,
+            "connections": events.connections.counts,
+            "batches": broadcast.batches.counts,
+            "wire": wired.counts,
+        },
+    )
+    app.extensions.update(
+        chat_store=shared.store,
+        chat_ready=shared.ready,
+        chat_shared=shared,
+        chat_events=events,
+        chat_broadcast=broadcast,
+        chat_guards=guards,
+        chat_wire=wired,
+    )
     return app
 
 

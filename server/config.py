@@ -14,8 +14,9 @@ from typing import TypeVar
 
 from limits import parse as parse_rate_limit
 
-from client_address import Network, parse_networks
-from rate_limit import RatePolicy
+from guards.client_address import Network, parse_networks
+from guards.rate_limit import RatePolicy
+from wire.limits import ConnectionLimits
 
 DEFAULT_SECRET_KEY = "secret-dev-key-change-in-production"
 ASYNC_MODES = ("eventlet", "gevent", "threading")
@@ -60,11 +61,22 @@ class Config:
     connection_rate_limit: str = "30 per 10 seconds"
     max_rooms_per_connection: int = 20
     rate_policy: RatePolicy = RatePolicy()
+    # Below the rate limit: bytes waiting to be sent to one client (a client that
+    # stops reading is dropped past this) and frames one client may send.
+    max_queued_bytes: int = 4 * 1024 * 1024
+    frames_per_second: float = 40.0
+    frame_burst: float = 200.0
     # Several nodes: shared state and the message queue on Redis when set.
     redis_url: str | None = None
     redis_prefix: str = "chat:"
     node_timeout_seconds: float = 15.0
     log_format: str = "text"
+
+    @property
+    def connection_limits(self) -> ConnectionLimits:
+        return ConnectionLimits(
+            self.max_queued_bytes, self.frames_per_second, self.frame_burst
+        )
 
     @property
     def allows_any_origin(self) -> bool:
@@ -149,6 +161,17 @@ class Config:
                 defaults.max_rooms_per_connection,
             ),
             rate_policy=_rate_policy(read, defaults.rate_policy),
+            max_queued_bytes=read(
+                "MAX_QUEUED_BYTES_PER_CONNECTION",
+                _int_between(64 * 1024, 1 << 34),
+                defaults.max_queued_bytes,
+            ),
+            frames_per_second=read(
+                "FRAMES_PER_SECOND", _float_between(1, 1e9), defaults.frames_per_second
+            ),
+            frame_burst=read(
+                "FRAME_BURST", _float_between(1, 1e9), defaults.frame_burst
+            ),
             redis_url=read("REDIS_URL", _parse_redis_url, defaults.redis_url),
             redis_prefix=read("REDIS_PREFIX", _parse_prefix, defaults.redis_prefix),
             node_timeout_seconds=read(

@@ -1,9 +1,14 @@
-"""Shared fixtures: an app built for tests, and Flask-SocketIO test clients for it."""
+"""Shared fixtures: apps for the Flask-SocketIO test client, and real server processes.
+
+A module that wants a real server in every async mode uses `server`; one that needs
+other settings (limits, modes) starts its own with `start_server`, which stops them
+all at teardown and fails the test if any wrote a traceback.
+"""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,14 +16,9 @@ from flask import Flask
 from flask_socketio import SocketIOTestClient
 
 from app import create_app
-from config import Config
+from support import ASYNC_MODES, ServerProcess, make_config
 
-
-def make_config(**overrides: Any) -> Config:
-    """Defaults, in threading mode: in-process tests never monkey-patch."""
-    return dataclasses.replace(
-        Config(), async_mode="threading", secret_key="test-secret", **overrides
-    )
+StartServer = Callable[..., ServerProcess]
 
 
 @pytest.fixture
@@ -41,3 +41,41 @@ def connect(app: Flask) -> Iterator[Callable[..., SocketIOTestClient]]:
     for client in clients:
         if client.is_connected():
             client.disconnect()
+
+
+def assert_no_traceback(process: ServerProcess) -> None:
+    log = process.log()
+    assert "Traceback" not in log, log[-5000:]
+
+
+@pytest.fixture(scope="module", params=ASYNC_MODES)
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    """A real server in each async mode, limits lifted, shared by a module's tests.
+
+    A module may set SERVER_ENV (a dict) for settings of its own.
+    """
+    env = getattr(request.module, "SERVER_ENV", {})
+    process = ServerProcess(request.param, tmp_path_factory.mktemp("server"), **env)
+    process.start()
+    yield process
+    process.stop()
+    assert_no_traceback(process)
+
+
+@pytest.fixture
+def start_server(tmp_path: Path) -> Iterator[StartServer]:
+    """Starts real servers with settings of the test's own; stops them at teardown."""
+    started: list[ServerProcess] = []
+
+    def start(async_mode: str = "eventlet", **env: str) -> ServerProcess:
+        process = ServerProcess(async_mode, tmp_path, **env).start()
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
+    for process in started:
+        assert_no_traceback(process)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import socket
 import subprocess
@@ -14,9 +16,20 @@ from typing import Any
 
 import requests
 import socketio
+import websocket
+from flask_socketio import SocketIOTestClient
+
+from config import Config
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SERVER_DIR = REPO_ROOT / "server"
+
+
+def make_config(**overrides: Any) -> Config:
+    """Defaults, in threading mode: in-process tests never monkey-patch."""
+    return dataclasses.replace(
+        Config(), async_mode="threading", secret_key="test-secret", **overrides
+    )
 
 
 class ManualClock:
@@ -43,6 +56,9 @@ def port_accepts(port: int) -> bool:
         return False
 
 
+ASYNC_MODES = ("eventlet", "gevent", "threading")
+GREEN_MODES = ("eventlet", "gevent")
+
 # Tests connect many clients from one loopback address and send quickly: unless a
 # test is about limits, it lifts them (explicitly, as the limits' docs ask).
 GENEROUS_LIMITS = {
@@ -50,7 +66,24 @@ GENEROUS_LIMITS = {
     "RATE_LIMIT_CONNECTIONS": "100000 per second",
     "RATE_LIMIT_THRESHOLD": "1000000",
     "RATE_LIMIT_DISCONNECT_SCORE": "2000000",
+    "FRAMES_PER_SECOND": "1000000",
+    "FRAME_BURST": "1000000",
 }
+ENGINE_IO_PATH = "/socket.io/?EIO=4&transport=websocket"
+
+
+def wait_until(
+    condition: Callable[[], Any], timeout: float = 10, what: str = "condition"
+) -> Any:
+    """Poll `condition` until it returns something true; fail after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not met within {timeout}s")
+        time.sleep(0.02)
 
 
 class ServerProcess:
@@ -114,6 +147,21 @@ class ServerProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def wait_for_log(self, text: str, timeout: float = 10) -> None:
+        wait_until(lambda: text in self.log(), timeout, f"log line {text!r}")
+
+    def metrics(self) -> str:
+        with requests.get(f"{self.url}/metrics", timeout=5) as response:
+            response.raise_for_status()
+            return response.text
+
+    def metric(self, name: str) -> float:
+        """One unlabelled sample of /metrics (counters: name with _total)."""
+        for line in self.metrics().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+        raise AssertionError(f"{name} not in /metrics")
+
 
 class RecordingClient:
     """A real python-socketio client that records every event it receives."""
@@ -162,3 +210,71 @@ class RecordingClient:
     def close(self) -> None:
         if self.sio.connected:
             self.sio.disconnect()
+
+
+# -- Raw Engine.IO websockets: what a browser's socket.io-client does, frame by frame.
+
+
+def raw_socket(
+    server: ServerProcess, auth: dict[str, Any] | None = None, timeout: float = 10
+) -> websocket.WebSocket:
+    """A raw websocket connected to the namespace, `connected` consumed."""
+    connection = websocket.create_connection(
+        server.url.replace("http", "ws") + ENGINE_IO_PATH, timeout=timeout
+    )
+    assert connection.recv().startswith("0{")
+    connection.send("40" + (json.dumps(auth) if auth else ""))
+    assert connection.recv().startswith("40")
+    assert connection.recv().startswith('42["connected"')
+    return connection
+
+
+def join_raw(connection: websocket.WebSocket, room: str, **fields: Any) -> Any:
+    """Join `room` over a raw socket; returns the join ack (pings answered)."""
+    payload = json.dumps({"room": room, **fields})
+    connection.send(f'4299["join",{payload}]')
+    while True:
+        frame = connection.recv()
+        if frame == "2":
+            connection.send("3")
+        elif frame.startswith("4399"):
+            return json.loads(frame[4:])[0]
+
+
+def answers_list_rooms(connection: websocket.WebSocket) -> bool:
+    """The connection still works: list_rooms gets its `rooms` reply."""
+    try:
+        connection.send('42["list_rooms",{}]')
+        while True:
+            frame = connection.recv()
+            if frame.startswith('42["rooms"'):
+                return True
+            if frame == "2":
+                connection.send("3")
+    except (websocket.WebSocketException, OSError):
+        return False
+
+
+def is_closed(connection: websocket.WebSocket, timeout: float = 10) -> bool:
+    """True once the server closed the websocket (pings are not answered)."""
+    connection.settimeout(timeout)
+    try:
+        while True:
+            frame = connection.recv()
+            if frame in ("", None) or (isinstance(frame, str) and frame == "1"):
+                return True
+    except (websocket.WebSocketConnectionClosedException, ConnectionError, OSError):
+        return True
+    except websocket.WebSocketTimeoutException:
+        return False
+
+
+def received(client: SocketIOTestClient, event: str) -> list[Any]:
+    """Payloads of `event` a Flask-SocketIO test client received since the last
+    call (consumes its queue)."""
+    payloads = []
+    for item in client.get_received():
+        if item["name"] == event:
+            # The test client unwraps the `message` event's argument list itself.
+            payloads.append(item["args"] if event == "message" else item["args"][0])
+    return payloads

@@ -10,7 +10,7 @@ from flask import Flask
 from flask_socketio import SocketIOTestClient
 
 from app import create_app
-from conftest import make_config
+from support import make_config
 
 Connect = Callable[..., SocketIOTestClient]
 

@@ -1,0 +1,1 @@
+"""The chat itself: its contract, who gets what, and how messages are batched."""

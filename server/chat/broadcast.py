@@ -1,0 +1,92 @@
+"""Who gets what: one client, or a room's members, plain or in `messages` batches.
+
+Each chat room is two Socket.IO rooms: `room:<name>` for clients that take each
+message as a `message` event, and `batch:<name>` for clients that announced
+`messages` batches. Every event to a room goes to both, after the room's pending
+batch, so nobody sees a `left` before the messages that came before it.
+
+Events to one client (`connected`, `room_state`, `error`, ...) are written locally
+(`ignore_queue`): a client's own node holds its connection, so they never wait on
+the message queue, and a hung Redis cannot delay them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import socketio
+
+from chat.batches import Message, MessageBatches
+
+
+def channel(room: str) -> str:
+    """The Socket.IO room of a chat room's plain members; the prefix keeps names
+    apart from sids."""
+    return f"room:{room}"
+
+
+def batch_channel(room: str) -> str:
+    """The Socket.IO room of a chat room's members that accept `messages` batches."""
+    return f"batch:{room}"
+
+
+def channels(room: str) -> list[str]:
+    """Everyone in a chat room, whichever way they take messages."""
+    return [channel(room), batch_channel(room)]
+
+
+class Broadcaster:
+    """Sends the chat's events through one Socket.IO server."""
+
+    def __init__(self, sio: socketio.Server, clustered: bool) -> None:
+        self._sio = sio
+        # With several nodes a room's members may be on any of them.
+        self._members_elsewhere = clustered
+        self.batches = MessageBatches(self._send_batch, sio.eio.create_queue)
+
+    def enter(self, sid: str, room: str, batching: bool) -> None:
+        """`sid` starts receiving `room`'s events (its pending batch was sent)."""
+        self.batches.flush(room)
+        self._sio.enter_room(sid, _channel_for(room, batching))
+
+    def leave(self, sid: str, room: str, batching: bool) -> None:
+        self._sio.leave_room(sid, _channel_for(room, batching))
+
+    def message(self, room: str, message: Message) -> None:
+        """A new chat message: at once to plain members, in the next batch to others."""
+        if self._may_have_members(channel(room)):
+            self._sio.emit("message", message, to=channel(room))
+        if self._may_have_members(batch_channel(room)):
+            self.batches.add(room, message)
+
+    def to_room(
+        self, event: str, payload: Any, room: str, skip_sid: str | None = None
+    ) -> None:
+        """Any other event to everyone in `room`, after its pending batch."""
+        self.batches.flush(room)
+        self._sio.emit(event, payload, to=channels(room), skip_sid=skip_sid)
+
+    def to_client(self, sid: str, event: str, payload: Any) -> None:
+        """An event to one local client, never through the message queue."""
+        self._sio.emit(event, payload, to=sid, ignore_queue=True)
+
+    def run_batches(self) -> None:
+        """The batch flusher's loop; the factory starts it as a background task."""
+        self.batches.run()
+
+    def flush_all(self) -> None:
+        self.batches.flush_all()
+
+    def _send_batch(self, room: str, batch: list[Message]) -> None:
+        self._sio.emit("messages", batch, to=batch_channel(room))
+
+    def _may_have_members(self, socket_room: str) -> bool:
+        """False only when nobody anywhere can be in `socket_room`: saves encoding
+        a message for nobody. With several nodes, members may be elsewhere."""
+        if self._members_elsewhere:
+            return True
+        return bool(self._sio.manager.rooms.get("/", {}).get(socket_room))
+
+
+def _channel_for(room: str, batching: bool) -> str:
+    return batch_channel(room) if batching else channel(room)

@@ -1,0 +1,280 @@
+"""The event contract in code: event names, error codes and payload validation.
+
+docs/protocol.md describes the same facts for people; tests/test_protocol_doc.py
+checks that the two agree. Validators turn a raw payload into clean values or
+raise `ChatError`, which the handlers turn into an `error` event and ack.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+
+# Events a client sends.
+CLIENT_EVENTS = (
+    "test_message",
+    "join",
+    "leave",
+    "message",
+    "history",
+    "typing",
+    "list_rooms",
+)
+# Events the server sends.
+SERVER_EVENTS = (
+    "connected",
+    "test_response",
+    "joined",
+    "room_state",
+    "left",
+    "message",
+    "messages",
+    "typing",
+    "rooms",
+    "room_seq",
+    "error",
+)
+# What a client may announce it accepts, in its connect auth {"features": [...]}.
+FEATURE_MESSAGE_BATCHES = "messages"
+KNOWN_FEATURES = frozenset({FEATURE_MESSAGE_BATCHES})
+
+ERROR_CODES = {
+    "invalid_payload": "The request is not a JSON object of the expected shape.",
+    "invalid_room": "Room names are 1-64 letters, digits, '-', '_' or '.'.",
+    "invalid_username": "Nicknames are 1-32 printable characters.",
+    "empty_message": "The message is empty.",
+    "message_too_long": "The message is longer than the server allows.",
+    "not_in_room": "You are not in that room; join it first.",
+    "unknown_event": "The server does not know that event.",
+    "rate_limited": "You are sending too fast; wait a moment.",
+    "too_many_rooms": "You are in too many rooms; leave one first.",
+    "too_many_connections": "Too many connections from your address.",
+    "connecting_too_fast": "Too many new connections from your address; wait a moment.",
+    "unavailable": "The chat is briefly unavailable; please try again in a moment.",
+    "internal_error": "Something went wrong on the server; please try again.",
+}
+# Refusals that mean a broken or hostile client rather than a person: they cost more.
+BAD_REQUEST_CODES = frozenset(
+    {"invalid_payload", "invalid_room", "invalid_username", "unknown_event"}
+)
+# Nicknames that could pass for the server speaking (compared on letters and digits).
+RESERVED_USERNAMES = frozenset(
+    {"system", "server", "admin", "administrator", "moderator", "mod", "chat", "notice"}
+)
+
+MAX_ROOM_LENGTH = 64
+MAX_USERNAME_LENGTH = 32
+MAX_CLIENT_ID_LENGTH = 64
+ROOM_LIST_LIMIT = 100
+
+# Numbers a client may send (timestamps): finite, and exact in every JSON parser.
+MAX_SAFE_NUMBER = 2**53 - 1
+SESSION_TOKEN_LENGTHS = (16, 64)
+
+_ROOM_PATTERN = re.compile(rf"[A-Za-z0-9_.\-]{{1,{MAX_ROOM_LENGTH}}}")
+_SESSION_PATTERN = re.compile(r"[A-Za-z0-9_\-]+")
+# Half of a UTF-16 pair on its own: valid in Python and JSON, not in UTF-8 or Redis.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+# Control characters except newline and tab, which a message may keep.
+_MESSAGE_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+class ChatError(Exception):
+    """A request the server refuses; `code` is one of ERROR_CODES."""
+
+    def __init__(
+        self, code: str, message: str | None = None, **details: int | str
+    ) -> None:
+        assert code in ERROR_CODES, code
+        super().__init__(message or ERROR_CODES[code])
+        self.code = code
+        self.message = message or ERROR_CODES[code]
+        self.details = details
+
+    def error_payload(self, event: str) -> dict[str, Any]:
+        """The `error` event: code, message, the refused event, and any details."""
+        return {
+            "code": self.code,
+            "message": self.message,
+            "event": event,
+            **self.details,
+        }
+
+    def ack(self) -> dict[str, Any]:
+        error = {"code": self.code, "message": self.message, **self.details}
+        return {"ok": False, "error": error}
+
+
+def require_object(payload: Any, *, allow_missing: bool = False) -> dict[str, Any]:
+    """The payload as a dict: a JSON object, or nothing where that is allowed."""
+    if payload is None and allow_missing:
+        return {}
+    if not isinstance(payload, dict):
+        raise ChatError("invalid_payload", "The payload must be a JSON object.")
+    return payload
+
+
+def room_name(payload: dict[str, Any]) -> str:
+    """The canonical (lower-case) room name: rooms match case-insensitively."""
+    room = payload.get("room")
+    if not isinstance(room, str) or not _ROOM_PATTERN.fullmatch(room):
+        raise ChatError("invalid_room")
+    return room.lower()
+
+
+def has_lone_surrogate(text: str) -> bool:
+    return _LONE_SURROGATE.search(text) is not None
+
+
+def username(payload: dict[str, Any]) -> str | None:
+    """The trimmed, NFKC-normalized nickname, or None when none was given."""
+    raw = payload.get("username")
+    if raw is None:
+        return None
+    if not isinstance(raw, str) or has_lone_surrogate(raw):
+        raise ChatError("invalid_username")
+    name = unicodedata.normalize("NFKC", raw).strip()
+    if not 1 <= len(name) <= MAX_USERNAME_LENGTH or not name.isprintable():
+        raise ChatError("invalid_username")
+    if "".join(c for c in name.casefold() if c.isalnum()) in RESERVED_USERNAMES:
+        raise ChatError("invalid_username", "That nickname is reserved.")
+    return name
+
+
+def message_text(payload: dict[str, Any], max_length: int) -> str:
+    """The message with control characters removed and outer whitespace trimmed."""
+    raw = required_text(payload, "message")
+    if len(raw) > 4 * max_length:
+        raise ChatError(
+            "message_too_long", f"Messages are at most {max_length} characters."
+        )
+    text = _MESSAGE_CONTROL.sub("", raw).strip()
+    if not text:
+        raise ChatError("empty_message")
+    if len(text) > max_length:
+        raise ChatError(
+            "message_too_long", f"Messages are at most {max_length} characters."
+        )
+    return text
+
+
+def required_text(payload: dict[str, Any], key: str) -> str:
+    """A string field: any text, but no half of a UTF-16 pair on its own."""
+    value = payload.get(key)
+    if not isinstance(value, str) or has_lone_surrogate(value):
+        raise ChatError("invalid_payload", f"'{key}' must be a string.")
+    return value
+
+
+def optional_number(payload: dict[str, Any], key: str) -> float | int | None:
+    """A finite number no larger than 2^53 - 1 either way, or None."""
+    value = payload.get(key)
+    if value is None:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not -MAX_SAFE_NUMBER <= value <= MAX_SAFE_NUMBER  # also refuses NaN
+    ):
+        raise ChatError(
+            "invalid_payload", f"'{key}' must be a finite number within ±2^53."
+        )
+    return value
+
+
+def optional_seq(payload: dict[str, Any], key: str) -> int | None:
+    value = payload.get(key)
+    if value is None:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not 0 <= value <= MAX_SAFE_NUMBER
+    ):
+        raise ChatError("invalid_payload", f"'{key}' must be a non-negative integer.")
+    return value
+
+
+def optional_string(payload: dict[str, Any], key: str, max_length: int) -> str | None:
+    value = payload.get(key)
+    if value is None:
+        return None
+    if (
+        not isinstance(value, str)
+        or not 1 <= len(value) <= max_length
+        or has_lone_surrogate(value)
+    ):
+        raise ChatError(
+            "invalid_payload", f"'{key}' must be a string of 1-{max_length} characters."
+        )
+    return value
+
+
+def required_bool(payload: dict[str, Any], key: str) -> bool:
+    value = payload.get(key)
+    if not isinstance(value, bool):
+        raise ChatError("invalid_payload", f"'{key}' must be true or false.")
+    return value
+
+
+def history_limit(payload: dict[str, Any], cap: int) -> int:
+    value = payload.get("limit")
+    if value is None:
+        return cap
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ChatError("invalid_payload", "'limit' must be a positive integer.")
+    return min(value, cap)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The limits a client is told on connect, so it can check input before sending."""
+
+    max_message_length: int
+    history_size: int
+    max_username_length: int = MAX_USERNAME_LENGTH
+    max_room_length: int = MAX_ROOM_LENGTH
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "max_message_length": self.max_message_length,
+            "max_username_length": self.max_username_length,
+            "max_room_length": self.max_room_length,
+            "history_size": self.history_size,
+        }
+
+
+def accepted_features(auth: Any) -> frozenset[str]:
+    """The known features a connect `auth` object announces; anything else is none.
+
+    Lenient on purpose: a connection is never refused over its auth, since proxies
+    and other clients may put their own things there.
+    """
+    if not isinstance(auth, dict):
+        return frozenset()
+    features = auth.get("features")
+    if not isinstance(features, list):
+        return frozenset()
+    return frozenset(f for f in features if isinstance(f, str) and f in KNOWN_FEATURES)
+
+
+def session_token(auth: Any) -> str | None:
+    """The client's session token from its connect auth, or None.
+
+    A random id a client keeps for the life of a tab, so that a message it retries
+    after reconnecting (a new sid) is recognised as its own. Anything malformed
+    counts as none, for the same reason as above.
+    """
+    if not isinstance(auth, dict):
+        return None
+    token = auth.get("session")
+    low, high = SESSION_TOKEN_LENGTHS
+    if (
+        isinstance(token, str)
+        and low <= len(token) <= high
+        and _SESSION_PATTERN.fullmatch(token)
+    ):
+        return token
+    return None

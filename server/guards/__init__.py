@@ -1,0 +1,1 @@
+"""The limits a connection lives under: admission, rate limit, addresses, origins."""

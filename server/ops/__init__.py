@@ -1,0 +1,1 @@
+"""What operators see and use: HTTP routes, metrics, logging, housekeeping, shutdown."""

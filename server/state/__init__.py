@@ -1,0 +1,1 @@
+"""Room state and where it lives: the store protocol, memory, Redis, the cluster."""

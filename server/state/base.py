@@ -1,0 +1,201 @@
+"""What every room store promises: the `RoomStore` protocol, its values and errors.
+
+Two stores implement it, `memory.MemoryRoomStore` (one process) and
+`redis_store.RedisRoomStore` (several nodes); the handlers only ever see this
+protocol, and tests/state/test_store_contract.py runs the same tests on both.
+The pieces both stores need (message construction, ids, history slicing) live here
+so that they mean the same in both.
+"""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+Message = dict[str, Any]
+
+# How long a retry carrying a known client_id is recognised, in both stores.
+DEDUPE_SECONDS = 3600
+
+
+class NotAMember(LookupError):
+    """The connection is not a member of the room it tried to use."""
+
+
+class StoreUnavailable(RuntimeError):
+    """The shared store (Redis) cannot be reached; the request should be retried.
+
+    A request refused with this changed nothing: stores make sure of it.
+    """
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A slice of a room's history and where it stands (`epoch`, `last_seq`)."""
+
+    messages: list[Message]
+    epoch: str
+    last_seq: int
+
+
+@dataclass(frozen=True)
+class Membership:
+    """What changed when a connection joined or left a room."""
+
+    room: str
+    sid: str
+    username: str
+    count: int
+    changed: bool = True
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A validated message before the store numbers it.
+
+    `dedupe_scope` says whose `client_id` this is (the sender's identity, or its
+    connection lineage): one sender's retry can never match another's message.
+    """
+
+    text: str
+    dedupe_scope: str
+    client_id: str | None = None
+    client_timestamp: float | None = None
+
+    def dedupe_key(self) -> str | None:
+        if self.client_id is None:
+            return None
+        return f"{self.dedupe_scope}\n{self.client_id}"
+
+
+class MessageIds:
+    """Message ids unique across processes: a random prefix per store, a counter."""
+
+    def __init__(self) -> None:
+        self._prefix = secrets.token_hex(4) + "-"
+        self._counter = itertools.count(1)
+
+    def next(self) -> str:
+        return f"{self._prefix}{next(self._counter):x}"
+
+
+def wall_clock_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def new_message(
+    room: str, message_id: str, sid: str, draft: Draft, timestamp: int
+) -> Message:
+    """The message as stored and broadcast, without `seq` and `username`, which the
+    store fills in atomically with numbering it."""
+    message: Message = {
+        "room": room,
+        "id": message_id,
+        "sid": sid,
+        "message": draft.text,
+        "timestamp": timestamp,
+    }
+    if draft.client_id is not None:
+        message["client_id"] = draft.client_id
+    if draft.client_timestamp is not None:
+        message["client_timestamp"] = draft.client_timestamp
+    return message
+
+
+def select_history(
+    history: list[Message],
+    room_epoch: str,
+    last_seq: int,
+    limit: int,
+    epoch: str | None,
+    since: int | None,
+    before: int | None,
+) -> Snapshot:
+    """The part of a room's history (contiguous seqs, oldest first) a client asked for.
+
+    Shared by every store, so `since`/`before`/`epoch` mean the same everywhere.
+    """
+    if epoch != room_epoch:
+        since = before = None
+    first_seq = history[0]["seq"] if history else last_seq + 1
+    start = 0 if since is None else max(0, since + 1 - first_seq)
+    end = len(history) if before is None else max(0, before - first_seq)
+    selected = history[start:end]
+    if limit <= 0:
+        selected = []
+    elif since is not None:
+        selected = selected[:limit]
+    else:
+        selected = selected[-limit:]
+    return Snapshot(selected, room_epoch, last_seq)
+
+
+class RoomStore(Protocol):
+    """Membership and numbered history of every room.
+
+    Every method is atomic. A method that raises `StoreUnavailable` changed nothing.
+    """
+
+    def join(self, room: str, sid: str, username: str) -> Membership:
+        """Add `sid` to `room`; joining again keeps the first name and changes
+        nothing (`changed` is False)."""
+        ...
+
+    def leave(self, room: str, sid: str) -> Membership | None:
+        """Remove `sid` from `room`; None when it was not a member."""
+        ...
+
+    def leave_all(self, sid: str) -> list[Membership]:
+        """Remove `sid` from every room, as when its connection closes. Never
+        raises `StoreUnavailable`: what cannot be written now is written later."""
+        ...
+
+    def username_in(self, room: str, sid: str) -> str | None:
+        """The name `sid` joined `room` with, or None when it is not a member."""
+        ...
+
+    def rooms_of(self, sid: str) -> set[str]:
+        """The rooms a connection of this node is in."""
+        ...
+
+    def members(self, room: str) -> list[dict[str, str]]:
+        """Everyone in `room`, on every node: [{sid, username}]."""
+        ...
+
+    def add_message(self, room: str, sid: str, draft: Draft) -> tuple[Message, bool]:
+        """Number and store a message from member `sid`: (message, is_duplicate).
+
+        A draft whose sender already sent its `client_id` within DEDUPE_SECONDS
+        returns the stored message and True, and stores nothing: a retry is never
+        shown twice. Raises NotAMember when `sid` is not in `room`.
+        """
+        ...
+
+    def snapshot(
+        self,
+        room: str,
+        *,
+        limit: int,
+        epoch: str | None = None,
+        since: int | None = None,
+        before: int | None = None,
+    ) -> Snapshot:
+        """At most `limit` messages of `room`, oldest first (see select_history)."""
+        ...
+
+    def list_rooms(self, limit: int) -> list[dict[str, Any]]:
+        """Rooms with members, busiest first, then by name: [{room, count}]."""
+        ...
+
+    def expire_idle_rooms(self) -> int:
+        """Forget rooms empty for longer than their TTL; how many were dropped."""
+        ...
+
+    def counts(self) -> dict[str, int]:
+        """This node's view, for metrics and leak checks: `rooms` known,
+        `members` (memberships of this node's connections) and `connections`
+        (this node's connections in at least one room)."""
+        ...

@@ -1,0 +1,101 @@
+"""Everything that reaches into Engine.IO, Socket.IO, eventlet or gevent internals.
+
+The rest of the server uses those libraries' public APIs only; the patches live
+here, each in a module whose docstring says what it replaces, the gain measured and
+how to remove it. `install` applies them, each only when the libraries it touches
+are exactly the versions it was written for (versions.py); otherwise it logs one
+warning and that part runs the stock library path.
+
+Imported before monkey-patching (app.py imports wire.async_bootstrap first), so this
+package imports nothing at load time: `install` imports its modules when called.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import socketio
+
+    from wire.engine_socket import WireCounters
+    from wire.framed_broadcast import FramedBroadcast
+    from wire.limits import ConnectionLimits
+
+log = logging.getLogger("chat.wire")
+
+
+@dataclass
+class Installed:
+    """What `install` put in place, for metrics and tests."""
+
+    skipped: dict[str, dict[str, str]] = field(default_factory=dict)
+    counters: WireCounters | None = None
+    framed: FramedBroadcast | None = None
+
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        if self.counters is not None:
+            counts.update(self.counters.counts())
+        if self.framed is not None:
+            counts.update(self.framed.counts())
+        return counts
+
+
+def install(
+    sio: socketio.Server,
+    async_mode: str,
+    limits: ConnectionLimits,
+    direct_writes: bool,
+) -> Installed:
+    """Apply the patches to `sio` (and, where unavoidable, to library classes)."""
+    from wire import (
+        binary_packets,
+        engine_socket,
+        fast_packet,
+        framed_broadcast,
+        versions,
+        websocket_limits,
+        websocket_speedups,
+    )
+
+    skipped = versions.patches_to_skip(async_mode)
+    if skipped:
+        log.warning(
+            "library versions differ from those the wire patches were written for; "
+            "running the stock library path for: %s. Protections and speed-ups in "
+            "those patches are off until requirements.txt pins the tested versions.",
+            "; ".join(
+                f"{patch} ({', '.join(f'{p} {why}' for p, why in wrong.items())})"
+                for patch, wrong in sorted(skipped.items())
+            ),
+        )
+    installed = Installed(skipped=skipped)
+    # Not patches: public hooks, always on.
+    binary_packets.install(sio)
+    if "engine_socket" not in skipped:
+        installed.counters = engine_socket.install(sio.eio, limits, async_mode)
+    if "websocket_limits" not in skipped:
+        websocket_limits.install(sio.eio, async_mode)
+    if "websocket_speedups" not in skipped:
+        websocket_speedups.install(async_mode)
+    if "fast_packet" not in skipped:
+        fast_packet.install(sio)
+    if direct_writes and "framed_broadcast" not in skipped:
+        installed.framed = framed_broadcast.install(sio, async_mode)
+    return installed
+
+
+def redis_manager(url: str, channel: str, on_restored: Any, async_mode: str) -> Any:
+    """The Socket.IO message queue on Redis: with a listener that reports its health
+    (queue_listener.py), or python-socketio's own if that patch is skipped."""
+    from wire import versions
+
+    if "queue_listener" in versions.patches_to_skip(async_mode):
+        import socketio
+
+        return socketio.RedisManager(url, channel=channel)
+    from wire.queue_listener import ObservedRedisManager
+
+    return ObservedRedisManager(url, channel=channel, on_restored=on_restored)

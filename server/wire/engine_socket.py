@@ -1,0 +1,258 @@
+"""Limits on each Engine.IO connection that python-engineio does not have.
+
+Replaces `engineio.socket.Socket.send`, `poll`, `receive` and `_websocket_handler`
+(python-engineio 4.15, pinned; see wire/versions.py) for servers that opt in
+(`install`); every other Engine.IO server in the process keeps the stock methods.
+
+- A connection found past its ping deadline while something is sent to it is
+  closed by a task of its own, never inline. Stock Engine.IO closes it inside the
+  send, which runs the disconnect handlers in the middle of whatever was sending
+  (a broadcast, a batch flush): a re-entrant disconnect that once froze every
+  room's batched delivery.
+- Outgoing bytes waiting in a connection's queue are capped (max_queued_bytes): a
+  client that stops reading is dropped instead of growing the server without bound
+  (20 such clients once took it from 58 MB to 1.17 GB in 40 s). It reconnects and
+  catches up from history.
+- Incoming frames have a budget per connection (a token bucket): frames that cost
+  the server work but no rate-limit score (noops, acks, undecodable packets, events
+  after a namespace disconnect) can no longer be streamed for free. Over budget, the
+  transport is closed.
+- `close_transport` really closes a connection: the Engine.IO session, and the
+  TCP socket under a websocket, even when its writer is stuck on a full socket.
+
+To remove: drop the `engine_socket.install(...)` call in wire/__init__.py; the
+stock methods are used again (with the faults above).
+"""
+
+from __future__ import annotations
+
+import logging
+import socket as socket_module
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import engineio
+from engineio import exceptions as eio_exceptions
+from engineio.socket import Socket
+
+from wire.limits import ConnectionLimits
+
+log = logging.getLogger("chat.wire")
+
+_STOCK = {
+    "send": Socket.send,
+    "poll": Socket.poll,
+    "receive": Socket.receive,
+    "_websocket_handler": Socket._websocket_handler,
+}
+# A close that did not finish (a writer stuck on a full socket) is forced after this.
+CLOSE_GRACE_SECONDS = 2.0
+
+
+@dataclass
+class WireCounters:
+    """How often the limits acted (for /metrics)."""
+
+    slow_consumers_dropped: int = 0
+    frame_budget_closes: int = 0
+    ping_timeouts: int = 0
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "slow_consumers_dropped": self.slow_consumers_dropped,
+            "frame_budget_closes": self.frame_budget_closes,
+            "ping_timeouts": self.ping_timeouts,
+        }
+
+
+@dataclass
+class _State:
+    """Per-server settings, hung on the Engine.IO server object."""
+
+    limits: ConnectionLimits
+    counters: WireCounters
+    async_mode: str
+
+
+def _state(engine_socket: Any) -> _State | None:
+    return getattr(engine_socket.server, "_chat_wire", None)
+
+
+def packet_size(pkt: Any) -> int:
+    """Bytes a queued packet will take on the wire (close enough for a cap)."""
+    data = getattr(pkt, "data", None)
+    if isinstance(data, (str, bytes, bytearray)):
+        return len(data) + 1
+    return 64
+
+
+def past_ping_deadline(engine_socket: Any) -> bool:
+    """True when the client did not answer the last ping in time."""
+    last_ping = engine_socket.last_ping
+    return bool(
+        last_ping and time.time() - last_ping > engine_socket.server.ping_timeout
+    )
+
+
+def close_later(engine_socket: Any, reason: str, force: bool = False) -> None:
+    """Close the connection from a task of its own (never inside a send)."""
+    if engine_socket.closing or getattr(engine_socket, "_chat_close_planned", False):
+        return
+    engine_socket._chat_close_planned = True
+    engine_socket.server.start_background_task(
+        close_transport, engine_socket, reason, force
+    )
+
+
+def close_connection(sio: Any, sid: str) -> None:
+    """Close a Socket.IO connection's transport soon, after what is being sent now
+    (the ack of the request that got it cut off)."""
+    eio_sid = sio.manager.eio_sid_from_sid(sid, "/")
+    connection = sio.eio.sockets.get(eio_sid) if eio_sid else None
+    if connection is not None:
+        close_later(connection, sio.eio.reason.SERVER_DISCONNECT)
+    else:  # no Engine.IO session (Flask-SocketIO's test client): the namespace only
+        sio.disconnect(sid)
+
+
+def close_transport(engine_socket: Any, reason: str, force: bool = False) -> None:
+    """Close the session (disconnect handlers run here) and then its socket.
+
+    `force` skips the goodbye packets: for a client that does not read, they would
+    only wait behind everything else it did not read.
+    """
+    try:
+        if not engine_socket.closing:
+            engine_socket.close(wait=False, abort=force, reason=reason)
+    except Exception:
+        log.exception("closing connection %s failed", engine_socket.sid)
+    server = engine_socket.server
+    if force:
+        _shutdown(engine_socket)
+        return
+    server.sleep(CLOSE_GRACE_SECONDS)
+    _shutdown(engine_socket)
+
+
+def _shutdown(engine_socket: Any) -> None:
+    """Shut the TCP socket of a websocket down, unblocking its reader and writer."""
+    ws = getattr(engine_socket, "_chat_ws", None)
+    if ws is None:
+        return
+    state = _state(engine_socket)
+    raw = _raw_socket(ws, state.async_mode if state else "")
+    if raw is None:
+        return
+    try:
+        raw.shutdown(socket_module.SHUT_RDWR)
+    except OSError:
+        pass  # already closed
+
+
+def _raw_socket(ws: Any, async_mode: str) -> Any:
+    try:
+        if async_mode == "eventlet":
+            return ws.socket
+        if async_mode == "gevent":
+            return ws._sock.stream.handler.socket
+        return ws.ws.sock
+    except AttributeError:
+        return None
+
+
+# -- the replaced methods ------------------------------------------------------------
+
+
+def send(self: Any, pkt: Any) -> None:
+    """Socket.send: queue a packet, unless the client is gone or not reading."""
+    state = _state(self)
+    if state is None:
+        return _STOCK["send"](self, pkt)  # type: ignore[no-any-return]
+    if self.closed:
+        raise eio_exceptions.SocketIsClosedError()
+    if past_ping_deadline(self):
+        if not self.closing:
+            state.counters.ping_timeouts += 1
+        close_later(self, self.server.reason.PING_TIMEOUT)
+        return None
+    queued = getattr(self, "_chat_queued", 0) + packet_size(pkt)
+    if queued > state.limits.max_queued_bytes and not self.closing:
+        state.counters.slow_consumers_dropped += 1
+        log.warning(
+            "dropping a slow consumer sid=%s: %d bytes queued", self.sid, queued
+        )
+        close_later(self, self.server.reason.TRANSPORT_ERROR, force=True)
+        return None
+    self._chat_queued = queued
+    self.queue.put(pkt)
+    return None
+
+
+def poll(self: Any) -> list[Any]:
+    """Socket.poll: the writer takes what is queued; the count goes down with it."""
+    packets: list[Any] = _STOCK["poll"](self)
+    if _state(self) is not None:
+        if self.queue.empty():
+            self._chat_queued = 0  # also undoes any drift between threads
+        else:
+            taken = sum(packet_size(pkt) for pkt in packets)
+            self._chat_queued = max(0, getattr(self, "_chat_queued", 0) - taken)
+    return packets
+
+
+def receive(self: Any, pkt: Any) -> Any:
+    """Socket.receive: every frame spends from the connection's budget first."""
+    state = _state(self)
+    if state is not None:
+        if getattr(self, "_chat_over_budget", False):
+            return None
+        if not _spend_frame(self, state.limits):
+            self._chat_over_budget = True
+            state.counters.frame_budget_closes += 1
+            log.warning("closing sid=%s: over its frame budget", self.sid)
+            close_later(self, self.server.reason.TRANSPORT_ERROR, force=True)
+            return None
+    return _STOCK["receive"](self, pkt)
+
+
+def websocket_handler(self: Any, ws: Any) -> Any:
+    """Socket._websocket_handler: remembers the websocket, so it can be shut."""
+    self._chat_ws = ws
+    try:
+        return _STOCK["_websocket_handler"](self, ws)
+    finally:
+        self._chat_ws = None
+
+
+def _spend_frame(engine_socket: Any, limits: ConnectionLimits) -> bool:
+    now = time.monotonic()
+    tokens = getattr(engine_socket, "_chat_tokens", None)
+    if tokens is None:
+        tokens = limits.frame_burst
+    else:
+        elapsed = now - engine_socket._chat_tokens_at
+        tokens = min(limits.frame_burst, tokens + elapsed * limits.frames_per_second)
+    engine_socket._chat_tokens_at = now
+    if tokens < 1:
+        engine_socket._chat_tokens = tokens
+        return False
+    engine_socket._chat_tokens = tokens - 1
+    return True
+
+
+def install(
+    eio: engineio.Server, limits: ConnectionLimits, async_mode: str
+) -> WireCounters:
+    """Put `eio`'s connections under `limits` (other servers keep stock methods)."""
+    counters = WireCounters()
+    eio._chat_wire = _State(limits, counters, async_mode)  # type: ignore[attr-defined]
+    Socket.send = send
+    Socket.poll = poll
+    Socket.receive = receive
+    Socket._websocket_handler = websocket_handler
+    return counters
+
+
+def uses_limits(eio: engineio.Server) -> bool:
+    return getattr(eio, "_chat_wire", None) is not None

@@ -1,0 +1,118 @@
+"""Which library versions each patch in wire/ was written and tested against.
+
+A patch of a library's internals is only as good as the version it was read from.
+At start-up `install` (wire/__init__.py) asks `patches_to_skip` which patches'
+libraries are not exactly those versions; it logs one warning and leaves those
+patches out, so the server runs the stock library path instead of patched code it
+was never tested with. `PRIVATE_SURFACE` lists every private attribute the patches
+touch, with its signature; tests/wire/test_versions.py checks it against the
+installed libraries, so an upgrade fails loudly in CI rather than quietly here.
+"""
+
+from __future__ import annotations
+
+from importlib import metadata
+
+# The versions in requirements.txt that the patches were read from. (Flask-SocketIO
+# is not here: nothing reaches into it; the app uses only its public API.)
+WRITTEN_FOR = {
+    "python-engineio": "4.15.1",
+    "python-socketio": "5.18.1",
+    "eventlet": "0.41.3",
+    "gevent": "26.9.0",
+    "gevent-websocket": "0.10.1",
+    "simple-websocket": "1.1.0",
+}
+
+_WEBSOCKET_SERVER = {
+    "eventlet": ("eventlet",),
+    "gevent": ("gevent", "gevent-websocket"),
+    "threading": ("simple-websocket",),
+}
+
+# The libraries each patch reaches into, beyond the async mode's websocket server.
+PATCHES = {
+    "engine_socket": ("python-engineio",),
+    "framed_broadcast": ("python-engineio", "python-socketio"),
+    "websocket_limits": ("python-engineio",),
+    "websocket_speedups": (),
+    "fast_packet": ("python-socketio",),
+    "queue_listener": ("python-socketio",),
+}
+# Patches that do not touch the websocket server of the async mode.
+_NO_WEBSOCKET_SERVER = frozenset({"engine_socket", "fast_packet", "queue_listener"})
+
+# Every private attribute the patches use: (module, qualified name, signature or
+# None for a plain attribute). Checked against the installed libraries by a test.
+PRIVATE_SURFACE = (
+    ("engineio.socket", "Socket.send", "(self, pkt)"),
+    ("engineio.socket", "Socket.poll", "(self)"),
+    ("engineio.socket", "Socket.receive", "(self, pkt)"),
+    ("engineio.socket", "Socket._websocket_handler", "(self, ws)"),
+    ("engineio.socket", "Socket.close", "(self, wait=True, abort=False, reason=None)"),
+    ("engineio.base_server", "BaseServer._async", None),
+    ("socketio.server", "Server._send_eio_packet", "(self, eio_sid, eio_pkt)"),
+    ("socketio.server", "Server._send_packet", "(self, eio_sid, pkt)"),
+    ("socketio.packet", "Packet.data_is_binary", "(data)"),
+    ("socketio.redis_manager", "RedisManager._redis_connect", "(self)"),
+    ("socketio.redis_manager", "RedisManager._redis_listen_with_retries", "(self)"),
+    (
+        "engineio.async_drivers.eventlet",
+        "WebSocketWSGI._negotiate_permessage_deflate",
+        "(self, extensions)",
+    ),
+    (
+        "eventlet.websocket",
+        "RFC6455WebSocket._apply_mask",
+        "(data, mask, length=None, offset=0)",
+    ),
+    ("eventlet.websocket", "RFC6455WebSocket._recv_frame", "(self, message=None)"),
+    (
+        "eventlet.websocket",
+        "RFC6455WebSocket.Message.push",
+        "(self, data, final=False)",
+    ),
+    ("geventwebsocket.websocket", "WebSocket.read_frame", "(self)"),
+    ("geventwebsocket.websocket", "WebSocket.raw_write", "(self, data)"),
+    ("geventwebsocket.websocket", "Header.decode_header", "(cls, stream)"),
+    ("geventwebsocket.websocket", "Header.mask_payload", "(self, payload)"),
+    ("geventwebsocket.websocket", "Header.unmask_payload", "(self, payload)"),
+    ("geventwebsocket.handler", "WebSocket", None),
+    (
+        "engineio.async_drivers._websocket_wsgi",
+        "SimpleWebSocketWSGI.wait",
+        "(self)",
+    ),
+)
+
+
+def installed(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def mismatches(packages: tuple[str, ...]) -> dict[str, str]:
+    """{package: "installed X, written for Y"} for each package not as written for."""
+    found = {}
+    for package in packages:
+        version = installed(package)
+        if version != WRITTEN_FOR[package]:
+            found[package] = (
+                f"installed {version or 'nothing'}, written for {WRITTEN_FOR[package]}"
+            )
+    return found
+
+
+def patches_to_skip(async_mode: str) -> dict[str, dict[str, str]]:
+    """{patch: {package: why}} for each patch whose libraries are not as expected."""
+    skipped = {}
+    for patch, packages in PATCHES.items():
+        needed = packages
+        if patch not in _NO_WEBSOCKET_SERVER:
+            needed = packages + _WEBSOCKET_SERVER[async_mode]
+        wrong = mismatches(needed)
+        if wrong:
+            skipped[patch] = wrong
+    return skipped

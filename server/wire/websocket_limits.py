@@ -1,0 +1,185 @@
+"""Incoming websocket messages are bounded in every async mode, and oversize is logged.
+
+Engine.IO checks `max_http_buffer_size` only after a whole websocket message has
+been read into memory, and the websocket servers under it differ: eventlet bounds
+each frame (not a message split into many frames), gevent-websocket and
+simple-websocket (threading) bound nothing by default. This module makes each of
+them refuse a message over the limit while reading it, close only that connection,
+and log why once (without it, one 100 MB message is read whole into memory before
+Engine.IO refuses it). Replaces eventlet's `RFC6455WebSocket.Message.push` and
+`_recv_frame`, gevent-websocket's `WebSocket.read_frame`, and Engine.IO's
+simple-websocket wrapper per server; tests/wire/test_websocket_limits.py attacks
+each mode through a real server. To remove: drop the `websocket_limits.install`
+call in wire/__init__.py (oversized messages are then only refused after reading).
+`limit_polling_body` is plain WSGI middleware, not a patch.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import engineio
+
+log = logging.getLogger("chat.websocket")
+
+# Bytes a character may take on the wire: 4 in UTF-8, and JSON may escape one
+# control character as \\uXXXX; the message is trimmed of those, so 6 is generous.
+BYTES_PER_CHARACTER = 6
+ENVELOPE_BYTES = 4096
+
+
+def buffer_size(max_message_length: int) -> int:
+    """The largest Engine.IO packet we accept: one maximal chat message and its JSON."""
+    return max_message_length * BYTES_PER_CHARACTER + ENVELOPE_BYTES
+
+
+def log_oversize(size: int | str, limit: int, peer: Any = None) -> None:
+    log.warning(
+        "closing a connection from %s: message (%s) is over the %d byte limit",
+        peer or "unknown",
+        size,
+        limit,
+    )
+
+
+def install(eio: engineio.Server, async_mode: str) -> None:
+    """Bound incoming websocket messages of `eio` to its max_http_buffer_size."""
+    limit = int(eio.max_http_buffer_size)
+    if async_mode == "threading":
+        _bound_simple_websocket(eio, limit)
+    elif async_mode == "gevent":
+        _bound_gevent_websocket(limit)
+    elif async_mode == "eventlet":
+        _bound_eventlet_messages(limit)
+
+
+def _bound_simple_websocket(eio: engineio.Server, limit: int) -> None:
+    import simple_websocket
+    from engineio.async_drivers._websocket_wsgi import SimpleWebSocketWSGI
+
+    class LimitedSimpleWebSocketWSGI(SimpleWebSocketWSGI):
+        def __init__(self, handler: Any, server: Any) -> None:
+            super().__init__(handler, server, max_message_size=limit)
+
+        def wait(self) -> Any:
+            try:
+                data = self.ws.receive()
+            except simple_websocket.ConnectionClosed:
+                data = None
+            received = self.ws.incoming_message_len
+            if data is None and received > limit:
+                peer = self.ws.environ.get("REMOTE_ADDR")
+                log_oversize(f"{received}+", limit, peer)
+            return data
+
+    # A per-server copy: other Engine.IO servers in the process keep the default.
+    eio._async = {**eio._async, "websocket": LimitedSimpleWebSocketWSGI}
+
+
+_gevent_limit: int | None = None
+
+
+def _bound_gevent_websocket(limit: int) -> None:
+    global _gevent_limit
+    from geventwebsocket import handler as gevent_handler
+    from geventwebsocket.exceptions import ProtocolError, WebSocketError
+    from geventwebsocket.websocket import Header, WebSocket
+
+    if _gevent_limit is not None:
+        _gevent_limit = min(_gevent_limit, limit)
+        return
+    _gevent_limit = limit
+
+    class LimitedWebSocket(WebSocket):  # type: ignore[misc]
+        """gevent-websocket's read_frame, checking the message size before reading."""
+
+        _message_bytes = 0
+
+        def read_frame(self) -> Any:
+            header = Header.decode_header(self.stream)
+            if header.flags:
+                raise ProtocolError
+            if header.opcode in (self.OPCODE_TEXT, self.OPCODE_BINARY):
+                self._message_bytes = 0
+            self._message_bytes += header.length
+            limit_now = _gevent_limit or 0
+            if self._message_bytes > limit_now:
+                peer = self.environ.get("REMOTE_ADDR")
+                log_oversize(self._message_bytes, limit_now, peer)
+                self.close(1009, b"message too big")
+                raise WebSocketError("message too big")
+            if not header.length:
+                return header, b""
+            try:
+                payload = self.raw_read(header.length)
+            except Exception:
+                payload = b""
+            if len(payload) != header.length:
+                raise WebSocketError("Unexpected EOF reading frame payload")
+            if header.mask:
+                payload = header.unmask_payload(payload)
+            return header, payload
+
+    gevent_handler.WebSocket = LimitedWebSocket
+
+
+_eventlet_limit: int | None = None
+
+
+def _bound_eventlet_messages(limit: int) -> None:
+    global _eventlet_limit
+    from eventlet.websocket import FailedConnectionError, RFC6455WebSocket
+
+    if _eventlet_limit is not None:
+        _eventlet_limit = min(_eventlet_limit, limit)
+        return
+    _eventlet_limit = limit
+    message_class = RFC6455WebSocket.Message
+    original_push = message_class.push
+    original_recv_frame = RFC6455WebSocket._recv_frame
+
+    def push(self: Any, data: bytes, final: bool = False) -> None:
+        """Eventlet bounds each frame; this bounds a message split into frames."""
+        total = getattr(self, "_chat_total", 0) + len(data)
+        self._chat_total = total
+        if _eventlet_limit is not None and total > _eventlet_limit:
+            raise FailedConnectionError(1009, f"message of {total}+ bytes")
+        original_push(self, data, final)
+
+    def recv_frame(self: Any, message: Any = None) -> Any:
+        try:
+            return original_recv_frame(self, message)
+        except FailedConnectionError as failure:
+            if failure.status == 1009:
+                peer = self.environ.get("REMOTE_ADDR")
+                log_oversize(failure.message, _eventlet_limit or 0, peer)
+            raise
+
+    message_class.push = push
+    RFC6455WebSocket._recv_frame = recv_frame
+
+
+def limit_polling_body(wsgi_app: Any, limit: int) -> Any:
+    """Refuse an oversized long-polling POST with 413 before Engine.IO reads it.
+
+    Engine.IO itself answers one by closing the session and waiting for a poll that
+    never comes, leaving the request hanging until the ping timeout.
+    """
+
+    def guarded(environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("REQUEST_METHOD") == "POST":
+            try:
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                length = 0
+            if length > limit:
+                log_oversize(length, limit, environ.get("REMOTE_ADDR"))
+                start_response(
+                    "413 Payload Too Large",
+                    [("Content-Type", "text/plain"), ("Connection", "close")],
+                )
+                return [b"Payload too large"]
+        return wsgi_app(environ, start_response)
+
+    return guarded

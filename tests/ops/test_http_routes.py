@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from app import create_app
+from support import make_config
+
+
+def test_healthz_answers_ok_json() -> None:
+    response = create_app(make_config()).test_client().get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok"}
+
+
+def test_without_a_build_the_root_says_how_to_build(tmp_path: Path) -> None:
+    app = create_app(make_config(client_dist=tmp_path / "missing"))
+    response = app.test_client().get("/")
+    assert response.status_code == 200
+    assert b"./run_server.sh" in response.data
+
+
+def fetch(http: FlaskClient, path: str) -> TestResponse:
+    """GET `path` and close the response, so no file handle outlives the test."""
+    with http.get(path) as response:
+        response.get_data()
+        return response
+
+
+def built_client(root: Path) -> Path:
+    (root / "assets").mkdir(parents=True)
+    (root / "index.html").write_text("<!doctype html><title>chat</title>")
+    (root / "assets" / "app-1234.js").write_text("console.log('x')")
+    return root
+
+
+def test_built_client_is_served_with_spa_fallback(tmp_path: Path) -> None:
+    app = create_app(make_config(client_dist=built_client(tmp_path / "dist")))
+    http = app.test_client()
+    index = fetch(http, "/")
+    assert index.status_code == 200 and b"<title>chat</title>" in index.data
+    assert "no-cache" in index.headers["Cache-Control"]
+    asset = fetch(http, "/assets/app-1234.js")
+    assert asset.status_code == 200 and b"console.log" in asset.data
+    assert "immutable" in asset.headers["Cache-Control"]
+    fallback = fetch(http, "/some/client/route")
+    assert fallback.status_code == 200 and b"<title>chat</title>" in fallback.data
+
+
+def test_paths_outside_the_build_are_not_served(tmp_path: Path) -> None:
+    (tmp_path / "secret.txt").write_text("private")
+    app = create_app(make_config(client_dist=built_client(tmp_path / "dist")))
+    response = fetch(app.test_client(), "/../secret.txt")
+    assert b"private" not in response.data
+
+
+def test_client_is_served_with_security_headers(tmp_path: Path) -> None:
+    app = create_app(make_config(client_dist=built_client(tmp_path / "dist")))
+    for path in ("/", "/assets/app-1234.js"):
+        response = fetch(app.test_client(), path)
+        policy = response.headers["Content-Security-Policy"]
+        assert "script-src 'self'" in policy and "'unsafe-inline'" not in policy
+        assert "frame-ancestors 'none'" in policy
+        assert "connect-src 'self' ws://localhost wss://localhost" in policy
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Referrer-Policy"] == "no-referrer"

@@ -1,0 +1,478 @@
+"""Several real nodes on one real Redis: chat across nodes, restarts, outages."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import socketio
+import websocket
+
+from services import NginxProcess, RedisProcess
+from support import SERVER_DIR, RecordingClient, ServerProcess
+
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("cluster")]
+
+NODE_TIMEOUT = "3"
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisProcess]:
+    """A private redis-server for one test."""
+    process = RedisProcess(tmp_path / "redis").start()
+    yield process
+    process.stop()
+
+
+StartNode = Callable[..., ServerProcess]
+
+
+@pytest.fixture
+def start_node(tmp_path: Path, redis_server: RedisProcess) -> Iterator[StartNode]:
+    """Starts nodes on the test's Redis; all are stopped at teardown."""
+    nodes: list[ServerProcess] = []
+
+    def start(async_mode: str = "eventlet", **env: str) -> ServerProcess:
+        settings = {
+            "REDIS_URL": redis_server.url,
+            "NODE_TIMEOUT_SECONDS": NODE_TIMEOUT,
+            **env,
+        }
+        node = ServerProcess(async_mode, tmp_path, **settings)
+        nodes.append(node)
+        return node.start()
+
+    yield start
+    for node in nodes:
+        node.stop()
+
+
+@pytest.fixture
+def clients() -> Iterator[list[RecordingClient]]:
+    """Clients opened by a test, closed at teardown."""
+    opened: list[RecordingClient] = []
+    yield opened
+    for client in opened:
+        client.close()
+
+
+def connect(
+    node: ServerProcess, clients: list[RecordingClient], auth: Any = None
+) -> RecordingClient:
+    client = RecordingClient(node.url, auth=auth)
+    clients.append(client)
+    return client
+
+
+@pytest.mark.parametrize("async_mode", ["eventlet", "gevent"])
+def test_clients_on_two_nodes_share_a_room(
+    start_node: StartNode, clients: list[RecordingClient], async_mode: str
+) -> None:
+    node_a, node_b = start_node(async_mode), start_node(async_mode)
+    alice, bob = connect(node_a, clients), connect(node_b, clients)
+    alice.call("join", {"room": "shared", "username": "alice"})
+    state = bob.call("join", {"room": "shared", "username": "bob"})
+    assert sorted(m["username"] for m in state["members"]) == ["alice", "bob"]
+    alice.wait_for("joined", lambda d: d["username"] == "bob" and d["count"] == 2)
+
+    ack = alice.call("message", {"room": "shared", "message": "from A"})
+    assert bob.wait_for("message", lambda m: m["id"] == ack["id"])["seq"] == 1
+    ack = bob.call("message", {"room": "shared", "message": "from B"})
+    assert alice.wait_for("message", lambda m: m["id"] == ack["id"])["seq"] == 2
+
+    for client in (alice, bob):
+        assert client.call("list_rooms")["rooms"] == [{"room": "shared", "count": 2}]
+    bob.call("typing", {"room": "shared", "typing": True})
+    alice.wait_for("typing", lambda d: d["username"] == "bob")
+
+    bob.close()
+    assert alice.wait_for("left", lambda d: d["username"] == "bob")["count"] == 1
+    assert alice.call("list_rooms")["rooms"] == [{"room": "shared", "count": 1}]
+
+
+def test_message_batches_cross_nodes(
+    start_node: StartNode, clients: list[RecordingClient]
+) -> None:
+    node_a, node_b = start_node("gevent"), start_node("gevent")
+    batcher = RecordingClient(node_b.url, auth={"features": ["messages"]})
+    clients.append(batcher)
+    sender = connect(node_a, clients)
+    batcher.call("join", {"room": "batched", "username": "bea"})
+    sender.call("join", {"room": "batched", "username": "sam"})
+    acks = [
+        sender.call("message", {"room": "batched", "message": f"m{i}"})
+        for i in range(5)
+    ]
+    wanted = {ack["id"] for ack in acks}
+    batcher.wait_for(
+        "messages",
+        lambda _: wanted <= {m["id"] for b in batcher.received("messages") for m in b},
+    )
+    assert batcher.received("message") == []
+
+
+def test_history_epoch_and_seq_survive_restarting_every_node(
+    start_node: StartNode, clients: list[RecordingClient]
+) -> None:
+    node_a, node_b = start_node(), start_node()
+    writer = connect(node_a, clients)
+    reader = connect(node_b, clients)
+    writer.call("join", {"room": "durable", "username": "writer"})
+    state = reader.call("join", {"room": "durable", "username": "reader"})
+    for n in range(3):
+        writer.call("message", {"room": "durable", "message": f"before {n}"})
+    reader.wait_for("message", lambda m: m["seq"] == 3)
+    epoch = state["epoch"]
+
+    for node in (node_a, node_b):
+        node.stop()
+    node_a.start()
+    node_b.start()
+
+    writer = connect(node_a, clients)
+    writer.call("join", {"room": "durable", "username": "writer"})
+    ack = writer.call("message", {"room": "durable", "message": "after restart"})
+    assert ack["seq"] == 4
+    back = connect(node_b, clients)
+    rejoin = back.call(
+        "join", {"room": "durable", "username": "reader", "epoch": epoch, "since": 3}
+    )
+    assert rejoin["epoch"] == epoch
+    assert [m["message"] for m in rejoin["messages"]] == ["after restart"]
+
+
+def test_retries_with_a_client_id_are_stored_once_across_nodes(
+    start_node: StartNode, clients: list[RecordingClient]
+) -> None:
+    """One sender (one session) reconnecting to the other node and retrying; a
+    different sender's message with the same client_id is its own."""
+    node_a, node_b = start_node(), start_node()
+    session = {"session": "tab-0123456789abcdef"}
+    first = connect(node_a, clients, session)
+    second = connect(node_b, clients, session)
+    stranger = connect(node_b, clients)
+    for client in (first, second, stranger):
+        client.call("join", {"room": "dedupe"})
+    payload = {"room": "dedupe", "message": "once", "client_id": "c-42"}
+    original = first.call("message", payload)
+    retry = second.call("message", payload)
+    assert (retry["id"], retry["seq"]) == (original["id"], original["seq"])
+    other = stranger.call("message", {**payload, "message": "mine"})
+    assert other["seq"] == 2
+    history = second.call("history", {"room": "dedupe"})["messages"]
+    assert [(m["seq"], m["message"]) for m in history] == [(1, "once"), (2, "mine")]
+
+
+def test_a_dead_nodes_members_leave_presence(
+    start_node: StartNode, clients: list[RecordingClient]
+) -> None:
+    node_a, node_b = start_node(), start_node()
+    doomed = connect(node_a, clients)
+    survivor = connect(node_b, clients)
+    doomed.call("join", {"room": "wake", "username": "doomed"})
+    survivor.call("join", {"room": "wake", "username": "survivor"})
+    assert node_a.process is not None
+    node_a.process.kill()
+    started = time.monotonic()
+    left = survivor.wait_for("left", lambda d: d["username"] == "doomed", timeout=15)
+    elapsed = time.monotonic() - started
+    print(
+        f"dead node's member left after {elapsed:.1f}s (NODE_TIMEOUT={NODE_TIMEOUT}s)"
+    )
+    assert left["count"] == 1
+    assert survivor.call("list_rooms")["rooms"] == [{"room": "wake", "count": 1}]
+    members = survivor.call("join", {"room": "wake"})["members"]
+    assert [m["username"] for m in members] == ["survivor"]
+
+
+def test_readiness_follows_redis_and_requests_say_unavailable(
+    start_node: StartNode, clients: list[RecordingClient], redis_server: RedisProcess
+) -> None:
+    node, other = start_node(), start_node()
+    client = connect(node, clients)
+    listener = connect(other, clients)
+    client.call("join", {"room": "outage", "username": "steady"})
+    listener.call("join", {"room": "outage", "username": "listener"})
+    acked = [client.call("message", {"room": "outage", "message": "before"})]
+    with requests.get(f"{node.url}/readyz", timeout=5) as ready:
+        assert ready.status_code == 200
+
+    redis_server.stop()
+    refused = client.call("message", {"room": "outage", "message": "during"})
+    assert refused["ok"] is False and refused["error"]["code"] == "unavailable"
+    deadline = time.monotonic() + 10
+    while True:
+        with requests.get(f"{node.url}/readyz", timeout=10) as ready:
+            if ready.status_code == 503:
+                break
+        assert time.monotonic() < deadline, "readyz never turned 503"
+        time.sleep(0.2)
+
+    redis_server.start()
+    restarted = time.monotonic()
+    deadline = restarted + 15
+    while True:
+        reply = client.call("message", {"room": "outage", "message": "after"})
+        if reply["ok"]:
+            acked.append(reply)
+            break
+        assert time.monotonic() < deadline, "chat did not come back"
+        time.sleep(0.1)
+    # Delivery to the other node: through the queue, or the room_seq resync.
+    while not any(m["id"] == reply["id"] for m in listener.received("message")):
+        if any(n["last_seq"] >= reply["seq"] for n in listener.received("room_seq")):
+            break
+        assert time.monotonic() < deadline, "the other node never heard of it"
+        time.sleep(0.05)
+    print(f"delivery gap after Redis came back: {time.monotonic() - restarted:.2f}s")
+    history = client.call("history", {"room": "outage"})["messages"]
+    assert [m["id"] for m in history] == [a["id"] for a in acked]
+    assert "Traceback" not in node.log()
+
+
+def test_startup_fails_clearly_without_redis(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "app.py"],
+        cwd=SERVER_DIR,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "REDIS_URL": "redis://127.0.0.1:1/0",
+            "SECRET_KEY": "x" * 32,
+            "ASYNC_MODE": "threading",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "cannot reach Redis at redis://127.0.0.1:1/0" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_sigterm_drains_presence_at_once_and_exits_quickly(
+    start_node: StartNode, clients: list[RecordingClient]
+) -> None:
+    leaving, staying = start_node(NODE_TIMEOUT_SECONDS="60"), start_node()
+    goer, watcher = connect(leaving, clients), connect(staying, clients)
+    goer.call("join", {"room": "drain", "username": "goer"})
+    watcher.call("join", {"room": "drain", "username": "watcher"})
+    assert leaving.process is not None
+    leaving.process.terminate()
+    assert leaving.process.wait(timeout=5) == 0
+    left = watcher.wait_for("left", lambda d: d["username"] == "goer", timeout=5)
+    assert left["count"] == 1
+    assert "shutting down: 1 connection(s) left their rooms" in leaving.log()
+
+
+def test_metrics_count_what_a_scripted_chat_did(
+    start_node: StartNode, clients: list[RecordingClient]
+) -> None:
+    node = start_node()
+    talker = connect(node, clients)
+    talker.call("join", {"room": "counted", "username": "talker"})
+    for n in range(5):
+        talker.call(
+            "message", {"room": "counted", "message": f"m{n}", "client_id": f"c{n}"}
+        )
+    talker.call("message", {"room": "counted", "message": "m0", "client_id": "c0"})
+    talker.call("message", {"room": "nowhere", "message": "x"})
+    talker.call("join", "bad")
+    with requests.get(f"{node.url}/metrics", timeout=5) as response:
+        text = response.text
+    assert "chat_messages_accepted_total 5.0" in text
+    assert "chat_messages_broadcast_total 5.0" in text
+    assert 'chat_errors_total{code="not_in_room"} 1.0' in text
+    assert 'chat_errors_total{code="invalid_payload"} 1.0' in text
+    assert 'chat_handler_seconds_count{event="message"} 7.0' in text
+    assert "chat_connected_clients 1.0" in text
+
+
+@pytest.fixture
+def nginx_for(
+    tmp_path: Path,
+) -> Iterator[Callable[[list[ServerProcess]], NginxProcess]]:
+    """Starts deploy/nginx.conf in front of given nodes; stopped at teardown."""
+    started: list[NginxProcess] = []
+
+    def start(nodes: list[ServerProcess]) -> NginxProcess:
+        proxy = NginxProcess(tmp_path / "nginx", [node.port for node in nodes])
+        started.append(proxy.start())
+        return proxy
+
+    yield start
+    for proxy in started:
+        proxy.stop()
+
+
+def websocket_from(proxy: NginxProcess, source: str) -> websocket.WebSocket:
+    """A raw Engine.IO websocket through nginx from `source`, namespace joined."""
+    sock = socket.create_connection(
+        ("127.0.0.1", proxy.port), source_address=(source, 0)
+    )
+    url = f"ws://127.0.0.1:{proxy.port}/socket.io/?EIO=4&transport=websocket"
+    connection = websocket.create_connection(url, socket=sock, timeout=10)
+    assert connection.recv().startswith("0{")
+    connection.send("40")
+    assert connection.recv().startswith("40")
+    assert connection.recv().startswith('42["connected"')
+    return connection
+
+
+def receive_event(connection: websocket.WebSocket, name: str) -> object:
+    while True:
+        frame = connection.recv()
+        if frame == "2":
+            connection.send("3")
+        elif frame.startswith(f'42["{name}"'):
+            return json.loads(frame[2:])[1]
+
+
+def gauge(node: ServerProcess, name: str) -> float:
+    with requests.get(f"{node.url}/metrics", timeout=5) as response:
+        for line in response.text.splitlines():
+            if line.startswith(f"{name} "):
+                return float(line.split()[1])
+    raise AssertionError(name)
+
+
+def test_websocket_clients_spread_over_nodes_through_nginx_and_chat(
+    start_node: StartNode, nginx_for: Callable[[list[ServerProcess]], NginxProcess]
+) -> None:
+    nodes = [start_node(TRUSTED_PROXIES="127.0.0.1") for _ in range(2)]
+    proxy = nginx_for(nodes)
+    sources = [f"127.0.0.{n}" for n in range(2, 18)]
+    sockets = [websocket_from(proxy, source) for source in sources]
+    try:
+        for n, connection in enumerate(sockets):
+            connection.send(f'42["join",{{"room":"spread","username":"u{n}"}}]')
+            receive_event(connection, "room_state")
+        spread = [gauge(node, "chat_connected_clients") for node in nodes]
+        assert sum(spread) == len(sources) and min(spread) > 0, spread
+        sockets[0].send('42["message",{"room":"spread","message":"hello all"}]')
+        for connection in sockets:
+            message = receive_event(connection, "message")
+            assert message["message"] == "hello all"  # type: ignore[index]
+        logs = nodes[0].log() + nodes[1].log()
+        assert "addr=127.0.0.9" in logs, "X-Forwarded-For from nginx was not trusted"
+    finally:
+        for connection in sockets:
+            connection.close()
+
+
+def test_polling_first_client_upgrades_through_nginx(
+    start_node: StartNode,
+    nginx_for: Callable[[list[ServerProcess]], NginxProcess],
+    clients: list[RecordingClient],
+) -> None:
+    nodes = [start_node(TRUSTED_PROXIES="127.0.0.1") for _ in range(2)]
+    proxy = nginx_for(nodes)
+    poller = socketio.Client(reconnection=False)
+    seen: list[dict[str, object]] = []
+    poller.on("message", lambda data: seen.append(data))
+    poller.connect(proxy.url, transports=["polling", "websocket"], wait_timeout=10)
+    try:
+        poller.call("join", {"room": "upgrade", "username": "poller"}, timeout=10)
+        direct = connect(nodes[1], clients)
+        direct.call("join", {"room": "upgrade", "username": "direct"})
+        ack = direct.call("message", {"room": "upgrade", "message": "to the poller"})
+        deadline = time.monotonic() + 10
+        while not any(m.get("id") == ack["id"] for m in seen):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert poller.transport() == "websocket"
+        reply = poller.call(
+            "message", {"room": "upgrade", "message": "back"}, timeout=10
+        )
+        assert direct.wait_for("message", lambda m: m["id"] == reply["id"])
+    finally:
+        poller.disconnect()
+
+
+class ResilientSender:
+    """A client that survives its node dying: it reconnects (through nginx), joins
+    again, and retries each message with the same client_id until acknowledged."""
+
+    def __init__(self, url: str, room: str, name: str, count: int) -> None:
+        self.room, self.name, self.count = room, name, count
+        self.acked: dict[str, dict[str, object]] = {}
+        self.sids: set[str] = set()
+        self.sio = socketio.Client(reconnection=True, reconnection_delay=0.2)
+        self.sio.on("connect", self._rejoin)
+        # One session for all its connections: retries after a reconnect are its own.
+        auth = {"session": f"session-of-{name}-0123456789"}
+        self.sio.connect(url, transports=["websocket"], auth=auth, wait_timeout=10)
+        self.thread = threading.Thread(target=self._send_all)
+
+    def _rejoin(self) -> None:
+        self.sids.add(self.sio.get_sid())
+        self.sio.start_background_task(
+            self.sio.call,
+            "join",
+            {"room": self.room, "username": self.name},
+            timeout=10,
+        )
+
+    def _send_all(self) -> None:
+        for n in range(self.count):
+            client_id = f"{self.name}-{n}"
+            payload = {"room": self.room, "message": client_id, "client_id": client_id}
+            while client_id not in self.acked:
+                try:
+                    reply = self.sio.call("message", payload, timeout=3)
+                except Exception:
+                    time.sleep(0.2)
+                    continue
+                if reply.get("ok"):
+                    self.acked[client_id] = reply
+                else:
+                    time.sleep(0.2)
+            time.sleep(0.02)
+
+
+def test_a_killed_node_loses_no_acknowledged_message(
+    start_node: StartNode,
+    nginx_for: Callable[[list[ServerProcess]], NginxProcess],
+    clients: list[RecordingClient],
+) -> None:
+    nodes = [
+        start_node(TRUSTED_PROXIES="127.0.0.1", HISTORY_SIZE="500") for _ in range(2)
+    ]
+    proxy = nginx_for(nodes)
+    senders = [ResilientSender(proxy.url, "death", f"s{n}", 40) for n in range(3)]
+    # Every sender connects from 127.0.0.1, so nginx sends them all to one node.
+    doomed = max(nodes, key=lambda node: gauge(node, "chat_connected_clients"))
+    survivor = next(node for node in nodes if node is not doomed)
+    watcher = connect(survivor, clients)
+    watcher.call("join", {"room": "death", "username": "watcher"})
+    for sender in senders:
+        sender.thread.start()
+    while sum(len(s.acked) for s in senders) < 30:
+        time.sleep(0.05)
+    assert doomed.process is not None
+    doomed.process.kill()
+    killed_at = time.monotonic()
+    for sender in senders:
+        sender.thread.join(timeout=90)
+        assert not sender.thread.is_alive()
+    history = watcher.call("history", {"room": "death"})["messages"]
+    acked_ids = sorted(str(r["id"]) for s in senders for r in s.acked.values())
+    assert sorted(m["id"] for m in history) == acked_ids
+    assert [m["seq"] for m in history] == sorted(m["seq"] for m in history)
+    assert len({m["client_id"] for m in history}) == len(history) == 120
+    old_sids = {sid for s in senders for sid in s.sids} - {
+        m["sid"] for m in watcher.call("join", {"room": "death"})["members"]
+    }
+    for sid in old_sids:
+        watcher.wait_for("left", lambda d, sid=sid: d["sid"] == sid, timeout=15)
+    print(f"dead node's members gone {time.monotonic() - killed_at:.1f}s after kill")
+    for sender in senders:
+        sender.sio.disconnect()

@@ -1,0 +1,347 @@
+"""The direct-write broadcast path: same bytes as the libraries, same order, no block.
+
+Unit tests pin the frame format to eventlet's and gevent-websocket's own framing and
+drive a Lane through partial writes; integration tests run real eventlet and gevent
+servers with real websocket clients, one of which stops reading.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import threading
+import time
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+import websocket
+
+from support import ServerProcess, raw_socket
+from wire.framed_broadcast import FLUSH, Lane, websocket_frame
+
+LENGTHS = [0, 1, 125, 126, 127, 65535, 65536, 70_000]
+
+
+def eventlet_frame(message: str | bytes) -> bytes:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # importing eventlet warns it is deprecated
+        from eventlet.websocket import RFC6455WebSocket
+
+    ws = RFC6455WebSocket.__new__(RFC6455WebSocket)
+    ws.extensions = {}
+    ws._deflate_enc = None
+    return ws._pack_message(message)
+
+
+def gevent_websocket_frame(message: str | bytes) -> bytes:
+    from geventwebsocket.websocket import Header, WebSocket
+
+    data = message.encode() if isinstance(message, str) else message
+    text = isinstance(message, str)
+    opcode = WebSocket.OPCODE_TEXT if text else WebSocket.OPCODE_BINARY
+    return Header.encode_header(True, opcode, b"", len(data), 0) + data
+
+
+@pytest.mark.parametrize("length", LENGTHS)
+@pytest.mark.parametrize("kind", ["text", "binary"])
+def test_frames_match_the_libraries_own(length: int, kind: str) -> None:
+    message: str | bytes = "é" * (length // 2) + "x" * (length % 2)
+    if kind == "binary":
+        message = bytes(range(256)) * (length // 256) + bytes(length % 256)
+    assert websocket_frame(message) == eventlet_frame(message)
+    assert websocket_frame(message) == gevent_websocket_frame(message)
+
+
+class FakeRawSocket:
+    """A non-blocking socket that takes at most `room` bytes per send."""
+
+    def __init__(self, room: int) -> None:
+        self.room = room
+        self.written = b""
+        self.fail: OSError | None = None
+
+    def send(self, data: bytes) -> int:
+        if self.fail is not None:
+            raise self.fail
+        if self.room <= 0:
+            raise BlockingIOError
+        taken = data[: self.room]
+        self.room -= len(taken)
+        self.written += taken
+        return len(taken)
+
+
+class FakeWebSocket:
+    """What Engine.IO's writer writes through: frames whatever it is given."""
+
+    def __init__(self, raw: FakeRawSocket) -> None:
+        self.raw = raw
+
+    def send(self, message: str, **kwargs: Any) -> None:
+        self.raw.written += websocket_frame(message)
+
+
+class RecordingQueue:
+    def __init__(self) -> None:
+        self.items: list[Any] = []
+
+    def put(self, item: Any) -> None:
+        self.items.append(item)
+
+
+class EngineSocket:
+    def __init__(self) -> None:
+        self.queue = RecordingQueue()
+
+
+def make_lane(room: int) -> tuple[Lane, FakeRawSocket, FakeWebSocket, EngineSocket]:
+    raw = FakeRawSocket(room)
+    ws = FakeWebSocket(raw)
+
+    def green_sendall(data: bytes) -> None:
+        raw.written += data
+
+    lane = Lane(ws, raw, green_sendall)
+    return lane, raw, ws, EngineSocket()
+
+
+def test_a_whole_write_goes_straight_to_the_socket() -> None:
+    lane, raw, _, engine = make_lane(room=1000)
+    frame = websocket_frame("4hello")
+    assert lane.try_write(frame, engine) == len(frame)
+    assert raw.written == frame
+    assert engine.queue.items == []
+
+
+def test_a_partial_write_hands_the_rest_to_the_writer_before_anything_else() -> None:
+    lane, raw, ws, engine = make_lane(room=5)
+    first = websocket_frame("4" + "a" * 40)
+    assert lane.try_write(first, engine) == 5
+    assert engine.queue.items == [FLUSH]
+    # Until the writer has sent the rest, nothing else may be written directly.
+    assert lane.try_write(websocket_frame("4b"), engine) is None
+    # The writer: the marker sends the rest, then the next queued packet follows.
+    raw.room = 10_000
+    ws.send(FLUSH.encode())
+    ws.send("4b")
+    assert raw.written == first + websocket_frame("4b")
+    assert lane.try_write(websocket_frame("4c"), engine) is not None
+    assert raw.written.endswith(websocket_frame("4c"))
+
+
+def test_a_full_socket_takes_nothing_and_the_frame_is_kept_whole() -> None:
+    lane, raw, ws, engine = make_lane(room=0)
+    frame = websocket_frame("4x")
+    assert lane.try_write(frame, engine) == 0
+    assert engine.queue.items == [FLUSH]
+    raw.room = 100
+    ws.send(FLUSH.encode())
+    assert raw.written == frame
+
+
+def test_no_direct_write_while_the_writer_is_sending() -> None:
+    raw = FakeRawSocket(1000)
+    seen: list[int | None] = []
+    engine = EngineSocket()
+
+    class ReentrantWebSocket(FakeWebSocket):
+        def send(self, message: str, **kwargs: Any) -> None:
+            # A green thread switch inside the writer's send: the broadcaster runs.
+            seen.append(lane.try_write(websocket_frame("4direct"), engine))
+            super().send(message)
+
+    ws = ReentrantWebSocket(raw)
+    lane = Lane(ws, raw, lambda data: None)
+    ws.send("4queued")
+    assert seen == [None]
+    assert raw.written == websocket_frame("4queued")
+
+
+def test_a_broken_socket_falls_back_to_the_queue() -> None:
+    lane, raw, _, engine = make_lane(room=1000)
+    raw.fail = ConnectionResetError()
+    assert lane.try_write(websocket_frame("4x"), engine) is None
+    assert engine.queue.items == []
+
+
+# -- Real servers ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module", params=["eventlet", "gevent"])
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    process = ServerProcess(
+        request.param,
+        tmp_path_factory.mktemp("framed"),
+        PING_INTERVAL_SECONDS="1",
+        PING_TIMEOUT_SECONDS="2",
+    ).start()
+    yield process
+    process.stop()
+
+
+def socket_writes(server: ServerProcess) -> dict[str, float]:
+    text = requests.get(f"{server.url}/metrics", timeout=5).text
+    found = re.findall(r'chat_socket_writes_total\{path="(\w+)"\} ([0-9.e+]+)', text)
+    return {path: float(value) for path, value in found}
+
+
+def join(connection: websocket.WebSocket, room: str) -> None:
+    connection.send(f'420["join",{{"room":"{room}"}}]')
+    while not connection.recv().startswith("430"):
+        pass
+
+
+def read_messages(
+    connection: websocket.WebSocket, count: int, timeout: float = 30
+) -> list[dict[str, Any]]:
+    """The next `count` chat messages, answering pings on the way."""
+    messages: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout
+    while len(messages) < count:
+        assert time.monotonic() < deadline, f"only {len(messages)} of {count}"
+        frame = connection.recv()
+        if frame == "2":
+            connection.send("3")
+        elif frame.startswith('42["message"'):
+            messages.append(json.loads(frame[2:])[1])
+    return messages
+
+
+def assert_in_seq_order(messages: list[dict[str, Any]], count: int) -> None:
+    seqs = [message["seq"] for message in messages]
+    assert seqs == list(range(seqs[0], seqs[0] + count))
+
+
+@pytest.mark.integration
+def test_every_member_gets_every_message_in_order(server: ServerProcess) -> None:
+    before = socket_writes(server)
+    members = [raw_socket(server) for _ in range(5)]
+    for member in members:
+        join(member, "order")
+    sender = members[0]
+    for index in range(200):
+        sender.send(f'42["message",{{"room":"order","message":"m{index}"}}]')
+    for member in members:
+        messages = read_messages(member, 200)
+        assert [m["message"] for m in messages] == [f"m{i}" for i in range(200)]
+        assert_in_seq_order(messages, 200)
+        member.close()
+    after = socket_writes(server)
+    assert after["direct"] - before["direct"] >= 500  # most of the 1,000 deliveries
+
+
+@pytest.mark.integration
+def test_a_reader_that_stops_reading_blocks_no_one_and_loses_nothing(
+    server: ServerProcess,
+) -> None:
+    before = socket_writes(server)
+    # A tiny receive buffer, and no reading: the server's writes to it fill up.
+    stalled = websocket.create_connection(
+        server.url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket",
+        timeout=30,
+        sockopt=((socket.SOL_SOCKET, socket.SO_RCVBUF, 4096),),
+    )
+    assert stalled.recv().startswith("0{")
+    stalled.send("40")
+    assert stalled.recv().startswith("40")
+    join(stalled, "stall")
+    reader, sender = raw_socket(server), raw_socket(server)
+    join(reader, "stall")
+    join(sender, "stall")
+    text = "s" * 1900
+    count = 1500  # ~3 MB: far more than the stalled socket's buffers hold
+
+    def send_all() -> None:
+        for index in range(count):
+            sender.send(f'42["message",{{"room":"stall","message":"{index}:{text}"}}]')
+
+    sending = threading.Thread(target=send_all)
+    sending.start()
+    # The other member gets everything while the stalled one reads nothing.
+    received = read_messages(reader, count, timeout=60)
+    sending.join(timeout=60)
+    assert [int(m["message"].split(":")[0]) for m in received] == list(range(count))
+    after = socket_writes(server)
+    assert after["partial"] > before["partial"]  # the stalled socket filled up
+    # Then the stalled member catches up: all of it, in order, frames intact. (It
+    # answers pings from here on; it was silent for less than the ping timeout.)
+    caught_up = read_messages(stalled, count, timeout=60)
+    assert [m["message"] for m in caught_up] == [m["message"] for m in received]
+    assert_in_seq_order(caught_up, count)
+    for connection in (stalled, reader, sender):
+        connection.close()
+
+
+@pytest.mark.integration
+def test_a_client_that_stops_answering_pings_is_still_dropped(
+    server: ServerProcess,
+) -> None:
+    silent, watcher, sender = raw_socket(server), raw_socket(server), raw_socket(server)
+    for connection in (silent, watcher, sender):
+        join(connection, "pings")
+    # Keep broadcasts flowing to the silent client, which never reads or pongs.
+    deadline = time.monotonic() + 20
+    left = None
+    while left is None and time.monotonic() < deadline:
+        sender.send('42["message",{"room":"pings","message":"tick"}]')
+        watcher.settimeout(0.2)
+        try:
+            while True:
+                frame = watcher.recv()
+                if frame == "2":
+                    watcher.send("3")
+                elif frame.startswith('42["left"'):
+                    left = json.loads(frame[2:])[1]
+                    break
+        except websocket.WebSocketTimeoutException:
+            pass
+        try:
+            sender.settimeout(0.01)
+            while True:
+                if sender.recv() == "2":
+                    sender.send("3")
+        except websocket.WebSocketTimeoutException:
+            pass
+    assert left is not None, "the silent client was never dropped"
+    assert left["room"] == "pings" and left["count"] == 2
+    for connection in (silent, watcher, sender):
+        connection.close()
+
+
+@pytest.mark.integration
+def test_compression_is_not_negotiated_so_frames_stay_shared(
+    server: ServerProcess,
+) -> None:
+    connection = websocket.create_connection(
+        server.url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket",
+        timeout=10,
+        header=["Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits"],
+    )
+    try:
+        headers = {k.lower(): v for k, v in (connection.getheaders() or {}).items()}
+        assert "sec-websocket-extensions" not in headers
+        assert connection.recv().startswith("0{")
+    finally:
+        connection.close()
+
+
+@pytest.mark.integration
+def test_direct_writes_can_be_turned_off(tmp_path: Any) -> None:
+    process = ServerProcess("gevent", tmp_path, DIRECT_WRITES="false").start()
+    try:
+        members = [raw_socket(process) for _ in range(3)]
+        for member in members:
+            join(member, "stock")
+        members[0].send('42["message",{"room":"stock","message":"hi"}]')
+        for member in members:
+            assert read_messages(member, 1)[0]["message"] == "hi"
+            member.close()
+        assert socket_writes(process) == {}
+    finally:
+        process.stop()
