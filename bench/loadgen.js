@@ -91,6 +91,9 @@ async function runWorker() {
   const stats = { received: 0, duplicates: 0, outOfOrder: 0, maxLatency: 0, sent: 0, refused: 0 };
   const lastSeen = new Map(); // lastSeen.get(`${receiver}/${sender}`) = counter
   const clients = [];
+  // roomReceived[room] = distinct deliveries to that room's members (loss per room)
+  let roomReceived = {};
+  const roomOfClient = new Map();
 
   function record(receiver, message) {
     const [sender, counterText] = message.message.split(":");
@@ -101,6 +104,10 @@ async function runWorker() {
     else if (counter < last) stats.outOfOrder += 1;
     else lastSeen.set(key, counter);
     stats.received += 1;
+    if (counter !== last) {
+      const room = roomOfClient.get(receiver);
+      roomReceived[room] = (roomReceived[room] ?? 0) + 1;
+    }
     const latency = now() - message.client_timestamp;
     stats.maxLatency = Math.max(stats.maxLatency, latency);
     histogram[Math.min(BUCKETS - 1, Math.max(0, Math.floor(latency / BUCKET_MS)))] += 1;
@@ -122,6 +129,7 @@ async function runWorker() {
       spec.mine.slice(i, i + 50).map(async ({ index, url, room, sender }) => {
         const client = new Client(url, index, room, `u${index}`, spec.batches === true);
         client.sender = sender;
+        roomOfClient.set(index, room);
         await client.open((frame) => onEvent(index, frame));
         clients.push(client);
       }),
@@ -133,6 +141,8 @@ async function runWorker() {
     if (command.type === "step") {
       histogram.fill(0);
       Object.assign(stats, { received: 0, duplicates: 0, outOfOrder: 0, maxLatency: 0, sent: 0, refused: 0 });
+      roomReceived = {};
+      const roomSent = {};
       const cpuStart = process.cpuUsage();
       const senders = clients.filter((c) => c.sender);
       const tickMs = 10;
@@ -149,6 +159,7 @@ async function runWorker() {
             counters.set(sender.index, counter + 1);
             sender.send({ room: sender.room, message: `${sender.index}:${counter}`, timestamp: now() });
             stats.sent += 1;
+            roomSent[sender.room] = (roomSent[sender.room] ?? 0) + 1;
           }
         }
         await sleep(tickMs);
@@ -158,6 +169,8 @@ async function runWorker() {
       process.send({
         type: "stepped",
         stats: { ...stats },
+        roomReceived,
+        roomSent,
         histogram: Array.from(histogram),
         cpuSeconds: (cpu.user + cpu.system) / 1e6,
       });
@@ -244,7 +257,11 @@ async function runParent() {
     const histogram = new Array(BUCKETS).fill(0);
     const totals = { received: 0, duplicates: 0, outOfOrder: 0, maxLatency: 0, sent: 0, refused: 0 };
     let generatorCpu = 0;
+    const roomReceived = {};
+    const roomSent = {};
     for (const reply of replies) {
+      for (const [room, count] of Object.entries(reply.roomReceived)) roomReceived[room] = (roomReceived[room] ?? 0) + count;
+      for (const [room, count] of Object.entries(reply.roomSent)) roomSent[room] = (roomSent[room] ?? 0) + count;
       reply.histogram.forEach((count, i) => (histogram[i] += count));
       for (const key of Object.keys(totals)) {
         totals[key] = key === "maxLatency" ? Math.max(totals[key], reply.stats[key]) : totals[key] + reply.stats[key];
@@ -255,6 +272,12 @@ async function runParent() {
     for (const [room, senders] of sendersPerRoom) expected += senders * roomSize.get(room);
     expected = (expected * totals.sent) / Math.max(1, spec.senders);
     const serverCpu = cpuAfter && cpuBefore ? cpuAfter.cpuSeconds - cpuBefore.cpuSeconds : null;
+    // Per room: messages its senders sent x its members, against what they received.
+    const roomLoss = {};
+    for (const [room, size] of roomSize) {
+      const lost = (roomSent[room] ?? 0) * size - (roomReceived[room] ?? 0);
+      if (lost !== 0) roomLoss[room] = lost;
+    }
     result.steps.push({
       rate: step.rate,
       seconds: step.seconds,
@@ -265,6 +288,8 @@ async function runParent() {
       duplicates: totals.duplicates,
       outOfOrder: totals.outOfOrder,
       refused: totals.refused,
+      roomLoss,
+      roomsWithLoss: Object.keys(roomLoss).length,
       deliveriesPerSecond: totals.received / step.seconds,
       p50: percentile(histogram, totals.received, 0.5),
       p99: percentile(histogram, totals.received, 0.99),

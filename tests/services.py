@@ -29,13 +29,15 @@ def require_binary(name: str) -> str:
 
 
 class RedisProcess:
-    """redis-server on a free port, with an append-only file fsynced on every write,
-    so that stopping and starting it loses nothing."""
+    """redis-server on a free port. By default with an append-only file fsynced on
+    every write, so that stopping and starting it loses nothing; `persistent=False`
+    keeps nothing across a restart (as a cache-style Redis does)."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, persistent: bool = True) -> None:
         self.binary = require_binary("redis-server")
         self.port = free_port()
         self.directory = directory
+        self.persistent = persistent
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -55,7 +57,7 @@ class RedisProcess:
                 "--dir",
                 str(self.directory),
                 "--appendonly",
-                "yes",
+                "yes" if self.persistent else "no",
                 "--appendfsync",
                 "always",
                 "--save",

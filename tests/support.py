@@ -215,18 +215,26 @@ class RecordingClient:
 # -- Raw Engine.IO websockets: what a browser's socket.io-client does, frame by frame.
 
 
-def raw_socket(
+def open_raw(
     server: ServerProcess, auth: dict[str, Any] | None = None, timeout: float = 10
-) -> websocket.WebSocket:
-    """A raw websocket connected to the namespace, `connected` consumed."""
+) -> tuple[websocket.WebSocket, dict[str, Any]]:
+    """A raw websocket connected to the namespace, and its `connected` payload."""
     connection = websocket.create_connection(
         server.url.replace("http", "ws") + ENGINE_IO_PATH, timeout=timeout
     )
     assert connection.recv().startswith("0{")
     connection.send("40" + (json.dumps(auth) if auth else ""))
     assert connection.recv().startswith("40")
-    assert connection.recv().startswith('42["connected"')
-    return connection
+    connected = connection.recv()
+    assert connected.startswith('42["connected"')
+    return connection, json.loads(connected[2:])[1]
+
+
+def raw_socket(
+    server: ServerProcess, auth: dict[str, Any] | None = None, timeout: float = 10
+) -> websocket.WebSocket:
+    """A raw websocket connected to the namespace, `connected` consumed."""
+    return open_raw(server, auth, timeout)[0]
 
 
 def join_raw(connection: websocket.WebSocket, room: str, **fields: Any) -> Any:
@@ -278,3 +286,122 @@ def received(client: SocketIOTestClient, event: str) -> list[Any]:
             # The test client unwraps the `message` event's argument list itself.
             payloads.append(item["args"] if event == "message" else item["args"][0])
     return payloads
+
+
+class RawClient:
+    """A raw Engine.IO websocket read by a thread of its own: it answers pings,
+    records every event (batches unpacked into `message` records) and acks, and can
+    be told to stop reading and answering, like a phone put to sleep."""
+
+    def __init__(self, server: ServerProcess, auth: dict[str, Any] | None = None):
+        self.connection, connected = open_raw(server, auth)
+        self.sid: str = connected["sid"]
+        self.connection.settimeout(None)
+        self.events: list[tuple[str, Any]] = []
+        self.acks: dict[int, Any] = {}
+        self.closed = threading.Event()
+        self._awake = threading.Event()
+        self._awake.set()
+        self._changed = threading.Condition()
+        self._next_id = 100
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def emit(self, event: str, payload: Any) -> int:
+        """Send an event with an ack id; returns the id (see `ack`)."""
+        with self._changed:
+            self._next_id += 1
+            ack_id = self._next_id
+        self.connection.send(f"42{ack_id}" + json.dumps([event, payload]))
+        return ack_id
+
+    def call(self, event: str, payload: Any, timeout: float = 10) -> Any:
+        return self.ack(self.emit(event, payload), timeout)
+
+    def ack(self, ack_id: int, timeout: float = 10) -> Any:
+        return self._wait(lambda: self.acks.get(ack_id), timeout, f"ack {ack_id}")
+
+    def sleep(self, keep_writing: bool = False) -> None:
+        """Stop reading (and so answering pings), as a sleeping phone does.
+
+        `keep_writing`: still send an Engine.IO noop twice a second, as a client
+        whose replies are lost on the way (a one-way network failure) does.
+        """
+        self._awake.clear()
+        if keep_writing:
+            threading.Thread(target=self._write_noops, daemon=True).start()
+
+    def _write_noops(self) -> None:
+        try:
+            while not self._awake.wait(0.5):
+                self.connection.send("6")
+        except (websocket.WebSocketException, OSError):
+            pass
+
+    def received(self, event: str) -> list[Any]:
+        with self._changed:
+            return [data for name, data in self.events if name == event]
+
+    def wait_for(
+        self, event: str, match: Callable[[Any], bool] = lambda _: True, timeout=10.0
+    ) -> Any:
+        def found() -> Any:
+            for name, data in self.events:
+                if name == event and match(data):
+                    return data or True
+            return None
+
+        return self._wait(found, timeout, f"{event!r}")
+
+    def close(self) -> None:
+        self._awake.set()
+        try:
+            self.connection.close()
+        except OSError:
+            pass
+
+    def _wait(self, found: Callable[[], Any], timeout: float, what: str) -> Any:
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                result = found()
+                if result is not None:
+                    return result
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self.closed.is_set():
+                    raise AssertionError(f"no {what} within {timeout}s")
+                self._changed.wait(min(remaining, 0.2))
+
+    def _read(self) -> None:
+        try:
+            while True:
+                self._awake.wait()
+                frame = self.connection.recv()
+                if not self._awake.is_set():
+                    continue  # went to sleep while waiting: this frame is unread
+                if frame == "2":
+                    self.connection.send("3")
+                elif isinstance(frame, str) and frame.startswith("43"):
+                    digits = len(frame[2:]) - len(frame[2:].lstrip("0123456789"))
+                    with self._changed:
+                        self.acks[int(frame[2 : 2 + digits])] = json.loads(
+                            frame[2 + digits :]
+                        )[0]
+                        self._changed.notify_all()
+                elif isinstance(frame, str) and frame.startswith("42"):
+                    name, *args = json.loads(frame[2:])
+                    data = args[0] if args else None
+                    with self._changed:
+                        if name == "messages":
+                            self.events.extend(("message", m) for m in data)
+                        else:
+                            self.events.append((name, data))
+                        self._changed.notify_all()
+                elif not frame:
+                    break
+        except (websocket.WebSocketException, OSError):
+            pass
+        finally:
+            self.closed.set()
+            with self._changed:
+                self._changed.notify_all()

@@ -4,7 +4,8 @@ Socket.IO's own `connect` comes later (the client's `40` packet), and a client t
 never sends it, or keeps a long-polling session without it, would otherwise hold
 memory that no limit sees. So the per-address rate and cap apply here, through
 Engine.IO's public `on('connect'/'disconnect')` hooks, wrapping python-socketio's
-own handlers. A refused handshake gets HTTP 401 with `{"message": <error code>}`.
+own handlers. A refused handshake gets HTTP 401 with `{"code", "message"}` (codes
+from the protocol's list).
 The address found here is left in the WSGI environ for the chat's handlers.
 """
 
@@ -16,6 +17,7 @@ from typing import Any
 
 import socketio
 
+from chat.protocol import ERROR_CODES
 from guards.admission import Admission
 from guards.client_address import Network, client_address
 
@@ -48,7 +50,7 @@ class HandshakeAdmission:
             refusal = self._admission.admit(address)
             if refusal is not None:
                 log.warning("refused handshake from %s: %s", address, refusal)
-                return refusal
+                return {"code": refusal, "message": ERROR_CODES[refusal]}
             environ[ADDRESS_KEY] = address
             with self._lock:
                 self._addresses[eio_sid] = address

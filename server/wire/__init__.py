@@ -51,10 +51,10 @@ def install(
 ) -> Installed:
     """Apply the patches to `sio` (and, where unavoidable, to library classes)."""
     from wire import (
-        binary_packets,
         engine_socket,
         fast_packet,
         framed_broadcast,
+        packet_filter,
         versions,
         websocket_limits,
         websocket_speedups,
@@ -73,7 +73,7 @@ def install(
         )
     installed = Installed(skipped=skipped)
     # Not patches: public hooks, always on.
-    binary_packets.install(sio)
+    packet_filter.install(sio)
     if "engine_socket" not in skipped:
         installed.counters = engine_socket.install(sio.eio, limits, async_mode)
     if "websocket_limits" not in skipped:

@@ -95,9 +95,21 @@ def past_ping_deadline(engine_socket: Any) -> bool:
     )
 
 
+def _close_planned(engine_socket: Any) -> bool:
+    return bool(
+        engine_socket.closing or getattr(engine_socket, "_chat_close_planned", False)
+    )
+
+
 def close_later(engine_socket: Any, reason: str, force: bool = False) -> None:
-    """Close the connection from a task of its own (never inside a send)."""
-    if engine_socket.closing or getattr(engine_socket, "_chat_close_planned", False):
+    """Close the connection from a task of its own (never inside a send).
+
+    `force`: the client is dropped (not reading, over budget, hostile): nothing more
+    is queued for it, and no goodbye packets are sent.
+    """
+    if force:
+        engine_socket._chat_dropped = True
+    if _close_planned(engine_socket):
         return
     engine_socket._chat_close_planned = True
     engine_socket.server.start_background_task(
@@ -171,13 +183,15 @@ def send(self: Any, pkt: Any) -> None:
         return _STOCK["send"](self, pkt)  # type: ignore[no-any-return]
     if self.closed:
         raise eio_exceptions.SocketIsClosedError()
+    if getattr(self, "_chat_dropped", False):
+        return None  # dropped: nothing more is queued for it
     if past_ping_deadline(self):
-        if not self.closing:
+        if not _close_planned(self):
             state.counters.ping_timeouts += 1
-        close_later(self, self.server.reason.PING_TIMEOUT)
+            close_later(self, self.server.reason.PING_TIMEOUT)
         return None
     queued = getattr(self, "_chat_queued", 0) + packet_size(pkt)
-    if queued > state.limits.max_queued_bytes and not self.closing:
+    if queued > state.limits.max_queued_bytes:
         state.counters.slow_consumers_dropped += 1
         log.warning(
             "dropping a slow consumer sid=%s: %d bytes queued", self.sid, queued

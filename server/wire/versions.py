@@ -74,6 +74,8 @@ PRIVATE_SURFACE = (
     ),
     ("geventwebsocket.websocket", "WebSocket.read_frame", "(self)"),
     ("geventwebsocket.websocket", "WebSocket.raw_write", "(self, data)"),
+    ("geventwebsocket.websocket", "WebSocket.close", "(self, code=1000, message=b'')"),
+    ("geventwebsocket.websocket", "WebSocket.send_frame", "(self, message, opcode)"),
     ("geventwebsocket.websocket", "Header.decode_header", "(cls, stream)"),
     ("geventwebsocket.websocket", "Header.mask_payload", "(self, payload)"),
     ("geventwebsocket.websocket", "Header.unmask_payload", "(self, payload)"),

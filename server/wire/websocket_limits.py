@@ -7,7 +7,8 @@ simple-websocket (threading) bound nothing by default. This module makes each of
 them refuse a message over the limit while reading it, close only that connection,
 and log why once (without it, one 100 MB message is read whole into memory before
 Engine.IO refuses it). Replaces eventlet's `RFC6455WebSocket.Message.push` and
-`_recv_frame`, gevent-websocket's `WebSocket.read_frame`, and Engine.IO's
+`_recv_frame`, gevent-websocket's `WebSocket.read_frame` (and its `close`, which
+sends an invalid close frame in 0.10.1), and Engine.IO's
 simple-websocket wrapper per server; tests/wire/test_websocket_limits.py attacks
 each mode through a real server. To remove: drop the `websocket_limits.install`
 call in wire/__init__.py (oversized messages are then only refused after reading).
@@ -17,6 +18,7 @@ call in wire/__init__.py (oversized messages are then only refused after reading
 from __future__ import annotations
 
 import logging
+import struct
 from typing import Any
 
 import engineio
@@ -120,6 +122,26 @@ def _bound_gevent_websocket(limit: int) -> None:
             if header.mask:
                 payload = header.unmask_payload(payload)
             return header, payload
+
+        def close(self, code: int = 1000, message: bytes | str = b"") -> None:
+            """gevent-websocket 0.10.1 sends `str(message)` ("b''") as the close
+            frame, without a status code: clients fail it as a protocol error.
+            This sends the status code, then the reason."""
+            if self.closed:
+                return
+            reason = message.encode() if isinstance(message, str) else message
+            try:
+                self.send_frame(
+                    struct.pack("!H", code) + reason, opcode=self.OPCODE_CLOSE
+                )
+            except WebSocketError:
+                pass  # the socket is closing anyway
+            finally:
+                self.closed = True
+                self.stream = None
+                self.raw_write = None
+                self.raw_read = None
+                self.environ = None
 
     gevent_handler.WebSocket = LimitedWebSocket
 

@@ -1,0 +1,56 @@
+"""Socket.IO packets the chat refuses before python-socketio keeps anything of them.
+
+- Binary packets: the chat's protocol has none. A BINARY_EVENT header announces how
+  many attachments follow, and python-socketio keeps every attachment in memory
+  until all have arrived, before any handler or limit sees the event:
+  `45999999-["message",{}]` followed by binary frames grew a server by 300 MB/s.
+- Packets that do not decode (`4x`, a CONNECT_ERROR from a client, ...): python-
+  socketio raises, and Engine.IO logs a traceback per packet.
+Either closes the connection at once (no client of ours ever sends one), logged as
+one warning line. Uses only Engine.IO's public `on("message")` hook, wrapping
+python-socketio's own handler.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import socketio
+
+from wire import engine_socket
+
+log = logging.getLogger("chat.wire")
+
+BINARY_EVENT = "5"
+BINARY_ACK = "6"
+
+
+def is_binary_packet(data: Any) -> bool:
+    """True for a binary frame or a Socket.IO binary event/ack header."""
+    if isinstance(data, (bytes, bytearray)):
+        return True
+    return isinstance(data, str) and data[:1] in (BINARY_EVENT, BINARY_ACK)
+
+
+def install(sio: socketio.Server) -> None:
+    eio = sio.eio
+    on_message = eio.handlers["message"]
+
+    def refuse(eio_sid: str, why: str) -> None:
+        log.warning("closing sid=%s: %s", eio_sid, why)
+        connection = eio.sockets.get(eio_sid)
+        if connection is not None:
+            engine_socket.close_later(
+                connection, eio.reason.TRANSPORT_ERROR, force=True
+            )
+
+    def message(eio_sid: str, data: Any) -> Any:
+        if is_binary_packet(data):
+            return refuse(eio_sid, "sent a binary packet")
+        try:
+            return on_message(eio_sid, data)
+        except ValueError:
+            return refuse(eio_sid, "sent a packet that does not decode")
+
+    eio.on("message", message)
