@@ -7,10 +7,12 @@ raise `ChatError`, which the handlers turn into an `error` event and ack.
 
 from __future__ import annotations
 
+import functools
 import re
-import unicodedata
 from dataclasses import dataclass
 from typing import Any
+
+from chat import names
 
 # Events a client sends.
 CLIENT_EVENTS = (
@@ -59,7 +61,8 @@ ERROR_CODES = {
 BAD_REQUEST_CODES = frozenset(
     {"invalid_payload", "invalid_room", "invalid_username", "unknown_event"}
 )
-# Nicknames that could pass for the server speaking (compared on letters and digits).
+# Nicknames that could pass for the server speaking (compared as chat/names.py
+# compares names, on letters and digits).
 RESERVED_USERNAMES = frozenset(
     {"system", "server", "admin", "administrator", "moderator", "mod", "chat", "notice"}
 )
@@ -79,6 +82,8 @@ _SESSION_PATTERN = re.compile(r"[A-Za-z0-9_\-]+")
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 # Control characters except newline and tab, which a message may keep.
 _MESSAGE_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Three or more line breaks with nothing but spaces between them.
+_BLANK_LINES = re.compile(r"\n(?:[ \t]*\n){2,}")
 
 
 class ChatError(Exception):
@@ -129,29 +134,52 @@ def has_lone_surrogate(text: str) -> bool:
 
 
 def username(payload: dict[str, Any]) -> str | None:
-    """The trimmed, NFKC-normalized nickname, or None when none was given."""
+    """The cleaned nickname (chat/names.py), or None when none was given."""
     raw = payload.get("username")
     if raw is None:
         return None
     if not isinstance(raw, str) or has_lone_surrogate(raw):
         raise ChatError("invalid_username")
-    name = unicodedata.normalize("NFKC", raw).strip()
-    if not 1 <= len(name) <= MAX_USERNAME_LENGTH or not name.isprintable():
+    name = names.clean_nickname(raw)
+    if (
+        not 1 <= len(name) <= MAX_USERNAME_LENGTH
+        or not name.isprintable()
+        or not names.visible(name)
+    ):
         raise ChatError("invalid_username")
-    if "".join(c for c in name.casefold() if c.isalnum()) in RESERVED_USERNAMES:
+    if is_reserved(name):
         raise ChatError("invalid_username", "That nickname is reserved.")
     return name
 
 
+@functools.cache
+def _reserved_keys() -> frozenset[str]:
+    return frozenset(
+        names.letters_and_digits(key)
+        for word in RESERVED_USERNAMES
+        for key in names.name_keys(word)
+    )
+
+
+def is_reserved(name: str) -> bool:
+    """A nickname that could pass for the server speaking, however it is spelled
+    ("ADMIN", "S.y.s.t.e.m", fullwidth "Ａdmin", Cyrillic "Аdmin")."""
+    reserved = _reserved_keys()
+    return any(
+        names.letters_and_digits(key) in reserved for key in names.name_keys(name)
+    )
+
+
 def message_text(payload: dict[str, Any], max_length: int) -> str:
-    """The message with control characters removed and outer whitespace trimmed."""
+    """The message with control characters removed, runs of blank lines shortened
+    to one, outer whitespace trimmed; it must show something."""
     raw = required_text(payload, "message")
     if len(raw) > 4 * max_length:
         raise ChatError(
             "message_too_long", f"Messages are at most {max_length} characters."
         )
-    text = _MESSAGE_CONTROL.sub("", raw).strip()
-    if not text:
+    text = _BLANK_LINES.sub("\n\n", _MESSAGE_CONTROL.sub("", raw)).strip()
+    if not names.visible(text):
         raise ChatError("empty_message")
     if len(text) > max_length:
         raise ChatError(

@@ -42,7 +42,7 @@ def test_username_is_optional() -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["", "   ", "x" * 33, "tab\there", "zero\u200bwidth", "bell\x07", 42, ["a"]]
+    "name", ["", "   ", "x" * 33, "tab\there", "bell\x07", 42, ["a"]]
 )
 def test_bad_usernames_are_invalid_username(name: Any) -> None:
     assert code_of(protocol.username, {"username": name}) == "invalid_username"
