@@ -32,6 +32,7 @@ from guards.rate_limit import ScoreLimiter
 from guards.request_guard import ConnectionGuards
 from ops import housekeeping, http_routes, log_limits, metrics, shutdown
 from ops.logging_setup import configure_logging
+from ops.security_headers import with_security_headers
 from state.base import StoreUnavailable
 from state.shared import SharedState
 from wire import engine_socket, fast_json, serving, websocket_limits
@@ -81,8 +82,10 @@ def create_app(config: Config | None = None) -> Flask:
     wired = wire.install(
         sio, config.async_mode, config.connection_limits, config.direct_writes
     )
-    app.wsgi_app = websocket_limits.limit_polling_body(  # type: ignore[method-assign]
-        app.wsgi_app, int(sio.eio.max_http_buffer_size)
+    app.wsgi_app = with_security_headers(  # type: ignore[method-assign]
+        websocket_limits.limit_polling_body(
+            app.wsgi_app, int(sio.eio.max_http_buffer_size)
+        )
     )
     log_limits.route_library_loggers()
     # The limits a connection lives under: per address at the handshake, then a rate

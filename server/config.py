@@ -54,6 +54,11 @@ class Config:
     # gevent); off routes every packet through Engine.IO's queues as stock does.
     direct_writes: bool = True
     log_level: str = "INFO"
+    # One log line per HTTP request.
+    access_log: bool = False
+    # A client gets this long to send a request's head (eventlet, gevent): without
+    # it, half-open requests (21,000 once) held every file descriptor.
+    header_timeout_seconds: float = 10.0
     client_dist: Path = REPO_ROOT / "client" / "dist"
     allow_insecure_secret: bool = False
     trusted_proxies: tuple[Network, ...] = ()
@@ -132,6 +137,12 @@ class Config:
                 defaults.room_ttl_seconds,
             ),
             log_level=read("LOG_LEVEL", _parse_log_level, defaults.log_level),
+            access_log=read("ACCESS_LOG", _parse_bool, defaults.access_log),
+            header_timeout_seconds=read(
+                "HTTP_HEADER_TIMEOUT_SECONDS",
+                _float_between(0.5, 3600),
+                defaults.header_timeout_seconds,
+            ),
             ping_interval=read(
                 "PING_INTERVAL_SECONDS", _float_between(1, 3600), defaults.ping_interval
             ),

@@ -45,11 +45,11 @@ def test_connect_sends_sid_time_and_limits(connect: Connect) -> None:
     }
 
 
-def test_test_message_echoes_payload(connect: Connect) -> None:
+def test_test_message_echoes_message_and_timestamp_only(connect: Connect) -> None:
     client = connect()
     client.get_received()
     payload = {"message": "ping", "timestamp": 123}
-    ack = client.emit("test_message", payload, callback=True)
+    ack = client.emit("test_message", {**payload, "extra": [1, 2]}, callback=True)
     (response,) = received(client, "test_response")
     assert response["status"] == "ok" and response["data"] == payload
     assert isinstance(response["server_time"], int)
@@ -234,6 +234,10 @@ BAD_REQUESTS = [
     ("typing", {"room": "lobby", "typing": "yes"}, "invalid_payload"),
     ("typing", {"room": "elsewhere", "typing": True}, "not_in_room"),
     ("test_message", {"message": 5}, "invalid_payload"),
+    ("test_message", {"message": "x", "timestamp": 1e300}, "invalid_payload"),
+    ("message", {"room": "lobby", "message": "\ud800"}, "invalid_payload"),
+    ("connect", {"REMOTE_ADDR": "203.0.113.9"}, "unknown_event"),
+    ("disconnect", {}, "unknown_event"),
     ("list_rooms", "all", "invalid_payload"),
     ("no_such_event", {}, "unknown_event"),
 ]

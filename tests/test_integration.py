@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -11,7 +12,14 @@ import pytest
 import requests
 import websocket
 
-from support import SERVER_DIR, RecordingClient, ServerProcess, wait_until
+from support import (
+    SERVER_DIR,
+    RecordingClient,
+    ServerProcess,
+    join_raw,
+    raw_socket,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -211,3 +219,30 @@ def test_request_heads_longer_than_the_http_buffers_are_served(
     url = f"{server.url}/socket.io/?EIO=4&transport=polling&pad={'p' * 3000}"
     with requests.get(url, timeout=5) as handshake:
         assert handshake.status_code == 200 and handshake.text.startswith("0{")
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        '4277["test_message",{"message":"x","timestamp":NaN}]',
+        '4277["test_message",{"message":"x","timestamp":-Infinity}]',
+        '4277["message",{"room":"r","message":"x","timestamp":1e400}]',
+        '4277["message",{"room":"r","message":"x","timestamp":' + "9" * 400 + "}]",
+        '4277["message",{"room":"r","message":"\\ud800 lone"}]',
+    ],
+)
+def test_numbers_json_cannot_carry_and_lone_surrogates_are_refused(
+    server: ServerProcess, frame: str
+) -> None:
+    """Never echoed (test_message once echoed NaN), never stored (Redis's cjson
+    cannot encode them: a seq was used up and history had a gap)."""
+    connection = raw_socket(server)
+    join_raw(connection, "r")
+    connection.send(frame)
+    while True:
+        reply = connection.recv()
+        if reply.startswith("4377"):
+            break
+    ack = json.loads(reply[4:])[0]
+    assert ack["error"]["code"] == "invalid_payload", ack
+    connection.close()

@@ -20,7 +20,7 @@ def parse_networks(specs: Iterable[str]) -> tuple[Network, ...]:
     return tuple(ipaddress.ip_network(spec.strip(), strict=False) for spec in specs)
 
 
-def _is_trusted(address: str, trusted: tuple[Network, ...]) -> bool:
+def is_trusted(address: str, trusted: tuple[Network, ...]) -> bool:
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
@@ -30,12 +30,12 @@ def _is_trusted(address: str, trusted: tuple[Network, ...]) -> bool:
 
 def client_address(environ: Mapping[str, Any], trusted: tuple[Network, ...]) -> str:
     peer = str(environ.get("REMOTE_ADDR") or "unknown")
-    if not trusted or not _is_trusted(peer, trusted):
+    if not trusted or not is_trusted(peer, trusted):
         return peer
     forwarded = str(environ.get("HTTP_X_FORWARDED_FOR", ""))
     chain = [part.strip() for part in forwarded.split(",") if part.strip()]
     for hop in reversed(chain):
-        if not _is_trusted(hop, trusted):
+        if not is_trusted(hop, trusted):
             try:
                 return str(ipaddress.ip_address(hop))
             except ValueError:

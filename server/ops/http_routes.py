@@ -52,12 +52,10 @@ def init_app(app: Flask) -> None:
 
 
 @bp.after_request
-def security_headers(response: Response) -> Response:
-    """Headers that keep the page from being framed, sniffed or scripted by others."""
+def page_security_policy(response: Response) -> Response:
+    """The page's policy: its own scripts and styles, a socket to this host only.
+    (ops/security_headers.py adds the rest to every response.)"""
     response.headers["Content-Security-Policy"] = content_security_policy(request.host)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["X-Frame-Options"] = "DENY"
     return response
 
 

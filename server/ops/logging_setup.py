@@ -36,7 +36,5 @@ def configure_logging(level: str, log_format: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    if level != "DEBUG":
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)
     # Bad input must not be able to flood the log with repeated lines.
     log_limits.install()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import resource
 import socket
+from typing import Any
 
 from flask import Flask
 
@@ -24,6 +25,7 @@ RESERVED_FILES = 64
 # Buffers of the HTTP parser per connection: request heads are far smaller, and
 # longer lines still work (read in several steps).
 HTTP_BUFFER_BYTES = 2048
+ACCESS_LOGGERS = ("chat.wsgi", "geventwebsocket.handler", "werkzeug")
 
 
 def raise_open_files_limit() -> int:
@@ -69,8 +71,17 @@ def browser_url(config: Config) -> str:
     return f"http://{host}:{config.port}/"
 
 
+def route_access_logs(enabled: bool) -> None:
+    """One line per HTTP request (ACCESS_LOG), or none: gevent-websocket and
+    Werkzeug log every request at INFO, unique lines no repeat limit can fold."""
+    level = logging.INFO if enabled else logging.WARNING
+    for name in ACCESS_LOGGERS:
+        logging.getLogger(name).setLevel(level)
+
+
 def serve(app: Flask, config: Config) -> None:
     """Serve `app` on config.host:config.port until interrupted."""
+    route_access_logs(config.access_log)
     open_files = raise_open_files_limit()
     max_connections = max(open_files - RESERVED_FILES, 128)
     log.info(
@@ -108,9 +119,11 @@ def _serve_eventlet(app: Flask, config: Config, max_connections: int) -> None:
         app,
         protocol=LeanHttpProtocol,
         max_size=max_connections,
-        log_output=config.debug,
+        log_output=config.access_log,
         log=logging.getLogger("chat.wsgi"),
         debug=False,
+        # Covers the request head; Engine.IO then sets a websocket's own timeout.
+        socket_timeout=config.header_timeout_seconds,
     )
 
 
@@ -127,11 +140,30 @@ def _serve_gevent(app: Flask, config: Config) -> None:
         (config.host, config.port), LISTEN_BACKLOG, family=family
     )
     disable_nagle(listener)
+
+    header_timeout = config.header_timeout_seconds
+
+    class TimedHandler(WebSocketHandler):  # type: ignore[misc]
+        """gevent-websocket's handler, with a deadline for each request's head."""
+
+        def read_requestline(self) -> Any:
+            self.socket.settimeout(header_timeout)
+            return super().read_requestline()
+
+        def read_request(self, raw_requestline: Any) -> Any:
+            try:
+                return super().read_request(raw_requestline)
+            except TimeoutError:
+                return False  # gevent answers 400 and closes; nothing to log
+            finally:
+                if self.socket is not None:
+                    self.socket.settimeout(None)
+
     server = pywsgi.WSGIServer(
         listener,
         app,
-        handler_class=WebSocketHandler,
-        log=logging.getLogger("chat.wsgi") if config.debug else None,
+        handler_class=TimedHandler,
+        log=logging.getLogger("chat.wsgi") if config.access_log else None,
         error_log=logging.getLogger("chat.wsgi"),
     )
     server.serve_forever()

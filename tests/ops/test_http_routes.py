@@ -66,3 +66,18 @@ def test_client_is_served_with_security_headers(tmp_path: Path) -> None:
         assert "connect-src 'self' ws://localhost wss://localhost" in policy
         assert response.headers["X-Content-Type-Options"] == "nosniff"
         assert response.headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_every_response_carries_the_security_headers(tmp_path: Path) -> None:
+    """/metrics and the socket's own responses too, not only the page (issue #10)."""
+    app = create_app(make_config(client_dist=built_client(tmp_path / "dist")))
+    http = app.test_client()
+    for path in ("/", "/healthz", "/metrics", "/socket.io/?EIO=4&transport=polling"):
+        response = fetch(http, path)
+        assert response.headers["X-Content-Type-Options"] == "nosniff", path
+        assert response.headers["Referrer-Policy"] == "no-referrer", path
+        assert response.headers["X-Frame-Options"] == "DENY", path
+        assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in fetch(http, "/").headers["Content-Security-Policy"]
+    metrics_policy = fetch(http, "/metrics").headers["Content-Security-Policy"]
+    assert metrics_policy.startswith("default-src 'none'")
