@@ -13,9 +13,10 @@ ensure_node_modules
 ensure_bench_modules
 ensure_debian_packages chromium redis-server nginx
 
-echo "== lint: python (ruff)"
+echo "== lint: python (ruff) and types (mypy --strict on server/)"
 .venv/bin/ruff check server tests bench
 .venv/bin/ruff format --check server tests bench
+.venv/bin/mypy
 
 echo "== client: lint, typecheck, unit tests, build"
 (

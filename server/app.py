@@ -82,7 +82,7 @@ def create_app(config: Config | None = None) -> Flask:
     wired = wire.install(
         sio, config.async_mode, config.connection_limits, config.direct_writes
     )
-    app.wsgi_app = with_security_headers(  # type: ignore[method-assign]
+    app.wsgi_app = with_security_headers(  # type: ignore[method-assign,assignment]
         websocket_limits.limit_polling_body(
             app.wsgi_app, int(sio.eio.max_http_buffer_size)
         )

@@ -8,10 +8,10 @@ the same no-sniff, no-referrer and no-framing headers as the page.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-WSGIApp = Any
+WSGIApp = Callable[[dict[str, Any], Any], Iterable[bytes]]
 
 ALWAYS = (
     ("X-Content-Type-Options", "nosniff"),

@@ -260,7 +260,7 @@ def install(
 ) -> WireCounters:
     """Put `eio`'s connections under `limits` (other servers keep stock methods)."""
     counters = WireCounters()
-    eio._chat_wire = _State(limits, counters, async_mode)  # type: ignore[attr-defined]
+    eio._chat_wire = _State(limits, counters, async_mode)
     Socket.send = send
     Socket.poll = poll
     Socket.receive = receive

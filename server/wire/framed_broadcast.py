@@ -111,7 +111,7 @@ class Lane:
         if self._busy or self._pending:
             return None
         try:
-            written = self._raw.send(frame)
+            written = int(self._raw.send(frame))
         except BlockingIOError:
             written = 0
         except OSError:
@@ -175,7 +175,8 @@ class FramedBroadcast:
         lane = self._lanes.get(eio_sid)
         engine_socket = self._eio.sockets.get(eio_sid) if lane is not None else None
         if (
-            engine_socket is not None
+            lane is not None
+            and engine_socket is not None
             and engine_socket.upgraded
             and not engine_socket.upgrading
             and not engine_socket.closing
@@ -186,7 +187,7 @@ class FramedBroadcast:
                 engine_socket.send(pkt)  # the queued path closes it, from a task
                 return
             frame = self._frame(pkt)
-            written = lane.try_write(frame, engine_socket)  # type: ignore[union-attr]
+            written = lane.try_write(frame, engine_socket)
             if written is not None:
                 self.direct_writes += 1
                 if written < len(frame):
@@ -228,6 +229,6 @@ def install(sio: socketio.Server, async_mode: str) -> FramedBroadcast | None:
 
     # A per-server copy: other Engine.IO servers in the process keep the default.
     eio._async = {**eio._async, "websocket": LanedWebSocketWSGI}
-    sio._send_eio_packet = broadcast.send_eio_packet  # type: ignore[method-assign]
-    sio._send_packet = broadcast.send_packet  # type: ignore[method-assign]
+    sio._send_eio_packet = broadcast.send_eio_packet
+    sio._send_packet = broadcast.send_packet
     return broadcast

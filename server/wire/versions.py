@@ -42,15 +42,18 @@ PATCHES = {
 # Patches that do not touch the websocket server of the async mode.
 _NO_WEBSOCKET_SERVER = frozenset({"engine_socket", "fast_packet", "queue_listener"})
 
-# Every private attribute the patches use: (module, qualified name, signature or
-# None for a plain attribute). Checked against the installed libraries by a test.
+# Every private attribute the patches use: (module, qualified name, signature as
+# `inspect.signature` shows it on the class, or None for a plain attribute).
+# tests/wire/test_versions.py checks each against the installed libraries.
 PRIVATE_SURFACE = (
     ("engineio.socket", "Socket.send", "(self, pkt)"),
     ("engineio.socket", "Socket.poll", "(self)"),
     ("engineio.socket", "Socket.receive", "(self, pkt)"),
     ("engineio.socket", "Socket._websocket_handler", "(self, ws)"),
     ("engineio.socket", "Socket.close", "(self, wait=True, abort=False, reason=None)"),
-    ("engineio.base_server", "BaseServer._async", None),
+    ("engineio.async_drivers.eventlet", "_async", None),
+    ("engineio.async_drivers.gevent", "_async", None),
+    ("engineio.async_drivers.threading", "_async", None),
     ("socketio.server", "Server._send_eio_packet", "(self, eio_sid, eio_pkt)"),
     ("socketio.server", "Server._send_packet", "(self, eio_sid, pkt)"),
     ("socketio.packet", "Packet.data_is_binary", "(data)"),
@@ -73,10 +76,10 @@ PRIVATE_SURFACE = (
         "(self, data, final=False)",
     ),
     ("geventwebsocket.websocket", "WebSocket.read_frame", "(self)"),
-    ("geventwebsocket.websocket", "WebSocket.raw_write", "(self, data)"),
+    ("geventwebsocket.websocket", "WebSocket.raw_write", None),
     ("geventwebsocket.websocket", "WebSocket.close", "(self, code=1000, message=b'')"),
     ("geventwebsocket.websocket", "WebSocket.send_frame", "(self, message, opcode)"),
-    ("geventwebsocket.websocket", "Header.decode_header", "(cls, stream)"),
+    ("geventwebsocket.websocket", "Header.decode_header", "(stream)"),
     ("geventwebsocket.websocket", "Header.mask_payload", "(self, payload)"),
     ("geventwebsocket.websocket", "Header.unmask_payload", "(self, payload)"),
     ("geventwebsocket.handler", "WebSocket", None),

@@ -60,7 +60,7 @@ def _bound_simple_websocket(eio: engineio.Server, limit: int) -> None:
     import simple_websocket
     from engineio.async_drivers._websocket_wsgi import SimpleWebSocketWSGI
 
-    class LimitedSimpleWebSocketWSGI(SimpleWebSocketWSGI):
+    class LimitedSimpleWebSocketWSGI(SimpleWebSocketWSGI):  # type: ignore[misc]
         def __init__(self, handler: Any, server: Any) -> None:
             super().__init__(handler, server, max_message_size=limit)
 
@@ -97,6 +97,12 @@ def _bound_gevent_websocket(limit: int) -> None:
         """gevent-websocket's read_frame, checking the message size before reading."""
 
         _message_bytes = 0
+        # Set by gevent-websocket; declared for the type checker.
+        stream: Any
+        environ: Any
+        raw_read: Any
+        raw_write: Any
+        closed: bool
 
         def read_frame(self) -> Any:
             header = Header.decode_header(self.stream)

@@ -1,4 +1,4 @@
-"""docs/protocol.md and server/protocol.py state the same events and error codes."""
+"""docs/protocol.md and server/chat/protocol.py name the same events and codes."""
 
 from __future__ import annotations
 

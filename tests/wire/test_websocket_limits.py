@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
+import json
 
 import pytest
 import requests
 import websocket
 
-from support import ServerProcess, answers_list_rooms, raw_socket
+from support import ServerProcess, answers_list_rooms, join_raw, raw_socket
 
 pytestmark = pytest.mark.integration
 
@@ -17,31 +16,24 @@ pytestmark = pytest.mark.integration
 LIMIT = 7096
 
 
-@pytest.fixture(scope="module", params=["eventlet", "gevent", "threading"])
-def server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ServerProcess]:
-    """A real server with a small message limit, in each async mode."""
-    process = ServerProcess(
-        request.param, tmp_path_factory.mktemp("limits"), MAX_MESSAGE_LENGTH="500"
-    ).start()
-    yield process
-    process.stop()
+# The shared `server` fixture (every async mode) with a small message limit.
+SERVER_ENV = {"MAX_MESSAGE_LENGTH": "500"}
 
 
-def wait_for_log(server: ServerProcess, text: str, timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while text not in server.log():
-        assert time.monotonic() < deadline, f"{text!r} never logged"
-        time.sleep(0.05)
-
-
-def test_a_message_at_the_limit_is_accepted(server: ServerProcess) -> None:
+def test_a_message_at_the_limit_is_stored_and_broadcast(server: ServerProcess) -> None:
     connection = raw_socket(server)
-    connection.send('42["join",{"room":"big"}]')
+    join_raw(connection, "big")
     text = "é" * 500
-    connection.send('42["message",{"room":"big","message":"' + text + '"}]')
-    assert answers_list_rooms(connection)
+    connection.send('4277["message",{"room":"big","message":"' + text + '"}]')
+    broadcast = ack = None
+    while broadcast is None or ack is None:
+        frame = connection.recv()
+        if frame.startswith('42["message"'):
+            broadcast = json.loads(frame[2:])[1]
+        elif frame.startswith("4377"):
+            ack = json.loads(frame[4:])[0]
+    assert ack["ok"] is True and broadcast["message"] == text
+    assert broadcast["seq"] == ack["seq"]
 
 
 def test_an_oversized_frame_closes_only_its_connection_and_is_logged(
@@ -60,7 +52,7 @@ def test_an_oversized_frame_closes_only_its_connection_and_is_logged(
         # oversized message on, so the connection hangs (until the ping timeout)
         # instead of closing with a log line. Others are unaffected either way.
         return
-    wait_for_log(server, "is over the 7096 byte limit")
+    server.wait_for_log("is over the 7096 byte limit")
 
 
 def test_a_fragmented_oversized_message_is_refused_too(server: ServerProcess) -> None:
@@ -92,4 +84,4 @@ def test_an_oversized_polling_post_is_refused(server: ServerProcess) -> None:
     body = "x" * (LIMIT * 2)
     with requests.post(f"{url}&sid={sid}", data=body, timeout=5) as response:
         assert response.status_code == 413
-    wait_for_log(server, f"message ({LIMIT * 2}) is over the {LIMIT} byte limit")
+    server.wait_for_log(f"message ({LIMIT * 2}) is over the {LIMIT} byte limit")
