@@ -110,7 +110,7 @@ class ChatEvents:
         try:
             memberships = self._store.leave_all(sid)
             for membership in memberships:
-                self.announce_left(membership)
+                self.announce_left(membership, "disconnect")
             log.info(
                 "disconnect sid=%s reason=%s rooms=%d", sid, reason, len(memberships)
             )
@@ -165,7 +165,7 @@ class ChatEvents:
         membership = self._store.leave(room, sid)
         if membership is None:
             raise ChatError("not_in_room")
-        self.announce_left(membership)
+        self.announce_left(membership, "leave")
         connection = self._connection(sid)
         self._broadcast.leave(sid, room, connection.batching)
         connection.typing_at.pop(room, None)
@@ -250,11 +250,11 @@ class ChatEvents:
             "joined", _membership_payload(membership), membership.room
         )
 
-    def announce_left(self, membership: Membership) -> None:
-        """Tell a room someone left it; also used by the cluster's dead-node reaper."""
-        self._broadcast.to_room(
-            "left", _membership_payload(membership), membership.room
-        )
+    def announce_left(self, membership: Membership, reason: str) -> None:
+        """Tell a room someone is gone, and why (protocol.LEAVE_REASONS); also used
+        by the cluster's dead-node reaper (`lost`) and on shutdown (`shutdown`)."""
+        payload = {**_membership_payload(membership), "reason": reason}
+        self._broadcast.to_room("left", payload, membership.room)
 
     def resync_room(self, room: str) -> None:
         """Tell a room's members its last seq, so each fetches what it missed."""
@@ -272,7 +272,7 @@ class ChatEvents:
         sids = self.connections.sids()
         for sid in sids:
             for membership in self._store.leave_all(sid):
-                self.announce_left(membership)
+                self.announce_left(membership, "shutdown")
         return len(sids)
 
     def on_unknown_event(self, event: str, sid: str, *args: Any) -> Any:

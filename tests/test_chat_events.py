@@ -189,6 +189,7 @@ def test_leave_tells_room_and_leaver(connect: Connect) -> None:
     (bob_sees,) = received(bob, "left")
     assert alice_sees == bob_sees
     assert alice_sees["username"] == "bob" and alice_sees["count"] == 1
+    assert alice_sees["reason"] == "leave"
     alice.emit("message", {"room": "lobby", "message": "still here?"})
     assert received(bob, "message") == []
 
@@ -203,7 +204,18 @@ def test_disconnect_leaves_every_room(connect: Connect, app: Flask) -> None:
     lefts = received(bob, "left")
     assert sorted(left["room"] for left in lefts) == ["one", "two"]
     assert all(left["username"] == "alice" and left["count"] == 1 for left in lefts)
+    assert {left["reason"] for left in lefts} == {"disconnect"}
     assert app.extensions["chat_store"].counts()["connections"] == 1
+
+
+def test_shutdown_drain_says_the_members_are_only_away(
+    connect: Connect, app: Flask
+) -> None:
+    alice = joined_client(connect, "one", "alice")
+    joined_client(connect, "one", "bob")
+    assert app.extensions["chat_events"].drain() == 2
+    lefts = received(alice, "left")
+    assert {left["reason"] for left in lefts} == {"shutdown"}
 
 
 def test_list_rooms_busiest_first(connect: Connect) -> None:

@@ -38,6 +38,9 @@ SERVER_EVENTS = (
     "room_seq",
     "error",
 )
+# Why someone is gone from a room, on `left`: they left, their connection closed,
+# their server shut down (they will likely be back), or their node died.
+LEAVE_REASONS = ("leave", "disconnect", "shutdown", "lost")
 # What a client may announce it accepts, in its connect auth {"features": [...]}.
 FEATURE_MESSAGE_BATCHES = "messages"
 KNOWN_FEATURES = frozenset({FEATURE_MESSAGE_BATCHES})

@@ -37,7 +37,7 @@ class ClusterKeeper:
         store: RedisRoomStore,
         registry: NodeRegistry,
         node_timeout: float,
-        announce_left: Callable[[Membership], None],
+        announce_left: Callable[[Membership, str], None],
         announce_joined: Callable[[Membership], None],
         resync_room: Callable[[str], None],
         listening: Callable[[], bool] = lambda: True,
@@ -107,7 +107,7 @@ class ClusterKeeper:
     def _restore_presence(self) -> None:
         """Put back local members that Redis lost or survivors removed meanwhile."""
         for membership in self._store.retry_deferred_leaves():
-            self._announce_left(membership)
+            self._announce_left(membership, "disconnect")
         self._registry.heartbeat(self._node_timeout)
         for room, sid, name in self._store.local_memberships():
             membership = self._store.join(room, sid, name)
@@ -123,5 +123,5 @@ class ClusterKeeper:
             for room, sid in members:
                 membership = self._store.leave_of(node, room, sid)
                 if membership is not None:
-                    self._announce_left(membership)
+                    self._announce_left(membership, "lost")
             self._registry.forget(node)

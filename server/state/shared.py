@@ -61,7 +61,7 @@ class SharedState:
     def make_keeper(
         self,
         node_timeout: float,
-        announce_left: Callable[[Membership], None],
+        announce_left: Callable[[Membership, str], None],
         announce_joined: Callable[[Membership], None],
         resync_room: Callable[[str], None],
     ) -> Any:

@@ -188,7 +188,7 @@ def test_a_dead_nodes_members_leave_presence(
     print(
         f"dead node's member left after {elapsed:.1f}s (NODE_TIMEOUT={NODE_TIMEOUT}s)"
     )
-    assert left["count"] == 1
+    assert left["count"] == 1 and left["reason"] == "lost"
     assert survivor.call("list_rooms")["rooms"] == [{"room": "wake", "count": 1}]
     members = survivor.call("join", {"room": "wake"})["members"]
     assert [m["username"] for m in members] == ["survivor"]
@@ -269,7 +269,7 @@ def test_sigterm_drains_presence_at_once_and_exits_quickly(
     leaving.process.terminate()
     assert leaving.process.wait(timeout=5) == 0
     left = watcher.wait_for("left", lambda d: d["username"] == "goer", timeout=5)
-    assert left["count"] == 1
+    assert left["count"] == 1 and left["reason"] == "shutdown"
     assert "shutting down: 1 connection(s) left their rooms" in leaving.log()
 
 

@@ -1,6 +1,7 @@
 /**
- * The event contract of docs/protocol.md, typed. server/protocol.py holds the same
- * event names and error codes; tests/test_protocol_doc.py checks all three agree.
+ * The event contract of docs/protocol.md, typed. server/chat/protocol.py holds the
+ * same event names and error codes; tests/chat/test_protocol_doc.py checks all three
+ * agree.
  */
 
 export const CLIENT_EVENTS = [
@@ -27,8 +28,15 @@ export const SERVER_EVENTS = [
   "error",
 ] as const;
 
-/** Sent in the connect auth: this client takes room messages as `messages` batches. */
-export const CONNECT_AUTH = { features: ["messages"] } as const;
+/** What this client announces in its connect auth (see docs/protocol.md). */
+export interface ConnectAuth {
+  /** This client takes room messages as `messages` batches. */
+  features: string[];
+  /** One random id per tab: a message retried after a reconnect is recognised. */
+  session: string;
+}
+
+export const FEATURES = ["messages"] as const;
 
 export const ERROR_CODES = [
   "invalid_payload",
@@ -80,11 +88,16 @@ export interface Connected {
   limits: Limits;
 }
 
+/** Why someone is no longer in a room (`left` events). */
+export type LeaveReason = "leave" | "disconnect" | "shutdown" | "lost";
+
 export interface Membership {
   room: string;
   sid: string;
   username: string;
   count: number;
+  /** On `left`: whether they left, lost their connection, or their server went away. */
+  reason?: LeaveReason;
 }
 
 export interface RoomState {
@@ -166,7 +179,11 @@ export interface MessageReceipt {
 
 export interface ServerToClientEvents {
   connected: (payload: Connected) => void;
-  test_response: (payload: { status: "ok"; data: unknown; server_time: number }) => void;
+  test_response: (payload: {
+    status: "ok";
+    data: { message: string; timestamp?: number };
+    server_time: number;
+  }) => void;
   joined: (payload: Membership) => void;
   room_state: (payload: RoomState) => void;
   left: (payload: Membership) => void;
