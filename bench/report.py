@@ -97,7 +97,33 @@ def write_results(results: Results, path: Path) -> None:
             for s, v in cluster.items()
             if v is not None
         ]
+    lines += client_section(results)
     analysis = path.parent / "analysis.md"
     if analysis.exists():
         lines += ["", analysis.read_text().rstrip()]
     path.write_text("\n".join(lines) + "\n")
+
+
+def client_section(results: Results) -> list[str]:
+    """The web client in Chromium (bench/client/bench_client.py), if it was run."""
+    record = results.get(("client", "CLIENT"))
+    if not record:
+        return []
+    rows = [
+        f"| {c['messages']:,} | {c['keystroke_median_ms']} | {c['keystroke_p95_ms']} "
+        f"| {c['load_earlier_s']} | {c['heap_mb']} |"
+        for c in record["figures"]["checkpoints"]
+    ]
+    return [
+        "",
+        "## The web client (bench/client/bench_client.py)",
+        "",
+        "Headless Chromium, 1280×800, a room receiving 50 messages/s "
+        f"({record['date']}). Targets: keystroke p95 < 16 ms and heap < 50 MB at "
+        "10,000 messages.",
+        "",
+        "| messages in the room | keystroke to paint, median ms | p95 ms "
+        "| loading earlier messages, s | JS heap MB |",
+        "|---|---|---|---|---|",
+        *rows,
+    ]

@@ -146,9 +146,11 @@ class ChatEvents:
             self._broadcast.enter(sid, room, self._connection(sid).batching)
             self.announce_joined(membership)
             log.info("join sid=%s room=%s count=%d", sid, room, membership.count)
-        snapshot = self._store.snapshot(
-            room, limit=self._limits.history_size, epoch=epoch, since=since
+        # Catching up gets everything missed; a plain join the latest page.
+        limit = (
+            self._limits.history_size if since is not None else self._limits.join_page
         )
+        snapshot = self._store.snapshot(room, limit=limit, epoch=epoch, since=since)
         state = {
             "room": room,
             "members": self._store.members(room),

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 from support import REPO_ROOT
+
+# Opens a page of the server under test in a fresh browser context (see conftest).
+OpenPage = Callable[..., Page]
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = [
@@ -68,3 +72,23 @@ def watch_for_trouble(page: Page) -> list[str]:
 
     page.on("console", on_console)
     return trouble
+
+
+def join(page: Page, nickname: str, room: str) -> None:
+    page.get_by_label("Nickname").fill(nickname)
+    page.get_by_label("Room name").fill(room)
+    page.get_by_label("Room name").press("Enter")
+    expect(page.get_by_role("heading", name=f"#{room}")).to_be_visible()
+    expect(page.locator(".room .connection")).to_have_class(
+        re.compile(r"connection--connected")
+    )
+
+
+def say(page: Page, room: str, text: str) -> None:
+    composer = page.get_by_label(f"Message #{room}")
+    composer.fill(text)
+    composer.press("Enter")
+
+
+def message_log(page: Page) -> Locator:
+    return page.get_by_role("log")

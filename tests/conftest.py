@@ -16,9 +16,7 @@ from flask import Flask
 from flask_socketio import SocketIOTestClient
 
 from app import create_app
-from support import ASYNC_MODES, ServerProcess, make_config
-
-StartServer = Callable[..., ServerProcess]
+from support import ASYNC_MODES, ServerProcess, StartServer, make_config
 
 
 @pytest.fixture

@@ -57,6 +57,8 @@ def port_accepts(port: int) -> bool:
 
 
 ASYNC_MODES = ("eventlet", "gevent", "threading")
+# Starts a real server with settings of a test's own (the `start_server` fixture).
+StartServer = Callable[..., "ServerProcess"]
 GREEN_MODES = ("eventlet", "gevent")
 
 # Tests connect many clients from one loopback address and send quickly: unless a

@@ -6,15 +6,13 @@ import { hashForRoom, roomFromHash } from "./chat/hashRoute";
 import { nicknameProblem, roomNameProblem } from "./chat/protocol";
 import { loadNickname, saveNickname } from "./chat/storage";
 import { ConnectionBadge } from "./components/ConnectionBadge";
-import { Lobby } from "./components/Lobby";
+import { Lobby, PRODUCT_NAME } from "./components/Lobby";
 import { RoomList } from "./components/RoomList";
 import { createRoomMemory } from "./components/roomMemory";
 import { RoomView } from "./components/RoomView";
 import "./App.css";
 
-const TITLE = "Chat";
-
-/** The page: the rooms you are in on the side, the lobby or a room in the middle. */
+/** The page: your rooms, and the lobby or a room; the page itself never scrolls. */
 export function App() {
   const { state, actions } = useChat();
   const [nickname, setNickname] = useState(loadNickname);
@@ -27,7 +25,7 @@ export function App() {
       const name = nickname.normalize("NFKC").trim();
       saveNickname(name);
       setNickname(name);
-      actions.joinRoom(room.toLowerCase(), name);
+      void actions.joinRoom(room.toLowerCase(), name, { focus: true });
     },
     [nickname, actions],
   );
@@ -40,7 +38,7 @@ export function App() {
       return;
     }
     const name = room.toLowerCase();
-    if (state.rooms[name]) {
+    if (state.rooms[name]?.status === "joined") {
       actions.selectRoom(name);
     } else if (!roomNameProblem(name) && !nicknameProblem(nickname)) {
       join(name);
@@ -69,22 +67,32 @@ export function App() {
   // still waiting for a nickname keeps its link, so a reload still lands there.
   useEffect(() => {
     if (!followedInitialHash.current) return;
-    if (state.activeRoom === null && linkedRoom) return;
+    if (state.activeRoom === null && (linkedRoom || state.pendingFocus)) return;
     const hash = hashForRoom(state.activeRoom);
     if (window.location.hash !== hash) window.history.replaceState(null, "", hash);
-  }, [state.activeRoom, linkedRoom]);
+  }, [state.activeRoom, state.pendingFocus, linkedRoom]);
+
+  // A linked room that has been joined needs no more asking for.
+  useEffect(() => {
+    // Clearing derived state once the join it waited for is done.
+    // eslint-disable-next-line react-hooks/set-state-in-effect
+    if (linkedRoom && state.activeRoom === linkedRoom) setLinkedRoom("");
+  }, [linkedRoom, state.activeRoom]);
 
   // While the tab is hidden, the title counts unread messages.
   const unread = totalUnread(state);
   useEffect(() => {
-    const base = activeRoom ? `#${activeRoom.name} · ${TITLE}` : TITLE;
+    const base = activeRoom ? `#${activeRoom.name} · ${PRODUCT_NAME}` : PRODUCT_NAME;
     document.title = state.hidden && unread > 0 ? `(${unread}) ${base}` : base;
   }, [state.hidden, unread, activeRoom]);
 
   return (
-    <div className="app">
+    <div className={`app ${activeRoom ? "app--in-room" : "app--in-lobby"}`}>
       <header className="app__bar">
-        <h1 className="app__title">Chat</h1>
+        <h1 className="app__title">
+          <span className="app__logo" aria-hidden="true" />
+          {PRODUCT_NAME}
+        </h1>
         {activeRoom ? null : <ConnectionBadge status={state.status} />}
       </header>
       <div className="app__body">
@@ -98,16 +106,13 @@ export function App() {
               nickname={nickname}
               onNicknameChange={setNickname}
               initialRoom={linkedRoom}
-              onJoin={(room) => {
-                setLinkedRoom("");
-                join(room);
-              }}
+              onJoin={join}
             />
           )}
         </main>
       </div>
       <div className="visually-hidden" aria-live="polite" aria-atomic="true">
-        {state.announcement}
+        <span key={state.announcement.id}>{state.announcement.text}</span>
       </div>
     </div>
   );

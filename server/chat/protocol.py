@@ -74,6 +74,8 @@ MAX_ROOM_LENGTH = 64
 MAX_USERNAME_LENGTH = 32
 MAX_CLIENT_ID_LENGTH = 64
 ROOM_LIST_LIMIT = 100
+# Messages a join sends at most, when it does not ask to catch up with `since`.
+JOIN_PAGE = 100
 
 # Numbers a client may send (timestamps): finite, and exact in every JSON parser.
 MAX_SAFE_NUMBER = 2**53 - 1
@@ -267,6 +269,12 @@ class Limits:
     history_size: int
     max_username_length: int = MAX_USERNAME_LENGTH
     max_room_length: int = MAX_ROOM_LENGTH
+
+    @property
+    def join_page(self) -> int:
+        """Messages a plain join brings (older ones come with `history before`):
+        a room that keeps thousands does not send them all to every joiner."""
+        return min(self.history_size, JOIN_PAGE)
 
     def as_dict(self) -> dict[str, int]:
         return {

@@ -8,11 +8,11 @@ import pytest
 import requests
 import websocket
 
-from conftest import StartServer
 from support import (
     ENGINE_IO_PATH,
     GREEN_MODES,
     RawClient,
+    StartServer,
     is_closed,
     join_raw,
     raw_socket,

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 from flask.testing import FlaskClient
@@ -33,6 +34,7 @@ def built_client(root: Path) -> Path:
     (root / "assets").mkdir(parents=True)
     (root / "index.html").write_text("<!doctype html><title>chat</title>")
     (root / "assets" / "app-1234.js").write_text("console.log('x')")
+    (root / "favicon.svg").write_text("<svg/>")
     return root
 
 
@@ -41,12 +43,43 @@ def test_built_client_is_served_with_spa_fallback(tmp_path: Path) -> None:
     http = app.test_client()
     index = fetch(http, "/")
     assert index.status_code == 200 and b"<title>chat</title>" in index.data
-    assert "no-cache" in index.headers["Cache-Control"]
+    assert index.headers["Cache-Control"] == "no-cache"
     asset = fetch(http, "/assets/app-1234.js")
     assert asset.status_code == 200 and b"console.log" in asset.data
-    assert "immutable" in asset.headers["Cache-Control"]
+    assert asset.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    icon = fetch(http, "/favicon.svg")
+    assert icon.headers["Cache-Control"] == "public, max-age=86400"
     fallback = fetch(http, "/some/client/route")
     assert fallback.status_code == 200 and b"<title>chat</title>" in fallback.data
+    # A missing file is missing: no page served in its place (and cached as an icon).
+    assert fetch(http, "/favicon.ico").status_code == 404
+
+
+def test_assets_go_out_precompressed_when_the_browser_takes_it(tmp_path: Path) -> None:
+    dist = built_client(tmp_path / "dist")
+    source = (dist / "assets" / "app-1234.js").read_bytes()
+    (dist / "assets" / "app-1234.js.gz").write_bytes(gzip.compress(source))
+    (dist / "assets" / "app-1234.js.br").write_bytes(b"brotli bytes, as built")
+    http = create_app(make_config(client_dist=dist)).test_client()
+
+    def get(accept: str) -> TestResponse:
+        with http.get(
+            "/assets/app-1234.js", headers={"Accept-Encoding": accept}
+        ) as got:
+            got.get_data()
+            return got
+
+    best = get("gzip, deflate, br")
+    assert best.headers["Content-Encoding"] == "br"
+    assert best.data == b"brotli bytes, as built"
+    assert best.headers["Content-Type"].startswith("text/javascript")
+    assert "Accept-Encoding" in best.headers["Vary"]
+    zipped = get("gzip")
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(zipped.data) == source
+    plain = get("identity")
+    assert "Content-Encoding" not in plain.headers and plain.data == source
+    assert "Accept-Encoding" in plain.headers["Vary"]
 
 
 def test_paths_outside_the_build_are_not_served(tmp_path: Path) -> None:

@@ -15,9 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import StartServer
 from services import RedisProcess
-from support import GREEN_MODES, RecordingClient, ServerProcess, wait_until
+from support import GREEN_MODES, RecordingClient, ServerProcess, StartServer, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("cluster")]
 

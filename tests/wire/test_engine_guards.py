@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 import websocket
 
-from conftest import StartServer
 from support import (
     ENGINE_IO_PATH,
     GENEROUS_LIMITS,
     GREEN_MODES,
     RawClient,
     ServerProcess,
+    StartServer,
     answers_list_rooms,
     is_closed,
     join_raw,

@@ -6,8 +6,7 @@ import pytest
 import requests
 
 from config import Config
-from conftest import StartServer
-from support import GREEN_MODES
+from support import GREEN_MODES, StartServer
 from wire.serving import browser_url, disable_nagle
 
 

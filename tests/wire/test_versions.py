@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 
-from conftest import StartServer
-from support import RecordingClient
+from support import RecordingClient, StartServer
 from wire import versions
 
 

@@ -3,7 +3,7 @@
  * actions, and exposes what people can do (join, send, leave...) through useChat().
  * It also keeps the promises of the protocol: re-join with epoch/since after a
  * reconnect, fill seq gaps with `history`, and deliver queued messages exactly once
- * (each carries a client_id, so a retry is never shown twice).
+ * and in order (each carries a client_id, so a retry is never shown twice).
  */
 import {
   createContext,
@@ -14,12 +14,14 @@ import {
   useMemo,
   useReducer,
   useRef,
+  useState,
   type ReactNode,
 } from "react";
 
 import {
   chatReducer,
   currentEpoch,
+  firstSeq,
   initialState,
   isLimited,
   lastSeq,
@@ -27,8 +29,10 @@ import {
   type ChatState,
   type Room,
 } from "./chatReducer";
+import { DraftStore } from "./drafts";
 import type {
   Connected,
+  JoinRequest,
   Membership,
   RoomSeq,
   RoomState,
@@ -37,26 +41,33 @@ import type {
   TypingNotice,
 } from "./protocol";
 import type { ChatSocket } from "./socket";
+import { loadRooms, saveRooms } from "./storage";
 
 const ACK_TIMEOUT_MS = 10_000;
 const TYPING_INTERVAL_MS = 2_000;
 
+export type JoinOutcome = { ok: true } | { ok: false; error: ServerError } | { ok: "queued" };
+
 export interface ChatActions {
-  joinRoom: (room: string, username: string) => void;
+  /** Join (or show, if already in it) a room; resolves when the server answers. */
+  joinRoom: (room: string, username: string, options?: { focus?: boolean }) => Promise<JoinOutcome>;
   leaveRoom: (room: string) => void;
   selectRoom: (room: string | null) => void;
-  setDraft: (room: string, text: string) => void;
   sendMessage: (room: string, text: string) => void;
   retryMessage: (room: string, clientId: string) => void;
   discardMessage: (room: string, clientId: string) => void;
   setTyping: (room: string, typing: boolean) => void;
+  /** Fetch older messages than the first one held; resolves with how many came. */
+  loadEarlier: (room: string) => Promise<number>;
   refreshRooms: () => void;
   dismissError: () => void;
+  dismissJoinRefusal: () => void;
 }
 
 interface ChatContextValue {
   state: ChatState;
   actions: ChatActions;
+  drafts: DraftStore;
 }
 
 const ChatContext = createContext<ChatContextValue | null>(null);
@@ -81,27 +92,36 @@ export function ChatProvider({ socket, children }: { socket: ChatSocket; childre
   }, [state]);
   const flushing = useRef(new Set<string>());
   const typingSentAt = useRef(new Map<string, number>());
+  const joinWaiters = useRef(new Map<string, (outcome: JoinOutcome) => void>());
+  const [drafts] = useState(() => new DraftStore());
 
+  const settleJoin = useCallback((room: string, outcome: JoinOutcome) => {
+    const waiter = joinWaiters.current.get(room);
+    joinWaiters.current.delete(room);
+    waiter?.(outcome);
+  }, []);
+
+  /** Ask to join; a room we hold messages of asks for what it missed only. */
   const requestJoin = useCallback(
-    (room: Room | { name: string; username: string }) => {
-      const request: { room: string; username: string; epoch?: string; since?: number } = {
-        room: room.name,
-        username: room.username,
-      };
-      if ("epochs" in room) {
-        const epoch = currentEpoch(room);
-        if (epoch) {
-          request.epoch = epoch;
-          request.since = lastSeq(room);
-        }
+    (name: string, username: string, held?: Room) => {
+      const request: JoinRequest = { room: name, username };
+      const epoch = held ? currentEpoch(held) : null;
+      if (held && epoch) {
+        request.epoch = epoch;
+        request.since = lastSeq(held);
       }
       socket.timeout(ACK_TIMEOUT_MS).emit("join", request, (err, reply) => {
-        if (err || reply.ok) return; // room_state carries the success
-        dispatch({ type: "error_received", error: { ...reply.error, event: "join" }, room: room.name });
-        dispatch({ type: "room_closed", room: room.name });
+        if (err) return; // the next connection asks again
+        if (reply.ok) {
+          settleJoin(name, { ok: true });
+          return;
+        }
+        const error: ServerError = { ...reply.error, event: "join" };
+        dispatch({ type: "join_refused", room: name, error, at: Date.now() });
+        settleJoin(name, { ok: false, error });
       });
     },
-    [socket],
+    [socket, settleJoin],
   );
 
   const fillGap = useCallback(
@@ -111,7 +131,9 @@ export function ChatProvider({ socket, children }: { socket: ChatSocket; childre
       socket
         .timeout(ACK_TIMEOUT_MS)
         .emit("history", { room: room.name, epoch, since: lastSeq(room) }, (err, reply) => {
-          if (!err && reply.ok) dispatch({ type: "history_received", page: reply });
+          if (!err && reply.ok) {
+            dispatch({ type: "history_received", page: reply, older: false, requested: 0 });
+          }
         });
     },
     [socket],
@@ -119,7 +141,9 @@ export function ChatProvider({ socket, children }: { socket: ChatSocket; childre
 
   useEffect(() => {
     function onConnect() {
-      for (const room of Object.values(stateRef.current.rooms)) requestJoin(room);
+      for (const room of Object.values(stateRef.current.rooms)) {
+        requestJoin(room.name, room.username, room);
+      }
     }
     function onDisconnect() {
       flushing.current.clear();
@@ -156,7 +180,7 @@ export function ChatProvider({ socket, children }: { socket: ChatSocket; childre
     function onRoomSeq(payload: RoomSeq) {
       const room = stateRef.current.rooms[payload.room];
       if (!room) return;
-      if (currentEpoch(room) !== payload.epoch) requestJoin(room);
+      if (currentEpoch(room) !== payload.epoch) requestJoin(room.name, room.username, room);
       else if (payload.last_seq > lastSeq(room)) fillGap(room);
     }
     function onRooms(payload: { rooms: { room: string; count: number }[] }) {
@@ -204,14 +228,14 @@ export function ChatProvider({ socket, children }: { socket: ChatSocket; childre
     };
   }, [socket, requestJoin, fillGap]);
 
-  // Deliver queued messages, one at a time per room, once the room is joined on
-  // this connection. A timeout leaves the message queued for the next attempt.
+  // Deliver queued messages, one at a time per room and in order, once the room is
+  // joined on this connection. A timeout leaves the message queued for next time.
   const flush = useCallback(
     (roomName: string) => {
       if (flushing.current.has(roomName)) return;
       const room = stateRef.current.rooms[roomName];
-      const next = room?.pending.find((p) => p.status === "pending");
-      if (!room || !next || !room.synced || !socket.connected) return;
+      const next = room?.pending.find((p) => p.status !== "failed");
+      if (!room || !next || next.status !== "pending" || !room.synced || !socket.connected) return;
       if (isLimited(stateRef.current)) return;
       flushing.current.add(roomName);
       socket
@@ -229,7 +253,6 @@ export function ChatProvider({ socket, children }: { socket: ChatSocket; childre
               dispatch({ type: "message_rate_limited", room: roomName, clientId: next.clientId, until });
             } else {
               dispatch({ type: "message_refused", room: roomName, clientId: next.clientId, error: reply.error.message });
-              dispatch({ type: "error_received", error: { ...reply.error, event: "message" }, room: roomName });
             }
           },
         );
@@ -237,7 +260,7 @@ export function ChatProvider({ socket, children }: { socket: ChatSocket; childre
     [socket],
   );
 
-  // When a rate limit ends, say so (the composer's countdown stops, the queue moves).
+  // When a rate limit ends, say so (the countdown stops, held messages go out).
   useEffect(() => {
     if (state.limitedUntil === null) return;
     const wait = Math.max(0, state.limitedUntil - Date.now());
@@ -267,22 +290,42 @@ export function ChatProvider({ socket, children }: { socket: ChatSocket; childre
     return () => document.removeEventListener("visibilitychange", onVisibility);
   }, []);
 
-  const actions = useMemo<ChatActions>(
-    () => ({
-      joinRoom(room, username) {
+  // The rooms you are in survive a reload: remembered here, joined again on load.
+  const joinedRooms = useMemo(
+    () =>
+      state.roomOrder
+        .map((name) => state.rooms[name])
+        .filter((room): room is Room => room?.status === "joined")
+        .map((room) => ({ name: room.name, username: room.username })),
+    [state.roomOrder, state.rooms],
+  );
+  const restored = useRef(false);
+  useEffect(() => {
+    if (!restored.current) return;
+    saveRooms(joinedRooms);
+  }, [joinedRooms]);
+
+  const actions = useMemo<ChatActions>(() => {
+    const act: ChatActions = {
+      joinRoom(room, username, options = {}) {
+        const focus = options.focus ?? true;
         const existing = stateRef.current.rooms[room];
-        dispatch({ type: "join_requested", room, username });
-        if (!existing && socket.connected) requestJoin({ name: room, username });
+        dispatch({ type: "join_requested", room, username, focus });
+        if (existing?.status === "joined") return Promise.resolve({ ok: true });
+        const outcome = new Promise<JoinOutcome>((resolve) => {
+          joinWaiters.current.get(room)?.({ ok: "queued" });
+          joinWaiters.current.set(room, resolve);
+        });
+        if (!existing && socket.connected) requestJoin(room, username);
+        return outcome;
       },
       leaveRoom(room) {
         dispatch({ type: "room_closed", room });
+        drafts.delete(room);
         if (socket.connected) socket.emit("leave", { room }, () => undefined);
       },
       selectRoom(room) {
         dispatch({ type: "room_selected", room });
-      },
-      setDraft(room, text) {
-        dispatch({ type: "draft_changed", room, text });
       },
       sendMessage(room, text) {
         if (typingSentAt.current.has(room)) {
@@ -310,6 +353,27 @@ export function ChatProvider({ socket, children }: { socket: ChatSocket; childre
           socket.emit("typing", { room, typing: false });
         }
       },
+      loadEarlier(roomName) {
+        const room = stateRef.current.rooms[roomName];
+        const epoch = room ? currentEpoch(room) : null;
+        const before = room ? firstSeq(room) : null;
+        if (!room || !epoch || before === null || !room.hasEarlier || !socket.connected) {
+          return Promise.resolve(0);
+        }
+        const limit = stateRef.current.limits.history_size;
+        return new Promise((resolve) => {
+          socket
+            .timeout(ACK_TIMEOUT_MS)
+            .emit("history", { room: roomName, epoch, before, limit }, (err, reply) => {
+              if (err || !reply.ok) {
+                resolve(0);
+                return;
+              }
+              dispatch({ type: "history_received", page: reply, older: true, requested: limit });
+              resolve(reply.messages.length);
+            });
+        });
+      },
       refreshRooms() {
         if (!socket.connected) return;
         socket.timeout(ACK_TIMEOUT_MS).emit("list_rooms", {}, (err, reply) => {
@@ -319,10 +383,22 @@ export function ChatProvider({ socket, children }: { socket: ChatSocket; childre
       dismissError() {
         dispatch({ type: "error_dismissed" });
       },
-    }),
-    [socket, requestJoin],
-  );
+      dismissJoinRefusal() {
+        dispatch({ type: "join_refusal_dismissed" });
+      },
+    };
+    return act;
+  }, [socket, requestJoin, drafts]);
 
-  const value = useMemo(() => ({ state, actions }), [state, actions]);
+  // Once: the rooms this browser was in are joined again (in the background).
+  useEffect(() => {
+    if (restored.current) return;
+    restored.current = true;
+    for (const saved of loadRooms()) {
+      void actions.joinRoom(saved.name, saved.username, { focus: false });
+    }
+  }, [actions]);
+
+  const value = useMemo(() => ({ state, actions, drafts }), [state, actions, drafts]);
   return <ChatContext.Provider value={value}>{children}</ChatContext.Provider>;
 }

@@ -1,7 +1,18 @@
 import { describe, expect, it } from "vitest";
 
-import { chatReducer, initialState, isLimited, lastSeq, skipsSeq, totalUnread, type ChatState } from "./chatReducer";
+import {
+  chatReducer,
+  initialState,
+  isLimited,
+  lastSeq,
+  RETURN_WINDOW_MS,
+  skipsSeq,
+  totalUnread,
+  type ChatAction,
+  type ChatState,
+} from "./chatReducer";
 import type { ServerMessage } from "./protocol";
+import { buildTimeline } from "./timeline";
 
 const LIMITS = { max_message_length: 100, max_username_length: 32, max_room_length: 64, history_size: 100 };
 
@@ -18,51 +29,175 @@ function message(seq: number, overrides: Partial<ServerMessage> = {}): ServerMes
   };
 }
 
-function joinedState(messages: ServerMessage[] = [], epoch = "e1"): ChatState {
-  let state = chatReducer(initialState, { type: "connected", sid: "me", limits: LIMITS });
-  state = chatReducer(state, { type: "join_requested", room: "lobby", username: "alice" });
-  return chatReducer(state, {
-    type: "room_state_received",
-    state: { room: "lobby", members: [{ sid: "me", username: "alice" }], messages, epoch, last_seq: messages.length },
-    at: 1,
-  });
+function run(state: ChatState, ...actions: ChatAction[]): ChatState {
+  return actions.reduce(chatReducer, state);
 }
 
-function seqs(state: ChatState): number[] {
-  return state.rooms.lobby?.messages.map((m) => m.seq) ?? [];
+function joined(room: string, messages: ServerMessage[] = [], state?: ChatState, epoch = "e1"): ChatState {
+  const start = state ?? chatReducer(initialState, { type: "connected", sid: "me", limits: LIMITS });
+  return run(
+    start,
+    { type: "join_requested", room, username: "alice", focus: true },
+    {
+      type: "room_state_received",
+      state: { room, members: [{ sid: "me", username: "alice" }], messages, epoch, last_seq: messages.length },
+      at: 1,
+    },
+  );
 }
 
-describe("chatReducer", () => {
-  it("joins a room and makes it active", () => {
-    const state = joinedState([message(1)]);
+function seqs(state: ChatState, room = "lobby"): number[] {
+  return state.rooms[room]?.messages.map((m) => m.seq) ?? [];
+}
+
+function lines(state: ChatState, room = "lobby"): string[] {
+  return state.rooms[room]?.system.map((line) => line.text) ?? [];
+}
+
+const membership = (username: string, sid: string, reason?: "leave" | "disconnect" | "shutdown" | "lost") => ({
+  room: "lobby",
+  sid,
+  username,
+  count: 1,
+  ...(reason ? { reason } : {}),
+});
+
+describe("joining", () => {
+  it("shows a room once the server lets us in, not before", () => {
+    let state = chatReducer(initialState, { type: "connected", sid: "me", limits: LIMITS });
+    state = chatReducer(state, { type: "join_requested", room: "lobby", username: "alice", focus: true });
+    expect(state.activeRoom).toBeNull();
+    expect(state.rooms.lobby?.status).toBe("joining");
+    state = joined("lobby", [message(1)], state);
     expect(state.activeRoom).toBe("lobby");
-    expect(state.roomOrder).toEqual(["lobby"]);
-    expect(state.rooms.lobby?.synced).toBe(true);
+    expect(state.rooms.lobby?.status).toBe("joined");
     expect(seqs(state)).toEqual([1]);
   });
 
-  it("records others joining and leaving as system lines, not its own join", () => {
-    let state = joinedState();
-    state = chatReducer(state, { type: "member_joined", membership: { room: "lobby", sid: "me", username: "alice", count: 1 }, at: 2 });
-    state = chatReducer(state, { type: "member_joined", membership: { room: "lobby", sid: "b", username: "bob", count: 2 }, at: 3 });
-    state = chatReducer(state, { type: "member_left", membership: { room: "lobby", sid: "b", username: "bob", count: 1 }, at: 4 });
-    expect(state.rooms.lobby?.system.map((line) => line.text)).toEqual(["bob joined", "bob left"]);
+  it("a refused join leaves no room behind and says which field to fix", () => {
+    let state = chatReducer(initialState, { type: "join_requested", room: "lobby", username: "Admin", focus: true });
+    state = chatReducer(state, {
+      type: "join_refused",
+      room: "lobby",
+      error: { code: "invalid_username", message: "That nickname is reserved.", event: "join" },
+      at: 100,
+    });
+    expect(state.rooms).toEqual({});
+    expect(state.roomOrder).toEqual([]);
+    expect(state.pendingFocus).toBeNull();
+    expect(state.joinRefusal).toMatchObject({ field: "nickname", message: "That nickname is reserved.", until: null });
+  });
+
+  it.each([
+    ["invalid_room", "room"],
+    ["too_many_rooms", "room"],
+    ["rate_limited", "form"],
+    ["unavailable", "form"],
+  ])("a %s refusal is shown at the %s", (code, field) => {
+    const state = run(
+      initialState,
+      { type: "join_requested", room: "lobby", username: "alice", focus: true },
+      { type: "join_refused", room: "lobby", error: { code: code as "rate_limited", message: "no", event: "join", retry_after_ms: 3000 }, at: 100 },
+    );
+    expect(state.joinRefusal?.field).toBe(field);
+    expect(state.joinRefusal?.until).toBe(3100);
+  });
+
+  it("rooms joined again in the background do not take the screen", () => {
+    let state = joined("lobby");
+    state = run(
+      state,
+      { type: "join_requested", room: "saved", username: "alice", focus: false },
+      {
+        type: "room_state_received",
+        state: { room: "saved", members: [], messages: [], epoch: "e9", last_seq: 0 },
+        at: 2,
+      },
+    );
+    expect(state.rooms.saved?.status).toBe("joined");
+    expect(state.activeRoom).toBe("lobby");
+  });
+});
+
+describe("presence", () => {
+  it("announces others joining and leaving, never itself", () => {
+    const state = run(
+      joined("lobby"),
+      { type: "member_joined", membership: membership("alice", "me"), at: 2 },
+      { type: "member_joined", membership: membership("bob", "b"), at: 3 },
+      { type: "member_left", membership: membership("bob", "b", "leave"), at: 4 },
+    );
+    expect(lines(state)).toEqual(["bob joined", "bob left"]);
     expect(state.rooms.lobby?.members.map((m) => m.username)).toEqual(["alice"]);
   });
 
-  it("merges history by seq without duplicates", () => {
-    let state = joinedState([message(1), message(2)]);
-    state = chatReducer(state, { type: "message_received", message: message(5) });
+  it("a server restart is not people leaving, and their return is not news", () => {
+    const state = run(
+      joined("lobby"),
+      { type: "member_joined", membership: membership("bob", "b1"), at: 2 },
+      { type: "member_left", membership: membership("bob", "b1", "shutdown"), at: 3 },
+      { type: "connection_lost" },
+      { type: "member_joined", membership: membership("bob", "b2"), at: 3 + RETURN_WINDOW_MS - 1 },
+    );
+    expect(lines(state)).toEqual(["bob joined"]);
+    expect(state.rooms.lobby?.members.map((m) => m.username)).toEqual(["alice", "bob"]);
+  });
+
+  it("a lost connection is said as such, and a quick return as being back", () => {
+    const state = run(
+      joined("lobby"),
+      { type: "member_left", membership: membership("bob", "b1", "disconnect"), at: 10 },
+      { type: "member_joined", membership: membership("bob", "b2"), at: 20 },
+      { type: "member_left", membership: membership("bob", "b2", "disconnect"), at: 30 },
+      { type: "member_joined", membership: membership("bob", "b3"), at: 30 + RETURN_WINDOW_MS + 1 },
+    );
+    expect(lines(state)).toEqual([
+      "bob lost their connection",
+      "bob is back",
+      "bob lost their connection",
+      "bob joined",
+    ]);
+  });
+
+  it("after a reconnect, members are what the server says, without a line each", () => {
+    let state = run(joined("lobby"), { type: "connection_lost" });
     state = chatReducer(state, {
-      type: "history_received",
-      page: { room: "lobby", epoch: "e1", last_seq: 5, messages: [message(2), message(3), message(4), message(5)] },
+      type: "room_state_received",
+      state: {
+        room: "lobby",
+        members: [
+          { sid: "me2", username: "alice" },
+          { sid: "c", username: "carol" },
+        ],
+        messages: [],
+        epoch: "e1",
+        last_seq: 0,
+      },
+      at: 50,
     });
+    expect(lines(state)).toEqual([]);
+    expect(state.rooms.lobby?.members.map((m) => m.username)).toEqual(["alice", "carol"]);
+  });
+});
+
+describe("messages", () => {
+  it("merges history by seq without duplicates", () => {
+    const state = run(
+      joined("lobby", [message(1), message(2)]),
+      { type: "messages_received", messages: [message(5)] },
+      {
+        type: "history_received",
+        page: { room: "lobby", epoch: "e1", last_seq: 5, messages: [message(2), message(3), message(4), message(5)] },
+        older: false,
+        requested: 0,
+      },
+    );
     expect(seqs(state)).toEqual([1, 2, 3, 4, 5]);
     expect(lastSeq(state.rooms.lobby!)).toBe(5);
   });
 
   it("takes a batch in one step and knows when it skips a seq", () => {
-    let state = joinedState([message(1)]);
+    let state = joined("lobby", [message(1)]);
     const room = state.rooms.lobby!;
     expect(skipsSeq(room, [message(1), message(2), message(3)])).toBe(false);
     expect(skipsSeq(room, [message(3)])).toBe(true);
@@ -71,136 +206,112 @@ describe("chatReducer", () => {
     expect(seqs(state)).toEqual([1, 2, 3]);
   });
 
-  it("ignores a message it already holds", () => {
-    let state = joinedState([message(1)]);
-    state = chatReducer(state, { type: "message_received", message: message(1) });
-    expect(seqs(state)).toEqual([1]);
+  it("knows when older messages may exist, and when scrolling back reached the start", () => {
+    let state = joined("lobby", [message(101), message(102)]);
+    expect(state.rooms.lobby?.hasEarlier).toBe(true);
+    const older = Array.from({ length: 100 }, (_, i) => message(i + 1));
+    state = chatReducer(state, {
+      type: "history_received",
+      page: { room: "lobby", epoch: "e1", last_seq: 102, messages: older },
+      older: true,
+      requested: 100,
+    });
+    expect(seqs(state)).toHaveLength(102);
+    expect(state.rooms.lobby?.hasEarlier).toBe(false);
   });
 
   it("keeps a pending message until it is acknowledged, then shows it once", () => {
-    let state = joinedState();
-    state = chatReducer(state, { type: "message_queued", room: "lobby", clientId: "c1", text: "hi", at: 5 });
+    let state = run(joined("lobby"), { type: "message_queued", room: "lobby", clientId: "c1", text: "hi", at: 5 });
     expect(state.rooms.lobby?.pending).toHaveLength(1);
-    state = chatReducer(state, {
-      type: "message_acked",
-      room: "lobby",
-      clientId: "c1",
-      receipt: { id: "id-1", seq: 1, timestamp: 6 },
-    });
+    state = run(
+      state,
+      { type: "message_acked", room: "lobby", clientId: "c1", receipt: { id: "id-1", seq: 1, timestamp: 6 } },
+      { type: "messages_received", messages: [message(1, { sid: "me", username: "alice", message: "hi", client_id: "c1" })] },
+    );
     expect(state.rooms.lobby?.pending).toEqual([]);
-    state = chatReducer(state, {
-      type: "message_received",
-      message: message(1, { sid: "me", username: "alice", message: "hi", client_id: "c1" }),
-    });
     expect(state.rooms.lobby?.messages.map((m) => m.message)).toEqual(["hi"]);
   });
 
-  it("settles a pending message when the broadcast arrives before the ack", () => {
-    let state = joinedState();
-    state = chatReducer(state, { type: "message_queued", room: "lobby", clientId: "c1", text: "hi", at: 5 });
-    state = chatReducer(state, { type: "message_received", message: message(1, { sid: "me", client_id: "c1" }) });
-    expect(state.rooms.lobby?.pending).toEqual([]);
-    state = chatReducer(state, { type: "message_acked", room: "lobby", clientId: "c1", receipt: { id: "id-1", seq: 1, timestamp: 6 } });
-    expect(seqs(state)).toEqual([1]);
-  });
-
   it("marks a refused message failed and can retry or discard it", () => {
-    let state = joinedState();
-    state = chatReducer(state, { type: "message_queued", room: "lobby", clientId: "c1", text: "hi", at: 5 });
-    state = chatReducer(state, { type: "message_refused", room: "lobby", clientId: "c1", error: "Too long" });
+    let state = run(
+      joined("lobby"),
+      { type: "message_queued", room: "lobby", clientId: "c1", text: "hi", at: 5 },
+      { type: "message_refused", room: "lobby", clientId: "c1", error: "Too long" },
+    );
     expect(state.rooms.lobby?.pending[0]).toMatchObject({ status: "failed", error: "Too long" });
     state = chatReducer(state, { type: "pending_retried", room: "lobby", clientId: "c1" });
     expect(state.rooms.lobby?.pending[0]?.status).toBe("pending");
     state = chatReducer(state, { type: "pending_discarded", room: "lobby", clientId: "c1" });
     expect(state.rooms.lobby?.pending).toEqual([]);
   });
+});
 
+describe("rate limits", () => {
+  it("holds every unsent message, in order, and releases them when the limit ends", () => {
+    const now = Date.now();
+    let state = run(
+      joined("lobby"),
+      { type: "message_queued", room: "lobby", clientId: "c1", text: "one", at: now },
+      { type: "message_queued", room: "lobby", clientId: "c2", text: "two", at: now },
+      { type: "message_rate_limited", room: "lobby", clientId: "c1", until: now + 5000 },
+      { type: "message_queued", room: "lobby", clientId: "c3", text: "three", at: now + 1 },
+    );
+    const pending = state.rooms.lobby!.pending;
+    expect(pending.map((p) => [p.text, p.status])).toEqual([
+      ["one", "held"],
+      ["two", "held"],
+      ["three", "held"],
+    ]);
+    expect(isLimited(state, now + 1000)).toBe(true);
+    state = chatReducer(state, { type: "limit_expired", now: now + 5000 });
+    expect(state.limitedUntil).toBeNull();
+    expect(state.rooms.lobby!.pending.map((p) => p.status)).toEqual(["pending", "pending", "pending"]);
+  });
+});
+
+describe("reading", () => {
   it("counts unread messages in rooms not on screen, and clears them on selection", () => {
-    let state = joinedState();
-    state = chatReducer(state, { type: "join_requested", room: "other", username: "alice" });
-    state = chatReducer(state, { type: "message_received", message: message(1) });
-    state = chatReducer(state, { type: "message_received", message: message(2) });
+    let state = joined("other", [], joined("lobby"));
+    state = chatReducer(state, { type: "messages_received", messages: [message(1), message(2)] });
     expect(state.rooms.lobby?.unread).toBe(2);
     expect(totalUnread(state)).toBe(2);
     state = chatReducer(state, { type: "room_selected", room: "lobby" });
     expect(state.rooms.lobby?.unread).toBe(0);
   });
 
-  it("counts unread in the active room while the tab is hidden", () => {
-    let state = joinedState();
-    state = chatReducer(state, { type: "visibility_changed", hidden: true });
-    state = chatReducer(state, { type: "message_received", message: message(1) });
-    expect(totalUnread(state)).toBe(1);
+  it("puts the new-messages divider where you left, and keeps it while you read", () => {
+    let state = joined("lobby", [message(1), message(2)]);
+    state = run(state, { type: "visibility_changed", hidden: true });
+    state = chatReducer(state, { type: "messages_received", messages: [message(3), message(4)] });
     state = chatReducer(state, { type: "visibility_changed", hidden: false });
-    expect(totalUnread(state)).toBe(0);
-  });
-
-  it("does not count its own messages as unread", () => {
-    let state = joinedState();
-    state = chatReducer(state, { type: "room_selected", room: null });
-    state = chatReducer(state, { type: "message_received", message: message(1, { sid: "me" }) });
-    expect(totalUnread(state)).toBe(0);
-  });
-
-  it("marks rooms unsynced when the connection drops, keeping their messages", () => {
-    let state = joinedState([message(1)]);
-    state = chatReducer(state, { type: "connection_lost" });
-    expect(state.status).toBe("reconnecting");
-    expect(state.rooms.lobby?.synced).toBe(false);
-    expect(seqs(state)).toEqual([1]);
-  });
-
-  it("keeps old messages when the server's history epoch changes", () => {
-    let state = joinedState([message(1), message(2)], "old");
+    expect(state.rooms.lobby?.dividerAfter).toEqual({ epoch: "e1", seq: 2 });
+    state = chatReducer(state, { type: "messages_received", messages: [message(5)] });
+    // Older messages loaded above do not move it.
     state = chatReducer(state, {
-      type: "room_state_received",
-      state: { room: "lobby", members: [], messages: [message(1, { id: "new-1" })], epoch: "new", last_seq: 1 },
-      at: 9,
+      type: "history_received",
+      page: { room: "lobby", epoch: "e1", last_seq: 5, messages: [] },
+      older: true,
+      requested: 100,
     });
-    const room = state.rooms.lobby!;
-    expect(room.messages.map((m) => `${m.epoch}:${m.seq}`)).toEqual(["old:1", "old:2", "new:1"]);
-    expect(room.system.at(-1)?.text).toMatch(/history was reset/);
-    expect(lastSeq(room)).toBe(1);
+    const items = buildTimeline(state.rooms.lobby!, state.mySids, 2000);
+    const kinds = items.filter((i) => i.kind === "message" || i.kind === "divider").map((i) => (i.kind === "message" ? i.message.seq : "|"));
+    expect(kinds).toEqual([1, 2, "|", 3, 4, 5]);
+    // Looking away and back with nothing new: no divider.
+    state = run(state, { type: "visibility_changed", hidden: true }, { type: "visibility_changed", hidden: false });
+    expect(state.rooms.lobby?.dividerAfter).toBeNull();
   });
 
-  it("expires typing indicators", () => {
-    let state = joinedState();
-    state = chatReducer(state, {
-      type: "typing_changed",
-      notice: { room: "lobby", sid: "b", username: "bob", typing: true },
-      at: 1000,
-    });
-    expect(Object.keys(state.rooms.lobby!.typing)).toEqual(["b"]);
-    state = chatReducer(state, { type: "typing_expired", now: 3000 });
-    expect(Object.keys(state.rooms.lobby!.typing)).toEqual(["b"]);
-    state = chatReducer(state, { type: "typing_expired", now: 10_000 });
-    expect(state.rooms.lobby!.typing).toEqual({});
+  it("what was said before you joined is history, not unread", () => {
+    const state = joined("lobby", [message(1), message(2)]);
+    expect(state.rooms.lobby?.dividerAfter).toBeNull();
+    expect(state.rooms.lobby?.unread).toBe(0);
   });
 
-  it("closing the active room selects the previous one", () => {
-    let state = joinedState();
-    state = chatReducer(state, { type: "join_requested", room: "second", username: "alice" });
-    state = chatReducer(state, { type: "room_closed", room: "second" });
-    expect(state.activeRoom).toBe("lobby");
-    expect(state.rooms.second).toBeUndefined();
-  });
-
-  it("throws on an unknown action", () => {
-    expect(() => chatReducer(initialState, { type: "nonsense" } as never)).toThrow(/unknown action/);
-  });
-});
-
-describe("rate limiting", () => {
-  it("puts a rate-limited message back into the draft, ahead of newer text", () => {
-    let state = joinedState();
-    state = chatReducer(state, { type: "message_queued", room: "lobby", clientId: "c1", text: "first", at: 1 });
-    state = chatReducer(state, { type: "draft_changed", room: "lobby", text: "second" });
-    state = chatReducer(state, { type: "message_rate_limited", room: "lobby", clientId: "c1", until: 5000 });
-    expect(state.rooms.lobby?.pending).toEqual([]);
-    expect(state.drafts.lobby).toBe("first\nsecond");
-    expect(isLimited(state, 4999)).toBe(true);
-    state = chatReducer(state, { type: "limit_expired", now: 5000 });
-    expect(isLimited(state, 5000)).toBe(false);
-    expect(state.limitedUntil).toBeNull();
+  it("leaving the room you look at shows your last other room, or the lobby", () => {
+    let state = joined("two", [], joined("one"));
+    state = chatReducer(state, { type: "room_closed", room: "two" });
+    expect(state.activeRoom).toBe("one");
+    state = chatReducer(state, { type: "room_closed", room: "one" });
+    expect(state.activeRoom).toBeNull();
   });
 });

@@ -1,9 +1,12 @@
 /**
  * The whole chat state and the one pure function that changes it. Actions are named
  * for what happened; the provider turns socket events and user intents into them.
+ * Drafts are not here: they live beside the composer (drafts.ts), so typing never
+ * re-renders the message list.
  */
 import type {
   HistoryPage,
+  LeaveReason,
   Limits,
   Member,
   MessageReceipt,
@@ -22,12 +25,16 @@ export interface ChatMessage extends ServerMessage {
   epoch: string;
 }
 
-/** A message typed here that the server has not acknowledged yet. */
+/**
+ * A message typed here that the server has not acknowledged yet: waiting to be sent
+ * (`pending`), held back while the server rate-limits us (`held`, sent in order
+ * when the limit ends), or refused for good (`failed`).
+ */
 export interface PendingMessage {
   clientId: string;
   text: string;
   createdAt: number;
-  status: "pending" | "failed";
+  status: "pending" | "held" | "failed";
   error?: string;
 }
 
@@ -40,9 +47,17 @@ export interface SystemLine {
   at: number;
 }
 
+/** A place in a room's history: after this message. */
+export interface Position {
+  epoch: string;
+  seq: number;
+}
+
 export interface Room {
   name: string;
   username: string;
+  /** `joining` until the server's first room_state for it. */
+  status: "joining" | "joined";
   epochs: string[];
   messages: ChatMessage[];
   pending: PendingMessage[];
@@ -52,12 +67,37 @@ export interface Room {
   unread: number;
   /** room_state arrived on the current connection, so the server has us as a member. */
   synced: boolean;
+  /** What you had seen when you last looked away from the room. */
+  lastRead: Position | null;
+  /** Where the "new messages" divider goes while you look at the room again. */
+  dividerAfter: Position | null;
+  /** Whether the server may hold messages older than the first one here. */
+  hasEarlier: boolean;
+  /** People who vanished with their server (`shutdown`/`lost`) or their connection,
+   * by name, so their quick return is not announced as a join. */
+  away: Record<string, { at: number; reason: LeaveReason }>;
+}
+
+/** A join the server refused, shown at the field the person needs to change. */
+export interface JoinRefusal {
+  room: string;
+  code: string;
+  message: string;
+  field: "nickname" | "room" | "form";
+  /** When a rate limit ends (ms since epoch), for a countdown. */
+  until: number | null;
 }
 
 export interface ShownError {
   code: string;
   message: string;
   room: string | null;
+}
+
+/** What the one live region says; `id` changes so the same words are said again. */
+export interface Announcement {
+  id: number;
+  text: string;
 }
 
 export interface ChatState {
@@ -69,12 +109,15 @@ export interface ChatState {
   rooms: Record<string, Room>;
   roomOrder: string[];
   activeRoom: string | null;
+  /** The room a join is under way for, shown as soon as the server lets us in. */
+  pendingFocus: string | null;
   lobbyRooms: RoomCount[];
+  /** Whether the server answered a room listing yet (else the lobby says it waits). */
+  lobbyRoomsLoaded: boolean;
+  joinRefusal: JoinRefusal | null;
   error: ShownError | null;
   hidden: boolean;
-  announcement: string;
-  /** What each room's composer holds, kept while you look at other rooms. */
-  drafts: Record<string, string>;
+  announcement: Announcement;
   /** While the server rate-limits us (ms since epoch), nothing is sent. */
   limitedUntil: number | null;
 }
@@ -87,6 +130,8 @@ export const DEFAULT_LIMITS: Limits = {
 };
 
 export const TYPING_TIMEOUT_MS = 6000;
+/** Someone back within this long after vanishing is not announced again. */
+export const RETURN_WINDOW_MS = 120_000;
 
 export const initialState: ChatState = {
   status: "connecting",
@@ -96,11 +141,13 @@ export const initialState: ChatState = {
   rooms: {},
   roomOrder: [],
   activeRoom: null,
+  pendingFocus: null,
   lobbyRooms: [],
+  lobbyRoomsLoaded: false,
+  joinRefusal: null,
   error: null,
   hidden: false,
-  announcement: "",
-  drafts: {},
+  announcement: { id: 0, text: "" },
   limitedUntil: null,
 };
 
@@ -108,20 +155,20 @@ export type ChatAction =
   | { type: "connected"; sid: string; limits: Limits }
   | { type: "connection_lost" }
   | { type: "went_offline" }
-  | { type: "join_requested"; room: string; username: string }
+  | { type: "join_requested"; room: string; username: string; focus: boolean }
+  | { type: "join_refused"; room: string; error: ServerError; at: number }
+  | { type: "join_refusal_dismissed" }
   | { type: "room_state_received"; state: RoomState; at: number }
   | { type: "member_joined"; membership: Membership; at: number }
   | { type: "member_left"; membership: Membership; at: number }
-  | { type: "message_received"; message: ServerMessage }
   | { type: "messages_received"; messages: ServerMessage[] }
-  | { type: "history_received"; page: HistoryPage }
+  | { type: "history_received"; page: HistoryPage; older: boolean; requested: number }
   | { type: "message_queued"; room: string; clientId: string; text: string; at: number }
   | { type: "message_acked"; room: string; clientId: string; receipt: MessageReceipt }
   | { type: "message_refused"; room: string; clientId: string; error: string }
   | { type: "message_rate_limited"; room: string; clientId: string; until: number }
   | { type: "rate_limited"; until: number }
   | { type: "limit_expired"; now: number }
-  | { type: "draft_changed"; room: string; text: string }
   | { type: "pending_retried"; room: string; clientId: string }
   | { type: "pending_discarded"; room: string; clientId: string }
   | { type: "typing_changed"; notice: TypingNotice; at: number }
@@ -153,19 +200,28 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
       return state.status === "connected" ? state : { ...state, status: "offline" };
     case "join_requested": {
       const existing = state.rooms[action.room];
-      const room = existing ?? newRoom(action.room, action.username);
+      if (existing) {
+        return action.focus ? selectRoom(state, action.room) : state;
+      }
       return {
         ...state,
-        rooms: { ...state.rooms, [action.room]: { ...room, unread: 0 } },
-        roomOrder: existing ? state.roomOrder : [...state.roomOrder, action.room],
-        activeRoom: action.room,
-        error: null,
+        rooms: { ...state.rooms, [action.room]: newRoom(action.room, action.username) },
+        roomOrder: [...state.roomOrder, action.room],
+        pendingFocus: action.focus ? action.room : state.pendingFocus,
+        joinRefusal: null,
       };
     }
-    case "room_state_received":
-      return updateRoom(state, action.state.room, (room) =>
+    case "join_refused":
+      return joinRefused(state, action.room, action.error, action.at);
+    case "join_refusal_dismissed":
+      return { ...state, joinRefusal: null };
+    case "room_state_received": {
+      const next = updateRoom(state, action.state.room, (room) =>
         applyRoomState(room, action.state, action.at),
       );
+      if (state.pendingFocus !== action.state.room) return next;
+      return selectRoom({ ...next, pendingFocus: null, joinRefusal: null }, action.state.room);
+    }
     case "member_joined":
       return updateRoom(state, action.membership.room, (room) =>
         memberJoined(room, action.membership, state.sid, action.at),
@@ -174,62 +230,52 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
       return updateRoom(state, action.membership.room, (room) =>
         memberLeft(room, action.membership, state.sid, action.at),
       );
-    case "message_received":
-      return messageReceived(state, action.message);
     case "messages_received":
       return action.messages.reduce(messageReceived, state);
     case "history_received":
-      return updateRoom(state, action.page.room, (room) =>
-        mergeMessages(room, action.page.messages, action.page.epoch),
-      );
+      return updateRoom(state, action.page.room, (room) => {
+        const merged = mergeMessages(room, action.page.messages, action.page.epoch);
+        if (!action.older) return merged;
+        const first = action.page.messages[0];
+        const exhausted = action.page.messages.length < action.requested || first?.seq === 1;
+        return { ...merged, hasEarlier: !exhausted };
+      });
     case "message_queued":
       return updateRoom(state, action.room, (room) => ({
         ...room,
         pending: [
           ...room.pending,
-          { clientId: action.clientId, text: action.text, createdAt: action.at, status: "pending" },
+          {
+            clientId: action.clientId,
+            text: action.text,
+            createdAt: action.at,
+            status: isLimited(state, action.at) ? "held" : "pending",
+          },
         ],
       }));
     case "message_acked":
       return updateRoom(state, action.room, (room) => messageAcked(room, action, state.sid));
     case "message_refused":
-      return updateRoom(state, action.room, (room) => ({
-        ...room,
-        pending: room.pending.map((p) =>
-          p.clientId === action.clientId ? { ...p, status: "failed", error: action.error } : p,
-        ),
-      }));
+      return updateRoom(state, action.room, (room) =>
+        changePending(room, action.clientId, { status: "failed", error: action.error }),
+      );
     case "message_rate_limited": {
-      // The refused text goes back into the composer, ahead of anything typed since.
-      const room = state.rooms[action.room];
-      const pending = room?.pending.find((p) => p.clientId === action.clientId);
-      if (!room || !pending) return { ...state, limitedUntil: action.until };
-      const draft = state.drafts[action.room] ?? "";
-      return {
-        ...state,
-        limitedUntil: action.until,
-        drafts: { ...state.drafts, [action.room]: draft ? `${pending.text}\n${draft}` : pending.text },
-        rooms: {
-          ...state.rooms,
-          [room.name]: { ...room, pending: room.pending.filter((p) => p.clientId !== action.clientId) },
-        },
-      };
+      // Everything not yet sent waits, in order, until the limit ends.
+      const limited = { ...state, limitedUntil: Math.max(state.limitedUntil ?? 0, action.until) };
+      return { ...limited, rooms: mapRooms(limited.rooms, holdPending) };
     }
     case "rate_limited":
       return { ...state, limitedUntil: Math.max(state.limitedUntil ?? 0, action.until) };
     case "limit_expired":
-      return state.limitedUntil !== null && state.limitedUntil <= action.now
-        ? { ...state, limitedUntil: null }
-        : state;
-    case "draft_changed":
-      return { ...state, drafts: { ...state.drafts, [action.room]: action.text } };
+      if (state.limitedUntil === null || state.limitedUntil > action.now) return state;
+      return { ...state, limitedUntil: null, rooms: mapRooms(state.rooms, releasePending) };
     case "pending_retried":
-      return updateRoom(state, action.room, (room) => ({
-        ...room,
-        pending: room.pending.map((p) =>
-          p.clientId === action.clientId ? { ...p, status: "pending", error: undefined } : p,
-        ),
-      }));
+      return updateRoom(state, action.room, (room) =>
+        changePending(room, action.clientId, {
+          status: isLimited(state) ? "held" : "pending",
+          error: undefined,
+        }),
+      );
     case "pending_discarded":
       return updateRoom(state, action.room, (room) => ({
         ...room,
@@ -246,29 +292,27 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
         return { ...room, typing };
       });
     case "typing_expired":
-      return {
-        ...state,
-        rooms: mapRooms(state.rooms, (room) => expireTyping(room, action.now)),
-      };
+      return { ...state, rooms: mapRooms(state.rooms, (room) => expireTyping(room, action.now)) };
     case "rooms_listed":
-      return { ...state, lobbyRooms: action.rooms };
-    case "room_selected": {
-      const room = action.room === null ? undefined : state.rooms[action.room];
-      if (action.room !== null && !room) return state;
-      return {
-        ...state,
-        activeRoom: action.room,
-        error: null,
-        rooms: room ? { ...state.rooms, [room.name]: { ...room, unread: 0 } } : state.rooms,
-      };
-    }
+      return { ...state, lobbyRooms: action.rooms, lobbyRoomsLoaded: true };
+    case "room_selected":
+      if (action.room !== null && !state.rooms[action.room]) return state;
+      return selectRoom(state, action.room);
     case "room_closed": {
-      const rooms = { ...state.rooms };
+      const left = lookAway(state);
+      const rooms = { ...left.rooms };
       delete rooms[action.room];
-      const roomOrder = state.roomOrder.filter((name) => name !== action.room);
-      const activeRoom =
-        state.activeRoom === action.room ? (roomOrder[roomOrder.length - 1] ?? null) : state.activeRoom;
-      return { ...state, rooms, roomOrder, activeRoom };
+      const roomOrder = left.roomOrder.filter((name) => name !== action.room);
+      const closed = {
+        ...left,
+        rooms,
+        roomOrder,
+        pendingFocus: left.pendingFocus === action.room ? null : left.pendingFocus,
+      };
+      if (left.activeRoom !== action.room) return closed;
+      // The room you were in goes: the last of your other rooms, or the lobby.
+      const next = roomOrder[roomOrder.length - 1] ?? null;
+      return lookAt({ ...closed, activeRoom: next }, next);
     }
     case "error_received":
       return {
@@ -277,15 +321,10 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
       };
     case "error_dismissed":
       return { ...state, error: null };
-    case "visibility_changed": {
-      const active = state.activeRoom ? state.rooms[state.activeRoom] : undefined;
-      if (action.hidden || !active) return { ...state, hidden: action.hidden };
-      return {
-        ...state,
-        hidden: false,
-        rooms: { ...state.rooms, [active.name]: { ...active, unread: 0 } },
-      };
-    }
+    case "visibility_changed":
+      if (action.hidden === state.hidden) return state;
+      if (action.hidden) return { ...lookAway(state), hidden: true };
+      return lookAt({ ...state, hidden: false }, state.activeRoom);
     default: {
       const unexpected: never = action;
       throw new Error(`unknown action ${JSON.stringify(unexpected)}`);
@@ -313,6 +352,13 @@ export function lastSeq(room: Room): number {
   return 0;
 }
 
+/** The lowest seq held in the current epoch (for scrolling back), or null. */
+export function firstSeq(room: Room): number | null {
+  const epoch = currentEpoch(room);
+  const first = room.messages.find((m) => m.epoch === epoch);
+  return first ? first.seq : null;
+}
+
 /**
  * Whether `incoming` (one room's messages, in seq order) skips a seq after what the
  * room holds, so the client must fetch the missing ones with `history`.
@@ -331,10 +377,18 @@ export function currentEpoch(room: Room): string | null {
   return room.epochs[room.epochs.length - 1] ?? null;
 }
 
+/** Whether `message` comes after `position` in the room's history. */
+export function isAfter(room: Room, message: ChatMessage, position: Position): boolean {
+  const rank = room.epochs.indexOf(message.epoch);
+  const positionRank = room.epochs.indexOf(position.epoch);
+  return rank > positionRank || (rank === positionRank && message.seq > position.seq);
+}
+
 function newRoom(name: string, username: string): Room {
   return {
     name,
     username,
+    status: "joining",
     epochs: [],
     messages: [],
     pending: [],
@@ -343,6 +397,10 @@ function newRoom(name: string, username: string): Room {
     typing: {},
     unread: 0,
     synced: false,
+    lastRead: null,
+    dividerAfter: null,
+    hasEarlier: false,
+    away: {},
   };
 }
 
@@ -355,7 +413,70 @@ function mapRooms(rooms: Record<string, Room>, change: (room: Room) => Room): Re
 function updateRoom(state: ChatState, name: string, change: (room: Room) => Room): ChatState {
   const room = state.rooms[name];
   if (!room) return state;
-  return { ...state, rooms: { ...state.rooms, [name]: change(room) } };
+  const changed = change(room);
+  return changed === room ? state : { ...state, rooms: { ...state.rooms, [name]: changed } };
+}
+
+/** Where "everything here is read" stands: after the newest message (or before the
+ * first one of an empty room). */
+function newest(room: Room): Position | null {
+  const last = room.messages[room.messages.length - 1];
+  if (last) return { epoch: last.epoch, seq: last.seq };
+  const epoch = currentEpoch(room);
+  return epoch === null ? null : { epoch, seq: 0 };
+}
+
+/** You stop looking at the active room: what it shows now counts as read. */
+function lookAway(state: ChatState): ChatState {
+  return updateRoom(state, state.activeRoom ?? "", (room) => ({
+    ...room,
+    lastRead: newest(room) ?? room.lastRead,
+    dividerAfter: null,
+  }));
+}
+
+/** You look at `name`: its unread count clears, and the divider marks what is new. */
+function lookAt(state: ChatState, name: string | null): ChatState {
+  return updateRoom(state, name ?? "", (room) => {
+    const latest = room.messages[room.messages.length - 1];
+    const fresh = room.lastRead !== null && latest !== undefined && isAfter(room, latest, room.lastRead);
+    return { ...room, unread: 0, dividerAfter: fresh ? room.lastRead : null };
+  });
+}
+
+function selectRoom(state: ChatState, name: string | null): ChatState {
+  if (state.activeRoom === name) return { ...state, error: null };
+  const away = lookAway(state);
+  const next = { ...away, activeRoom: name, error: null };
+  return state.hidden ? next : lookAt(next, name);
+}
+
+function joinRefused(state: ChatState, name: string, error: ServerError, at: number): ChatState {
+  const room = state.rooms[name];
+  let next = state;
+  if (room && room.status === "joining") {
+    const rooms = { ...state.rooms };
+    delete rooms[name];
+    next = { ...state, rooms, roomOrder: state.roomOrder.filter((r) => r !== name) };
+  }
+  const field =
+    error.code === "invalid_username"
+      ? "nickname"
+      : error.code === "invalid_room" || error.code === "too_many_rooms"
+        ? "room"
+        : "form";
+  return {
+    ...next,
+    pendingFocus: next.pendingFocus === name ? null : next.pendingFocus,
+    activeRoom: next.activeRoom === name && room?.status === "joining" ? null : next.activeRoom,
+    joinRefusal: {
+      room: name,
+      code: error.code,
+      message: error.message,
+      field,
+      until: error.retry_after_ms ? at + error.retry_after_ms : null,
+    },
+  };
 }
 
 function systemLine(room: Room, text: string, at: number): SystemLine {
@@ -364,7 +485,9 @@ function systemLine(room: Room, text: string, at: number): SystemLine {
 }
 
 function applyRoomState(room: Room, state: RoomState, at: number): Room {
-  let next: Room = { ...room, members: state.members, synced: true, typing: {} };
+  // Members are replaced without a line each: after a reconnect, who is here now is
+  // simply what the server says, not a burst of joins and leaves.
+  let next: Room = { ...room, members: state.members, synced: true, typing: {}, status: "joined" };
   const known = currentEpoch(room);
   if (known !== state.epoch) {
     if (known !== null && room.messages.length > 0) {
@@ -378,7 +501,17 @@ function applyRoomState(room: Room, state: RoomState, at: number): Room {
     }
     next = { ...next, epochs: [...next.epochs.filter((e) => e !== state.epoch), state.epoch] };
   }
-  return mergeMessages(next, state.messages, state.epoch);
+  next = mergeMessages(next, state.messages, state.epoch);
+  if (room.status === "joining") {
+    // What was said before we came is history, not unread news.
+    const first = state.messages[0];
+    next = {
+      ...next,
+      lastRead: newest(next),
+      hasEarlier: first !== undefined && first.seq > 1,
+    };
+  }
+  return next;
 }
 
 /** Add server messages, dropping ones already held (by id) and settling pending ones. */
@@ -399,6 +532,29 @@ function settlePending(room: Room, incoming: ServerMessage[]): Room {
   const settled = new Set(incoming.map((m) => m.client_id).filter(Boolean));
   if (settled.size === 0 || room.pending.length === 0) return room;
   return { ...room, pending: room.pending.filter((p) => !settled.has(p.clientId)) };
+}
+
+function changePending(room: Room, clientId: string, change: Partial<PendingMessage>): Room {
+  return {
+    ...room,
+    pending: room.pending.map((p) => (p.clientId === clientId ? { ...p, ...change } : p)),
+  };
+}
+
+function holdPending(room: Room): Room {
+  if (!room.pending.some((p) => p.status === "pending")) return room;
+  return {
+    ...room,
+    pending: room.pending.map((p) => (p.status === "pending" ? { ...p, status: "held" } : p)),
+  };
+}
+
+function releasePending(room: Room): Room {
+  if (!room.pending.some((p) => p.status === "held")) return room;
+  return {
+    ...room,
+    pending: room.pending.map((p) => (p.status === "held" ? { ...p, status: "pending" } : p)),
+  };
 }
 
 function messageReceived(state: ChatState, message: ServerMessage): ChatState {
@@ -425,7 +581,9 @@ function messageReceived(state: ChatState, message: ServerMessage): ChatState {
   return {
     ...state,
     rooms: { ...state.rooms, [room.name]: next },
-    announcement: mine ? state.announcement : `${message.username} in ${room.name}: ${message.message}`,
+    announcement: mine
+      ? state.announcement
+      : { id: state.announcement.id + 1, text: `${message.username} in ${room.name}: ${message.message}` },
   };
 }
 
@@ -454,23 +612,37 @@ function memberJoined(room: Room, membership: Membership, mySid: string | null, 
   if (room.members.some((m) => m.sid === membership.sid)) return room;
   const members = [...room.members, { sid: membership.sid, username: membership.username }];
   if (membership.sid === mySid) return { ...room, members };
-  return {
-    ...room,
-    members,
-    system: [...room.system, systemLine(room, `${membership.username} joined`, at)],
-  };
+  const away = room.away[membership.username];
+  const returning = away !== undefined && at - away.at < RETURN_WINDOW_MS;
+  const stillAway = { ...room.away };
+  delete stillAway[membership.username];
+  if (returning && away.reason !== "disconnect") {
+    return { ...room, members, away: stillAway }; // their server restarted: they never left
+  }
+  const text = returning ? `${membership.username} is back` : `${membership.username} joined`;
+  return { ...room, members, away: stillAway, system: [...room.system, systemLine(room, text, at)] };
 }
 
 function memberLeft(room: Room, membership: Membership, mySid: string | null, at: number): Room {
   if (membership.sid === mySid) return room;
   const typing = { ...room.typing };
   delete typing[membership.sid];
-  return {
-    ...room,
-    typing,
-    members: room.members.filter((m) => m.sid !== membership.sid),
-    system: [...room.system, systemLine(room, `${membership.username} left`, at)],
-  };
+  const members = room.members.filter((m) => m.sid !== membership.sid);
+  const reason = membership.reason ?? "leave";
+  if (reason === "leave") {
+    return {
+      ...room,
+      typing,
+      members,
+      system: [...room.system, systemLine(room, `${membership.username} left`, at)],
+    };
+  }
+  const away = { ...room.away, [membership.username]: { at, reason } };
+  if (reason === "disconnect") {
+    const text = `${membership.username} lost their connection`;
+    return { ...room, typing, members, away, system: [...room.system, systemLine(room, text, at)] };
+  }
+  return { ...room, typing, members, away }; // shutdown, lost: only away for a moment
 }
 
 function expireTyping(room: Room, now: number): Room {

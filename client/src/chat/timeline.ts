@@ -1,17 +1,45 @@
 /**
  * What the message list shows, in order: stored messages by (epoch, seq) with the
- * system lines where they happened, then this page's unacknowledged messages.
+ * system lines where they happened, a date line where the day changes, the "new
+ * messages" divider where you left off, then this page's unacknowledged messages.
  */
-import type { ChatMessage, PendingMessage, Room, SystemLine } from "./chatReducer";
+import { isAfter, type ChatMessage, type PendingMessage, type Room, type SystemLine } from "./chatReducer";
 
 const GROUP_WINDOW_MS = 5 * 60 * 1000;
 
 export type TimelineItem =
   | { kind: "message"; key: string; message: ChatMessage; mine: boolean; grouped: boolean }
   | { kind: "pending"; key: string; pending: PendingMessage; grouped: boolean }
-  | { kind: "system"; key: string; line: SystemLine };
+  | { kind: "system"; key: string; line: SystemLine }
+  | { kind: "date"; key: string; label: string; at: number }
+  | { kind: "divider"; key: string };
 
-export function buildTimeline(room: Room, mySids: readonly string[]): TimelineItem[] {
+/** "Today", "Yesterday", or the date, for the day of `at` as seen from `now`. */
+export function dayLabel(at: number, now: number = Date.now()): string {
+  const day = startOfDay(at);
+  const today = startOfDay(now);
+  if (day === today) return "Today";
+  if (day === startOfDay(today - 1)) return "Yesterday"; // DST-proof: the day before
+  const sameYear = new Date(at).getFullYear() === new Date(now).getFullYear();
+  return new Date(at).toLocaleDateString([], {
+    weekday: "long",
+    day: "numeric",
+    month: "long",
+    ...(sameYear ? {} : { year: "numeric" }),
+  });
+}
+
+function startOfDay(at: number): number {
+  const date = new Date(at);
+  date.setHours(0, 0, 0, 0);
+  return date.getTime();
+}
+
+export function buildTimeline(
+  room: Room,
+  mySids: readonly string[],
+  now: number = Date.now(),
+): TimelineItem[] {
   const rank = new Map(room.epochs.map((epoch, index) => [epoch, index]));
   const lines = [...room.system].sort(
     (a, b) =>
@@ -20,6 +48,16 @@ export function buildTimeline(room: Room, mySids: readonly string[]): TimelineIt
   const items: TimelineItem[] = [];
   let lineIndex = 0;
   let previous: { sid: string; at: number } | null = null;
+  let day: number | null = null;
+  let dividerPlaced = room.dividerAfter === null;
+
+  const dateLine = (at: number) => {
+    const start = startOfDay(at);
+    if (start === day) return;
+    day = start;
+    items.push({ kind: "date", key: `d-${start}`, label: dayLabel(at, now), at: start });
+    previous = null;
+  };
 
   const flushLinesBefore = (epochRank: number, seq: number) => {
     while (lineIndex < lines.length) {
@@ -27,6 +65,7 @@ export function buildTimeline(room: Room, mySids: readonly string[]): TimelineIt
       if (!line) break;
       const lineRank = rank.get(line.epoch) ?? -1;
       if (lineRank > epochRank || (lineRank === epochRank && line.afterSeq >= seq)) break;
+      dateLine(line.at);
       items.push({ kind: "system", key: `s-${line.id}`, line });
       previous = null;
       lineIndex++;
@@ -35,10 +74,14 @@ export function buildTimeline(room: Room, mySids: readonly string[]): TimelineIt
 
   for (const message of room.messages) {
     flushLinesBefore(rank.get(message.epoch) ?? 0, message.seq);
-    const grouped =
-      previous !== null &&
-      previous.sid === message.sid &&
-      message.timestamp - previous.at < GROUP_WINDOW_MS;
+    dateLine(message.timestamp);
+    if (!dividerPlaced && room.dividerAfter && isAfter(room, message, room.dividerAfter)) {
+      items.push({ kind: "divider", key: "divider" });
+      dividerPlaced = true;
+      previous = null;
+    }
+    const last = previous as { sid: string; at: number } | null;
+    const grouped = last !== null && last.sid === message.sid && message.timestamp - last.at < GROUP_WINDOW_MS;
     items.push({
       kind: "message",
       key: `m-${message.id}`,
@@ -50,8 +93,10 @@ export function buildTimeline(room: Room, mySids: readonly string[]): TimelineIt
   }
   flushLinesBefore(Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
 
-  let mineBefore = previous !== null && mySids.includes((previous as { sid: string }).sid);
+  const lastAuthor = previous as { sid: string } | null;
+  let mineBefore = lastAuthor !== null && mySids.includes(lastAuthor.sid);
   for (const pending of room.pending) {
+    dateLine(pending.createdAt);
     items.push({ kind: "pending", key: `p-${pending.clientId}`, pending, grouped: mineBefore });
     mineBefore = true;
   }

@@ -1,12 +1,22 @@
-import { useEffect, useId, useState, type FormEvent, type KeyboardEvent } from "react";
+import {
+  useEffect,
+  useId,
+  useLayoutEffect,
+  useRef,
+  useState,
+  type FormEvent,
+  type KeyboardEvent,
+} from "react";
 
 import { useChat } from "../chat/ChatProvider";
 import { isLimited } from "../chat/chatReducer";
 
 const COUNTER_FROM = 0.8;
+/** The composer grows with its text up to this many pixels, then scrolls. */
+const MAX_HEIGHT_PX = 160;
 
 /** Seconds left of a rate limit, ticking while it lasts. */
-function useSecondsUntil(until: number | null): number {
+export function useSecondsUntil(until: number | null): number {
   const [now, setNow] = useState(() => Date.now());
   useEffect(() => {
     if (until === null) return;
@@ -16,23 +26,53 @@ function useSecondsUntil(until: number | null): number {
   return until === null ? 0 : Math.max(0, Math.ceil((until - now) / 1000));
 }
 
-/** Write a message: Enter sends, Shift+Enter breaks the line, errors show beside it. */
+/** Phones and tablets: Enter makes a new line, and the Send button sends. */
+function touchFirst(): boolean {
+  return typeof window.matchMedia === "function" && window.matchMedia("(pointer: coarse)").matches;
+}
+
+export function overLimitText(over: number): string {
+  return `${over} ${over === 1 ? "character" : "characters"} too long`;
+}
+
+/**
+ * Write a message. The draft lives here (and in the draft store while you look at
+ * other rooms), not in the chat state: typing re-renders the composer alone. Enter
+ * sends and Shift+Enter breaks the line (on touch screens Enter breaks the line and
+ * the Send button sends). While the server rate-limits us, what you send waits in
+ * the timeline, in order, and goes out when the limit ends.
+ */
 export function Composer({ room }: { room: string }) {
-  const { state, actions } = useChat();
-  const text = state.drafts[room] ?? "";
+  const { state, actions, drafts } = useChat();
+  const [text, setText] = useState(() => drafts.get(room));
+  const input = useRef<HTMLTextAreaElement>(null);
   const inputId = useId();
   const limit = state.limits.max_message_length;
   const length = [...text.trim()].length;
   const tooLong = length > limit;
   const limited = isLimited(state);
   const secondsLeft = useSecondsUntil(limited ? state.limitedUntil : null);
-  const canSend = length > 0 && !tooLong && !limited;
+  const canSend = length > 0 && !tooLong;
   const error =
     state.error && (state.error.room === null || state.error.room === room) ? state.error : null;
   const offline = state.status !== "connected";
 
+  // The person's next move is to type: the composer takes focus when a room opens.
+  useEffect(() => {
+    input.current?.focus({ preventScroll: true });
+  }, [room]);
+
+  // Grow with the text, up to a limit.
+  useLayoutEffect(() => {
+    const element = input.current;
+    if (!element) return;
+    element.style.height = "auto";
+    element.style.height = `${Math.min(element.scrollHeight, MAX_HEIGHT_PX)}px`;
+  }, [text]);
+
   function update(value: string) {
-    actions.setDraft(room, value);
+    setText(value);
+    drafts.set(room, value);
     actions.setTyping(room, value.trim().length > 0);
     if (error && error.code !== "rate_limited") actions.dismissError();
   }
@@ -40,20 +80,21 @@ export function Composer({ room }: { room: string }) {
   function send() {
     if (!canSend) return;
     actions.sendMessage(room, text.trim());
-    actions.setDraft(room, "");
+    update("");
     actions.setTyping(room, false);
   }
 
   function onKeyDown(event: KeyboardEvent<HTMLTextAreaElement>) {
-    if (event.key === "Enter" && !event.shiftKey && !event.nativeEvent.isComposing) {
-      event.preventDefault();
-      send();
-    }
+    if (event.key !== "Enter" || event.shiftKey || event.nativeEvent.isComposing) return;
+    if (touchFirst()) return; // a new line; the Send button sends
+    event.preventDefault();
+    send();
   }
 
   function onSubmit(event: FormEvent) {
     event.preventDefault();
     send();
+    input.current?.focus();
   }
 
   return (
@@ -63,10 +104,13 @@ export function Composer({ room }: { room: string }) {
       </label>
       <div className="composer__row">
         <textarea
+          ref={input}
           id={inputId}
           className="composer__input"
           rows={1}
           value={text}
+          dir="auto"
+          enterKeyHint="send"
           placeholder={offline ? "Offline: messages are sent when you're back" : `Message #${room}`}
           aria-invalid={tooLong ? true : undefined}
           aria-describedby={`${inputId}-status`}
@@ -81,12 +125,12 @@ export function Composer({ room }: { room: string }) {
       <div id={`${inputId}-status`} className="composer__status">
         {length >= limit * COUNTER_FROM ? (
           <span className={`composer__counter ${tooLong ? "composer__counter--over" : ""}`}>
-            {tooLong ? `${length - limit} characters too long` : `${length} / ${limit}`}
+            {tooLong ? overLimitText(length - limit) : `${length} / ${limit}`}
           </span>
         ) : null}
         {limited ? (
           <span className="composer__error" role="status">
-            You're sending too fast. You can send again in {secondsLeft} s.
+            You're sending too fast. Your messages go out in {secondsLeft} s.
           </span>
         ) : error && error.code !== "rate_limited" ? (
           <span className="composer__error" role="alert">

@@ -7,12 +7,16 @@ const LABELS: Record<ConnectionStatus, string> = {
   offline: "Offline",
 };
 
-/** The connection status, in words and colour, announced politely when it changes. */
-export function ConnectionBadge({ status }: { status: ConnectionStatus }) {
+/**
+ * The connection status, in words and colour. `compact` shows only a dot while all
+ * is well (the room header on a phone has one line), and words when it is not.
+ */
+export function ConnectionBadge({ status, compact = false }: { status: ConnectionStatus; compact?: boolean }) {
+  const quiet = compact && status === "connected";
   return (
-    <span className={`connection connection--${status}`} role="status" aria-live="polite">
+    <span className={`connection connection--${status}`} role="status" title={LABELS[status]}>
       <span className="connection__dot" aria-hidden="true" />
-      {LABELS[status]}
+      <span className={quiet ? "visually-hidden" : undefined}>{LABELS[status]}</span>
     </span>
   );
 }

@@ -1,11 +1,19 @@
-import { useEffect, useId, useState, type FormEvent } from "react";
+import { useEffect, useId, useRef, useState, type FormEvent } from "react";
 
 import { useChat } from "../chat/ChatProvider";
 import { nicknameProblem, roomNameProblem } from "../chat/protocol";
+import { useSecondsUntil } from "./Composer";
 
 const REFRESH_MS = 5000;
 
-/** Pick a nickname and a room; shows the active rooms, refreshed while open. */
+export const PRODUCT_NAME = "Murmur";
+export const PRODUCT_LINE = "Chat rooms for a quick conversation: no account, just a nickname.";
+
+/**
+ * The front door: what this is, a nickname and a room, and the rooms people are in
+ * now. A refused join is shown at the field that needs changing (kept as typed, with
+ * the focus on it), announced once, with a countdown when the server says how long.
+ */
 export function Lobby({
   nickname,
   onNicknameChange,
@@ -22,8 +30,18 @@ export function Lobby({
   const [submitted, setSubmitted] = useState(false);
   const nicknameId = useId();
   const roomId = useId();
-  const nicknameError = nicknameProblem(nickname, state.limits.max_username_length);
-  const roomError = roomNameProblem(room.trim());
+  const nicknameInput = useRef<HTMLInputElement>(null);
+  const roomInput = useRef<HTMLInputElement>(null);
+  const refusal = state.joinRefusal;
+  const secondsLeft = useSecondsUntil(refusal?.until ?? null);
+  const waiting = refusal?.until !== null && refusal?.until !== undefined && secondsLeft > 0;
+  const joining = state.pendingFocus !== null;
+  const nicknameError =
+    nicknameProblem(nickname, state.limits.max_username_length) ??
+    (refusal?.field === "nickname" ? refusal.message : null);
+  const roomError =
+    roomNameProblem(room.trim()) ?? (refusal?.field === "room" ? refusal.message : null);
+  const formError = refusal?.field === "form" ? refusal : null;
   const connected = state.status === "connected";
 
   useEffect(() => {
@@ -33,9 +51,31 @@ export function Lobby({
     return () => window.clearInterval(timer);
   }, [connected, actions]);
 
+  // Focus goes where the person's next move is: the nickname if there is none yet
+  // (a deep link waiting for one, a first visit), else the room.
+  useEffect(() => {
+    const target = nicknameProblem(nickname) ? nicknameInput : roomInput;
+    target.current?.focus();
+    // On arrival only; refusals move the focus below.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, []);
+
+  useEffect(() => {
+    if (!refusal) return;
+    (refusal.field === "nickname" ? nicknameInput : roomInput).current?.focus();
+  }, [refusal]);
+
   function join(name: string) {
     setSubmitted(true);
-    if (nicknameProblem(nickname, state.limits.max_username_length) || roomNameProblem(name)) return;
+    if (nicknameProblem(nickname, state.limits.max_username_length)) {
+      nicknameInput.current?.focus();
+      return;
+    }
+    if (roomNameProblem(name)) {
+      roomInput.current?.focus();
+      return;
+    }
+    if (waiting) return;
     onJoin(name);
   }
 
@@ -44,31 +84,40 @@ export function Lobby({
     join(room.trim());
   }
 
-  const showNicknameError = nicknameError && (submitted || nickname.length > 0);
-  const showRoomError = roomError && (submitted || room.length > 0);
+  const showNicknameError = nicknameError && (submitted || nickname.length > 0 || refusal);
+  const showRoomError = roomError && (submitted || room.length > 0 || refusal);
 
   return (
     <section className="lobby" aria-labelledby="lobby-title">
-      <h2 id="lobby-title" className="lobby__title">
-        Join a room
-      </h2>
-      {initialRoom && !nickname ? (
-        <p className="lobby__hint">Pick a nickname to join #{initialRoom}.</p>
-      ) : null}
+      <div className="lobby__intro">
+        <h2 id="lobby-title" className="lobby__title">
+          {initialRoom ? `Join #${initialRoom}` : `Welcome to ${PRODUCT_NAME}`}
+        </h2>
+        <p className="lobby__tagline">{PRODUCT_LINE}</p>
+        <p className="lobby__welcome">
+          Pick a nickname and a room name, and you are in: anyone who knows the room's name or
+          link can join you. Your nickname is only for this chat, and this browser remembers it.
+        </p>
+      </div>
       <form className="lobby__form" onSubmit={onSubmit} noValidate>
         <div className="field">
           <label htmlFor={nicknameId}>Nickname</label>
           <input
+            ref={nicknameInput}
             id={nicknameId}
             value={nickname}
             autoComplete="nickname"
             maxLength={64}
+            dir="auto"
             aria-invalid={showNicknameError ? true : undefined}
             aria-describedby={showNicknameError ? `${nicknameId}-error` : undefined}
-            onChange={(event) => onNicknameChange(event.target.value)}
+            onChange={(event) => {
+              onNicknameChange(event.target.value);
+              if (refusal?.field === "nickname") actions.dismissJoinRefusal();
+            }}
           />
           {showNicknameError ? (
-            <p id={`${nicknameId}-error`} className="field__error">
+            <p id={`${nicknameId}-error`} className="field__error" role={refusal?.field === "nickname" ? "alert" : undefined}>
               {nicknameError}
             </p>
           ) : null}
@@ -76,45 +125,62 @@ export function Lobby({
         <div className="field">
           <label htmlFor={roomId}>Room name</label>
           <input
+            ref={roomInput}
             id={roomId}
             value={room}
             placeholder="e.g. lobby"
             autoCapitalize="none"
             autoCorrect="off"
             spellCheck={false}
+            enterKeyHint="go"
             aria-invalid={showRoomError ? true : undefined}
             aria-describedby={showRoomError ? `${roomId}-error` : undefined}
-            onChange={(event) => setRoom(event.target.value)}
+            onChange={(event) => {
+              setRoom(event.target.value);
+              if (refusal?.field === "room") actions.dismissJoinRefusal();
+            }}
           />
           {showRoomError ? (
-            <p id={`${roomId}-error`} className="field__error" role="alert">
+            <p id={`${roomId}-error`} className="field__error" role={refusal?.field === "room" ? "alert" : undefined}>
               {roomError}
             </p>
           ) : null}
         </div>
-        <button type="submit" className="button button--primary">
-          Join
+        {formError ? (
+          <p className="lobby__error" role="alert">
+            {formError.message}
+            {waiting ? ` You can try again in ${secondsLeft} s.` : null}
+          </p>
+        ) : null}
+        <button type="submit" className="button button--primary" disabled={joining || waiting}>
+          {joining ? (connected ? "Joining…" : "Joining when back online…") : "Join"}
         </button>
       </form>
-      <h3 className="lobby__subtitle">Active rooms</h3>
-      {state.lobbyRooms.length === 0 ? (
-        <p className="lobby__empty">
-          {connected ? "No one is chatting right now. Start a room!" : "Waiting for the server…"}
-        </p>
-      ) : (
-        <ul className="lobby__rooms">
-          {state.lobbyRooms.map((active) => (
-            <li key={active.room}>
-              <button type="button" className="lobby__room" onClick={() => join(active.room)}>
-                <span>#{active.room}</span>
-                <span className="lobby__count">
-                  {active.count} {active.count === 1 ? "person" : "people"}
-                </span>
-              </button>
-            </li>
-          ))}
-        </ul>
-      )}
+      <div className="lobby__rooms-block">
+        <h3 className="lobby__subtitle">Rooms with people in them</h3>
+        {state.lobbyRooms.length === 0 ? (
+          <p className="lobby__empty">
+            {!connected
+              ? "Waiting for the server…"
+              : state.lobbyRoomsLoaded
+                ? "Nobody is chatting right now. Start a room: type a name above."
+                : "Looking for rooms…"}
+          </p>
+        ) : (
+          <ul className="lobby__rooms">
+            {state.lobbyRooms.map((active) => (
+              <li key={active.room}>
+                <button type="button" className="lobby__room" onClick={() => join(active.room)}>
+                  <span dir="auto">#{active.room}</span>
+                  <span className="lobby__count">
+                    {active.count} {active.count === 1 ? "person" : "people"}
+                  </span>
+                </button>
+              </li>
+            ))}
+          </ul>
+        )}
+      </div>
     </section>
   );
 }

@@ -1,195 +1,212 @@
-import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
+import { useCallback, useMemo, useRef, useState } from "react";
+import { Virtuoso, type Components, type ListRange, type VirtuosoHandle } from "react-virtuoso";
 
 import { useChat } from "../chat/ChatProvider";
 import type { Room } from "../chat/chatReducer";
 import { buildTimeline, type TimelineItem } from "../chat/timeline";
-import { MessageText } from "./MessageText";
+import { MessageRow } from "./MessageRow";
 import type { RoomMemory } from "./roomMemory";
 
-/** Items rendered at once; older ones come in steps, so 5,000 messages stay fast. */
-export const WINDOW_SIZE = 200;
-const BOTTOM_SLACK_PX = 48;
+/** Virtuoso counts item positions from here, so that older ones can be prepended. */
+const FIRST_INDEX = 1_000_000;
 
-function formatTime(timestamp: number): string {
-  return new Date(timestamp).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+/** What the list's header and empty state need to know. */
+interface ListContext {
+  room: string;
+  joining: boolean;
+  hasEarlier: boolean;
+  loadingEarlier: boolean;
+  empty: boolean;
+  /** The first message held is not the room's first: the server forgot the rest. */
+  trimmed: boolean;
 }
 
-/** The room's messages; stays at the bottom unless you scrolled up. */
-export function MessageList({ room, savedScroll }: { room: Room; savedScroll: RoomMemory["scroll"] }) {
+/** Defined once: Virtuoso remounts parts whose component changes identity. */
+const LIST_PARTS: Components<TimelineItem, ListContext> = {
+  Header: ({ context }) =>
+    context.empty ? null : (
+      <div className="messages__start">
+        {context.loadingEarlier
+          ? "Loading earlier messages…"
+          : context.hasEarlier
+            ? " "
+            : context.trimmed
+              ? "Earlier messages are no longer kept."
+              : `This is the start of #${context.room}.`}
+      </div>
+    ),
+  EmptyPlaceholder: ({ context }) => (
+    <p className="messages__empty">
+      {context.joining ? "Joining…" : `No messages in #${context.room} yet. Say hello!`}
+    </p>
+  ),
+};
+
+function firstMessageIndex(items: readonly TimelineItem[]): number {
+  return items.findIndex((item) => item.kind === "message");
+}
+
+/**
+ * The room's messages, newest at the bottom, virtualized (10,000 messages cost what
+ * a screenful does). It stays at the bottom while you are there, never moves while
+ * you read back, loads earlier messages when you scroll to the top, and offers
+ * "jump to latest" and "jump to first unread".
+ */
+export function MessageList({ room, memory }: { room: Room; memory: RoomMemory }) {
   const { state, actions } = useChat();
-  const items = useMemo(() => buildTimeline(room, state.mySids), [room, state.mySids]);
-  const [windowSize, setWindowSize] = useState(WINDOW_SIZE);
-  const [hasNew, setHasNew] = useState(false);
-  const scroller = useRef<HTMLDivElement>(null);
-  const atBottom = useRef(savedScroll.get(room.name)?.atBottom ?? true);
-  const heightBeforeGrow = useRef<number | null>(null);
-  const lastKey = useRef<string | undefined>(undefined);
-  const visible = items.slice(Math.max(0, items.length - windowSize));
-  const newestKey = items[items.length - 1]?.key;
+  const virtuoso = useRef<VirtuosoHandle>(null);
+  const { messages, pending, system, epochs, dividerAfter } = room;
+  const items = useMemo(
+    () => buildTimeline({ ...room, messages, pending, system, epochs, dividerAfter }, state.mySids),
+    // The timeline depends on these parts of the room only (not typing, members...).
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    [messages, pending, system, epochs, dividerAfter, state.mySids],
+  );
+  const [atBottom, setAtBottom] = useState(true);
+  const [dividerAbove, setDividerAbove] = useState(false);
+  const [loadingEarlier, setLoadingEarlier] = useState(false);
 
-  useLayoutEffect(() => {
-    const element = scroller.current;
-    const saved = savedScroll.get(room.name);
-    if (element && saved && !saved.atBottom) element.scrollTop = saved.top;
-    else if (element) element.scrollTop = element.scrollHeight;
-    return () => {
-      if (element) {
-        savedScroll.set(room.name, { top: element.scrollTop, atBottom: atBottom.current });
-      }
-    };
-  }, [room.name, savedScroll]);
+  // Prepending older messages lowers the first index by as many items as came in
+  // front of the message that used to be first: the view does not jump. (State kept
+  // from the previous render, as React's docs recommend for derived values.)
+  const position = firstMessageIndex(items);
+  const firstKey = position >= 0 ? items[position]?.key : undefined;
+  const [anchor, setAnchor] = useState({ key: firstKey, position, first: FIRST_INDEX });
+  let firstItemIndex = anchor.first;
+  if (anchor.key !== firstKey || anchor.position !== position) {
+    const moved = anchor.key === undefined ? -1 : items.findIndex((item) => item.key === anchor.key);
+    if (moved > anchor.position) firstItemIndex -= moved - anchor.position;
+    setAnchor({ key: firstKey, position, first: firstItemIndex });
+  }
 
-  useLayoutEffect(() => {
-    const element = scroller.current;
-    if (!element || newestKey === lastKey.current) return;
-    const first = lastKey.current === undefined;
-    lastKey.current = newestKey;
-    if (first) return;
-    if (atBottom.current) element.scrollTop = element.scrollHeight;
-    else setHasNew(true);
-  }, [newestKey]);
+  const dividerIndex = items.findIndex((item) => item.kind === "divider");
+  const [initial] = useState(() => {
+    const saved = memory.scroll.get(room.name);
+    const savedIndex = saved?.topKey ? items.findIndex((item) => item.key === saved.topKey) : -1;
+    if (saved && !saved.atBottom && savedIndex >= 0) return { index: savedIndex, align: "start" as const };
+    if (dividerIndex >= 0) return { index: dividerIndex, align: "start" as const };
+    return { index: Math.max(0, items.length - 1), align: "end" as const };
+  });
 
-  useLayoutEffect(() => {
-    const element = scroller.current;
-    if (!element || heightBeforeGrow.current === null) return;
-    element.scrollTop += element.scrollHeight - heightBeforeGrow.current;
-    heightBeforeGrow.current = null;
-  }, [windowSize]);
+  const onRange = useCallback(
+    (range: ListRange) => {
+      const top = range.startIndex - firstItemIndex;
+      setDividerAbove(dividerIndex >= 0 && top > dividerIndex);
+      const place = memory.scroll.get(room.name) ?? { atBottom: true, topKey: null };
+      memory.scroll.set(room.name, { ...place, topKey: items[top]?.key ?? null });
+    },
+    [dividerIndex, firstItemIndex, items, memory, room.name],
+  );
 
-  useEffect(() => {
-    const element = scroller.current;
-    if (!element) return;
-    const observer = new ResizeObserver(() => {
-      if (atBottom.current) element.scrollTop = element.scrollHeight;
-    });
-    observer.observe(element);
-    return () => observer.disconnect();
+  // Whether the person scrolled away from the newest message themselves. Until they
+  // do, the list stays at the bottom through anything that changes its height
+  // (rows measured, the members panel opening, the keyboard shrinking the view).
+  const readingBack = useRef(initial.align === "start");
+  const onUserScroll = useCallback(() => {
+    readingBack.current = true;
   }, []);
+  const scroller = useRef<HTMLElement | null>(null);
+  /** To the very end: Virtuoso's own end, then the DOM's (its row sizes are whole
+   * pixels, and a few hundred rows of fractions add up to a visible gap). */
+  const toBottom = useCallback(() => {
+    virtuoso.current?.scrollToIndex({ index: "LAST", align: "end" });
+    window.requestAnimationFrame(() => {
+      const element = scroller.current;
+      if (element && !readingBack.current) element.scrollTop = element.scrollHeight;
+    });
+  }, []);
+  const keepAtBottom = useCallback(() => {
+    if (!readingBack.current) toBottom();
+  }, [toBottom]);
 
-  function onScroll() {
-    const element = scroller.current;
-    if (!element) return;
-    atBottom.current =
-      element.scrollHeight - element.scrollTop - element.clientHeight < BOTTOM_SLACK_PX;
-    if (atBottom.current) setHasNew(false);
-  }
+  const onBottom = useCallback(
+    (bottom: boolean) => {
+      if (bottom) readingBack.current = false;
+      setAtBottom(bottom);
+      const place = memory.scroll.get(room.name) ?? { atBottom: true, topKey: null };
+      memory.scroll.set(room.name, { ...place, atBottom: bottom });
+    },
+    [memory, room.name],
+  );
 
-  function showEarlier() {
-    heightBeforeGrow.current = scroller.current?.scrollHeight ?? null;
-    setWindowSize((size) => size + WINDOW_SIZE);
-  }
+  const loadEarlier = useCallback(async () => {
+    if (!room.hasEarlier || loadingEarlier) return;
+    setLoadingEarlier(true);
+    try {
+      await actions.loadEarlier(room.name);
+    } finally {
+      setLoadingEarlier(false);
+    }
+  }, [actions, room.hasEarlier, room.name, loadingEarlier]);
 
-  function jumpToNewest() {
-    const element = scroller.current;
-    if (element) element.scrollTop = element.scrollHeight;
-    atBottom.current = true;
-    setHasNew(false);
-  }
+  const jumpToLatest = useCallback(() => {
+    readingBack.current = false;
+    toBottom();
+  }, [toBottom]);
+
+  const jumpToUnread = useCallback(() => {
+    if (dividerIndex < 0) return;
+    readingBack.current = true; // reading from there: new messages must not pull the view
+    virtuoso.current?.scrollToIndex({ index: dividerIndex, align: "start" });
+  }, [dividerIndex]);
+
+  const onRetry = useCallback((id: string) => actions.retryMessage(room.name, id), [actions, room.name]);
+  const onDiscard = useCallback((id: string) => actions.discardMessage(room.name, id), [actions, room.name]);
 
   return (
     <div className="messages">
-      <div
-        ref={scroller}
-        className="messages__scroller"
-        onScroll={onScroll}
-        tabIndex={0}
-        role="log"
-        aria-label={`Messages in #${room.name}`}
-      >
-        {items.length > visible.length ? (
-          <button type="button" className="link-button messages__earlier" onClick={showEarlier}>
-            Show earlier messages
+      <Virtuoso
+          ref={virtuoso}
+          className="messages__scroller"
+          data={items}
+          firstItemIndex={firstItemIndex}
+          initialTopMostItemIndex={items.length > 0 ? initial : undefined}
+          computeItemKey={(_, item) => item.key}
+          itemContent={(_, item) => (
+            <MessageRow item={item} username={room.username} onRetry={onRetry} onDiscard={onDiscard} />
+          )}
+          followOutput={(bottom) => (bottom && !readingBack.current ? "auto" : false)}
+          scrollerRef={(element) => {
+            scroller.current = element instanceof HTMLElement ? element : null;
+          }}
+          atBottomStateChange={onBottom}
+          totalListHeightChanged={keepAtBottom}
+          onWheel={onUserScroll}
+          onTouchMove={onUserScroll}
+          onKeyDown={(event) => {
+            if (["ArrowUp", "PageUp", "Home"].includes(event.key)) onUserScroll();
+          }}
+          atBottomThreshold={48}
+          startReached={() => void loadEarlier()}
+          rangeChanged={onRange}
+          increaseViewportBy={{ top: 600, bottom: 300 }}
+          alignToBottom
+          tabIndex={0}
+          role="log"
+          aria-live="off"
+          aria-label={`Messages in #${room.name}`}
+          context={{
+            room: room.name,
+            joining: room.status === "joining",
+            hasEarlier: room.hasEarlier,
+            loadingEarlier,
+            empty: items.length === 0,
+            trimmed: (room.messages[0]?.seq ?? 1) > 1,
+          }}
+          components={LIST_PARTS}
+        />
+      <div className="messages__jumps">
+        {dividerAbove ? (
+          <button type="button" className="jump" onClick={jumpToUnread}>
+            ↑ Jump to first unread
           </button>
         ) : null}
-        {items.length === 0 ? (
-          <p className="messages__empty">No messages yet. Say hello!</p>
+        {!atBottom ? (
+          <button type="button" className="jump" onClick={jumpToLatest}>
+            Jump to latest ↓
+          </button>
         ) : null}
-        <ol className="messages__list">
-          {visible.map((item) => (
-            <TimelineRow
-              key={item.key}
-              item={item}
-              username={room.username}
-              onRetry={(id) => actions.retryMessage(room.name, id)}
-              onDiscard={(id) => actions.discardMessage(room.name, id)}
-            />
-          ))}
-        </ol>
       </div>
-      {hasNew ? (
-        <button type="button" className="messages__new button" onClick={jumpToNewest}>
-          New messages ↓
-        </button>
-      ) : null}
     </div>
-  );
-}
-
-function TimelineRow({
-  item,
-  username,
-  onRetry,
-  onDiscard,
-}: {
-  item: TimelineItem;
-  username: string;
-  onRetry: (clientId: string) => void;
-  onDiscard: (clientId: string) => void;
-}) {
-  if (item.kind === "system") {
-    return <li className="message message--system">{item.line.text}</li>;
-  }
-  if (item.kind === "message") {
-    const { message } = item;
-    return (
-      <li
-        className={`message ${item.mine ? "message--mine" : ""} ${item.grouped ? "message--grouped" : ""}`}
-        data-seq={message.seq}
-      >
-        {item.grouped ? null : (
-          <div className="message__meta">
-            <span className="message__author">{message.username}</span>
-            <time className="message__time" dateTime={new Date(message.timestamp).toISOString()}>
-              {formatTime(message.timestamp)}
-            </time>
-          </div>
-        )}
-        <div className="message__text">
-          <MessageText text={message.message} />
-        </div>
-      </li>
-    );
-  }
-  const { pending } = item;
-  const failed = pending.status === "failed";
-  return (
-    <li
-      className={`message message--mine message--pending ${item.grouped ? "message--grouped" : ""}`}
-      aria-busy={!failed}
-    >
-      {item.grouped ? null : (
-        <div className="message__meta">
-          <span className="message__author">{username}</span>
-        </div>
-      )}
-      <div className="message__text">
-        <MessageText text={pending.text} />
-      </div>
-      <div className="message__state">
-        {failed ? (
-          <>
-            Not sent: {pending.error}{" "}
-            <button type="button" className="link-button" onClick={() => onRetry(pending.clientId)}>
-              Retry
-            </button>{" "}
-            <button type="button" className="link-button" onClick={() => onDiscard(pending.clientId)}>
-              Delete
-            </button>
-          </>
-        ) : (
-          "Sending…"
-        )}
-      </div>
-    </li>
   );
 }

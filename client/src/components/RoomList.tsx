@@ -1,18 +1,24 @@
 import { useChat } from "../chat/ChatProvider";
 
-/** The rooms this page has joined, with unread counts, and the way back to the lobby. */
+/**
+ * The rooms you are in, with unread counts, and the way back to the lobby. A
+ * column beside the chat on wide screens, a strip of tabs above it on phones.
+ */
 export function RoomList() {
   const { state, actions } = useChat();
   return (
     <nav className="room-list" aria-label="Your rooms">
       <button
         type="button"
-        className={`room-list__item ${state.activeRoom === null ? "room-list__item--active" : ""}`}
+        className={`room-list__item room-list__lobby ${state.activeRoom === null ? "room-list__item--active" : ""}`}
         aria-current={state.activeRoom === null ? "page" : undefined}
         onClick={() => actions.selectRoom(null)}
       >
         + Join a room
       </button>
+      {state.roomOrder.length === 0 ? (
+        <p className="room-list__empty">You are not in any room yet.</p>
+      ) : null}
       {state.roomOrder.map((name) => {
         const room = state.rooms[name];
         if (!room) return null;
@@ -25,7 +31,10 @@ export function RoomList() {
             aria-current={active ? "page" : undefined}
             onClick={() => actions.selectRoom(name)}
           >
-            <span className="room-list__name">#{name}</span>
+            <span className="room-list__name" dir="auto">
+              #{name}
+            </span>
+            {room.status === "joining" ? <span className="room-list__joining">joining…</span> : null}
             {room.unread > 0 ? (
               <span className="room-list__unread" aria-label={`${room.unread} unread`}>
                 {room.unread > 99 ? "99+" : room.unread}

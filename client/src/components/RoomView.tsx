@@ -1,4 +1,4 @@
-import { useState } from "react";
+import { useEffect, useRef, useState } from "react";
 
 import { useChat } from "../chat/ChatProvider";
 import type { Room } from "../chat/chatReducer";
@@ -16,15 +16,11 @@ function isWideScreen(): boolean {
   return typeof window.matchMedia === "function" && window.matchMedia(WIDE_SCREEN).matches;
 }
 
-/** One room: header, messages, who is typing, the composer and the members. */
-export function RoomView({ room, memory }: { room: Room; memory: RoomMemory }) {
-  const { state, actions } = useChat();
-  const [membersOpen, setMembersOpen] = useState(isWideScreen);
+/** Copies the room's link; says so for two seconds. */
+function useCopyLink(room: string): [boolean, () => Promise<void>] {
   const [copied, setCopied] = useState(false);
-  const typingNames = Object.values(room.typing).map((t) => t.username);
-
-  async function copyLink() {
-    const link = roomLink(room.name);
+  async function copy() {
+    const link = roomLink(room);
     try {
       await navigator.clipboard.writeText(link);
     } catch {
@@ -33,44 +29,146 @@ export function RoomView({ room, memory }: { room: Room; memory: RoomMemory }) {
     setCopied(true);
     window.setTimeout(() => setCopied(false), 2000);
   }
+  return [copied, copy];
+}
+
+/** On phones the header's actions live in this menu: one line for the header. */
+function RoomMenu({
+  onCopy,
+  onMembers,
+  onLeave,
+  copied,
+}: {
+  onCopy: () => void;
+  onMembers: () => void;
+  onLeave: () => void;
+  copied: boolean;
+}) {
+  const [open, setOpen] = useState(false);
+  const button = useRef<HTMLButtonElement>(null);
+  const menu = useRef<HTMLUListElement>(null);
+
+  useEffect(() => {
+    if (!open) return;
+    menu.current?.querySelector<HTMLButtonElement>("button")?.focus();
+    function onPointer(event: PointerEvent) {
+      if (!menu.current?.contains(event.target as Node) && event.target !== button.current) setOpen(false);
+    }
+    document.addEventListener("pointerdown", onPointer);
+    return () => document.removeEventListener("pointerdown", onPointer);
+  }, [open]);
+
+  function choose(action: () => void) {
+    setOpen(false);
+    action();
+  }
 
   return (
-    <section className="room" aria-labelledby="room-title">
+    <div
+      className="room-menu"
+      onKeyDown={(event) => {
+        if (event.key === "Escape" && open) {
+          event.stopPropagation();
+          setOpen(false);
+          button.current?.focus();
+        }
+      }}
+    >
+      <button
+        ref={button}
+        type="button"
+        className="button button--icon"
+        aria-haspopup="menu"
+        aria-expanded={open}
+        aria-label="Room actions"
+        onClick={() => setOpen((value) => !value)}
+      >
+        ⋯
+      </button>
+      {open ? (
+        <ul ref={menu} className="room-menu__list" role="menu">
+          <li role="none">
+            <button type="button" role="menuitem" onClick={() => choose(onCopy)}>
+              {copied ? "Link copied" : "Copy link"}
+            </button>
+          </li>
+          <li role="none">
+            <button type="button" role="menuitem" onClick={() => choose(onMembers)}>
+              Members
+            </button>
+          </li>
+          <li role="none">
+            <button type="button" role="menuitem" className="danger" onClick={() => choose(onLeave)}>
+              Leave room
+            </button>
+          </li>
+        </ul>
+      ) : null}
+    </div>
+  );
+}
+
+/** One room: a one-line header, the messages, who is typing, the composer, members. */
+export function RoomView({ room, memory }: { room: Room; memory: RoomMemory }) {
+  const { state, actions } = useChat();
+  const [membersOpen, setMembersOpen] = useState(isWideScreen);
+  const [copied, copyLink] = useCopyLink(room.name);
+  const membersButton = useRef<HTMLButtonElement>(null);
+  const typingNames = Object.values(room.typing).map((t) => t.username);
+  const count = room.members.length;
+
+  function closeMembers() {
+    setMembersOpen(false);
+    if (!isWideScreen()) membersButton.current?.focus();
+  }
+
+  return (
+    <section
+      className="room"
+      aria-labelledby="room-title"
+      onKeyDown={(event) => {
+        if (event.key === "Escape" && membersOpen && !isWideScreen()) closeMembers();
+      }}
+    >
       <header className="room__header">
-        <div className="room__heading">
-          <h2 id="room-title" className="room__title">
-            #{room.name}
-          </h2>
-          <span className="room__count">
-            {room.members.length} {room.members.length === 1 ? "member" : "members"}
-          </span>
-          <ConnectionBadge status={state.status} />
-        </div>
-        <div className="room__actions">
-          <button type="button" className="button" onClick={copyLink}>
+        <h2 id="room-title" className="room__title" dir="auto">
+          #{room.name}
+        </h2>
+        <button
+          ref={membersButton}
+          type="button"
+          className="room__count"
+          aria-expanded={membersOpen}
+          aria-controls="members-panel"
+          onClick={() => setMembersOpen((open) => !open)}
+        >
+          {count} {count === 1 ? "person" : "people"}
+        </button>
+        <ConnectionBadge status={state.status} compact />
+        <div className="room__actions room__actions--wide">
+          <button type="button" className="button" onClick={() => void copyLink()}>
             {copied ? "Link copied" : "Copy link"}
-          </button>
-          <button
-            type="button"
-            className="button"
-            aria-expanded={membersOpen}
-            aria-controls="members-panel"
-            onClick={() => setMembersOpen((open) => !open)}
-          >
-            Members
           </button>
           <button type="button" className="button button--danger" onClick={() => actions.leaveRoom(room.name)}>
             Leave
           </button>
         </div>
+        <div className="room__actions room__actions--narrow">
+          <RoomMenu
+            copied={copied}
+            onCopy={() => void copyLink()}
+            onMembers={() => setMembersOpen(true)}
+            onLeave={() => actions.leaveRoom(room.name)}
+          />
+        </div>
       </header>
       <div className="room__body">
         <div className="room__main">
-          <MessageList key={`messages-${room.name}`} room={room} savedScroll={memory.scroll} />
+          <MessageList key={`messages-${room.name}`} room={room} memory={memory} />
           <TypingIndicator names={typingNames} />
           <Composer key={`composer-${room.name}`} room={room.name} />
         </div>
-        <MembersPanel members={room.members} mySid={state.sid} open={membersOpen} />
+        <MembersPanel members={room.members} mySid={state.sid} open={membersOpen} onClose={closeMembers} />
       </div>
     </section>
   );

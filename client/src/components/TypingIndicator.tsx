@@ -1,4 +1,4 @@
-/** "alice is typing…" for the people typing in the room, or nothing. */
+/** "alice is typing…" for the people typing in the room; the line keeps its height. */
 export function TypingIndicator({ names }: { names: string[] }) {
   return (
     <div className="typing" aria-live="off">

@@ -1,20 +1,26 @@
 import { act, render } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
+import { VirtuosoMockContext } from "react-virtuoso";
 
 import { App } from "../App";
 import { ChatProvider } from "../chat/ChatProvider";
 import type { RoomState, ServerMessage } from "../chat/protocol";
 import { FakeSocket } from "./fakeSocket";
 
+/** jsdom has no layout: the virtualized list is told a viewport and row height. */
+export const MOCK_VIEWPORT = { viewportHeight: 600, itemHeight: 40 };
+
 /** The whole app on a fake socket that already accepted the connection. */
-export function renderChat(socket = new FakeSocket()) {
+export function renderChat(socket = new FakeSocket(), options: { accept?: boolean } = {}) {
   const user = userEvent.setup();
   const view = render(
-    <ChatProvider socket={socket.asSocket()}>
-      <App />
-    </ChatProvider>,
+    <VirtuosoMockContext.Provider value={MOCK_VIEWPORT}>
+      <ChatProvider socket={socket.asSocket()}>
+        <App />
+      </ChatProvider>
+    </VirtuosoMockContext.Provider>,
   );
-  act(() => socket.accept());
+  if (options.accept ?? true) act(() => socket.accept());
   return { socket, user, ...view };
 }
 

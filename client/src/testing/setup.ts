@@ -9,9 +9,13 @@ class NoopResizeObserver {
   disconnect(): void {}
 }
 globalThis.ResizeObserver ??= NoopResizeObserver as unknown as typeof ResizeObserver;
+// Nor element scrolling: the virtualized list scrolls itself to places.
+Element.prototype.scrollBy ??= function scrollBy() {};
+Element.prototype.scrollTo ??= function scrollTo() {};
 
 afterEach(() => {
   cleanup();
   window.localStorage.clear();
+  window.sessionStorage.clear();
   window.history.replaceState(null, "", "/");
 });

@@ -1,0 +1,147 @@
+import { memo, useState, type CSSProperties } from "react";
+
+import type { TimelineItem } from "../chat/timeline";
+import { MessageText } from "./MessageText";
+import { nameColor } from "./nameColor";
+
+function timeOfDay(at: number): string {
+  return new Date(at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+}
+
+function fullDate(at: number): string {
+  return new Date(at).toLocaleString([], { dateStyle: "full", timeStyle: "medium" });
+}
+
+/** The time of a line; hover shows the full date, a tap or long-press spells it out. */
+export function Timestamp({ at }: { at: number }) {
+  const [open, setOpen] = useState(false);
+  const full = fullDate(at);
+  return (
+    <button
+      type="button"
+      className="timestamp"
+      title={full}
+      aria-label={full}
+      aria-expanded={open}
+      onClick={() => setOpen((value) => !value)}
+      onContextMenu={(event) => {
+        event.preventDefault(); // a long-press on a phone
+        setOpen(true);
+      }}
+    >
+      <time dateTime={new Date(at).toISOString()}>{open ? full : timeOfDay(at)}</time>
+    </button>
+  );
+}
+
+export function Author({ name, seed }: { name: string; seed: string }) {
+  const color = nameColor(seed);
+  const style = { "--name-light": color.light, "--name-dark": color.dark } as CSSProperties;
+  return (
+    <span className="author" style={style} dir="auto">
+      {name}
+    </span>
+  );
+}
+
+interface RowProps {
+  item: TimelineItem;
+  username: string;
+  onRetry: (clientId: string) => void;
+  onDiscard: (clientId: string) => void;
+}
+
+/** One line of the timeline. Memoized: a new message re-renders only itself. */
+export const MessageRow = memo(function MessageRow({ item, username, onRetry, onDiscard }: RowProps) {
+  switch (item.kind) {
+    case "date":
+      return (
+        <div className="row row--date" role="separator">
+          <span>{item.label}</span>
+        </div>
+      );
+    case "divider":
+      return (
+        <div className="row row--divider" role="separator" data-testid="unread-divider">
+          <span>New messages</span>
+        </div>
+      );
+    case "system":
+      return (
+        <div className="row row--system">
+          <span dir="auto">{item.line.text}</span>
+          <Timestamp at={item.line.at} />
+        </div>
+      );
+    case "message": {
+      const { message } = item;
+      const classes = ["row", "row--message", item.mine && "row--mine", item.grouped && "row--grouped"];
+      return (
+        <div className={classes.filter(Boolean).join(" ")} data-seq={message.seq}>
+          {item.grouped ? null : (
+            <div className="row__meta">
+              <Author name={message.username} seed={message.username} />
+              <Timestamp at={message.timestamp} />
+            </div>
+          )}
+          <div className="row__text" dir="auto">
+            <MessageText text={message.message} />
+          </div>
+        </div>
+      );
+    }
+    case "pending": {
+      const { pending } = item;
+      const classes = ["row", "row--message", "row--mine", "row--pending", item.grouped && "row--grouped"];
+      return (
+        <div className={classes.filter(Boolean).join(" ")} aria-busy={pending.status !== "failed"}>
+          {item.grouped ? null : (
+            <div className="row__meta">
+              <Author name={username} seed={username} />
+            </div>
+          )}
+          <div className="row__text" dir="auto">
+            <MessageText text={pending.text} />
+          </div>
+          <div className="row__state">
+            {pending.status === "failed" ? (
+              <>
+                Not sent: {pending.error}{" "}
+                <button type="button" className="link-button" onClick={() => onRetry(pending.clientId)}>
+                  Retry
+                </button>{" "}
+                <button type="button" className="link-button" onClick={() => onDiscard(pending.clientId)}>
+                  Delete
+                </button>
+              </>
+            ) : pending.status === "held" ? (
+              "Waiting: you're sending too fast"
+            ) : (
+              "Sending…"
+            )}
+          </div>
+        </div>
+      );
+    }
+  }
+}, sameRow);
+
+/** Rows are rebuilt on every change; they are the same row while what they show is. */
+function sameRow(before: RowProps, after: RowProps): boolean {
+  if (before.username !== after.username) return false;
+  const a = before.item;
+  const b = after.item;
+  if (a.kind !== b.kind || a.key !== b.key) return false;
+  switch (a.kind) {
+    case "message":
+      return b.kind === "message" && a.message === b.message && a.grouped === b.grouped && a.mine === b.mine;
+    case "pending":
+      return b.kind === "pending" && a.pending === b.pending && a.grouped === b.grouped;
+    case "system":
+      return b.kind === "system" && a.line === b.line;
+    case "date":
+      return b.kind === "date" && a.label === b.label;
+    case "divider":
+      return true;
+  }
+}
