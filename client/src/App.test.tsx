@@ -1,6 +1,7 @@
 import { act, screen, waitFor, within } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
 
+import { SHOW_EVERY_MS } from "./chat/ChatProvider";
 import { overLimitText } from "./components/Composer";
 import { FakeSocket } from "./testing/fakeSocket";
 import { renderChat, roomState, serverMessage } from "./testing/renderChat";
@@ -35,10 +36,11 @@ async function joinLobby(nickname = "alice", socket = cooperativeSocket()) {
   return chat;
 }
 
-/** Lets the virtualized list finish placing what just arrived (it waits a frame). */
+/** Lets what just arrived be shown (incoming messages are shown at most every
+ * SHOW_EVERY_MS) and the virtualized list place it (it waits a frame). */
 async function settle(): Promise<void> {
   await act(async () => {
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await new Promise((resolve) => setTimeout(resolve, SHOW_EVERY_MS + 50));
   });
 }
 
@@ -217,7 +219,9 @@ describe("room", () => {
   it("fills a gap in seq with a history request", async () => {
     const { socket } = await joinLobby();
     act(() => socket.serverEmit("message", serverMessage(1)));
+    await settle();
     act(() => socket.serverEmit("message", serverMessage(4)));
+    await settle();
     expect(socket.sentOf("history")).toEqual([{ room: "lobby", epoch: "e1", since: 1 }]);
   });
 
@@ -329,6 +333,7 @@ describe("attention", () => {
       socket.serverEmit("message", serverMessage(1));
       socket.serverEmit("message", serverMessage(2));
     });
+    await settle();
     expect(document.title).toBe("(2) #lobby · Murmur");
     setHidden(false);
     expect(document.title).toBe("#lobby · Murmur");

@@ -15,6 +15,7 @@ import {
   useReducer,
   useRef,
   useState,
+  startTransition,
   type ReactNode,
 } from "react";
 
@@ -41,10 +42,16 @@ import type {
   TypingNotice,
 } from "./protocol";
 import type { ChatSocket } from "./socket";
-import { loadRooms, saveRooms } from "./storage";
+import { loadRooms, saveRooms, type SavedRoom } from "./storage";
 
 const ACK_TIMEOUT_MS = 10_000;
 const TYPING_INTERVAL_MS = 2_000;
+/**
+ * Incoming messages are shown at once when they come one by one, and at most this
+ * often when they pour in: each showing costs the page a layout, and a room taking
+ * 50 messages a second would otherwise keep the page busy between keystrokes.
+ */
+export const SHOW_EVERY_MS = 80;
 
 export type JoinOutcome = { ok: true } | { ok: false; error: ServerError } | { ok: "queued" };
 
@@ -64,18 +71,34 @@ export interface ChatActions {
   dismissJoinRefusal: () => void;
 }
 
-interface ChatContextValue {
-  state: ChatState;
+interface ChatTools {
   actions: ChatActions;
   drafts: DraftStore;
 }
 
-const ChatContext = createContext<ChatContextValue | null>(null);
+interface ChatContextValue extends ChatTools {
+  state: ChatState;
+}
 
+// Two contexts: the state changes with every message, the tools never. A component
+// that only acts (the composer) subscribes to the tools and is not re-rendered by
+// every message that arrives.
+const StateContext = createContext<ChatState | null>(null);
+const ToolsContext = createContext<ChatTools | null>(null);
+
+/** What people can do, and the drafts; stable for the life of the provider. */
+export function useChatTools(): ChatTools {
+  const tools = useContext(ToolsContext);
+  if (!tools) throw new Error("useChatTools() must be used inside <ChatProvider>");
+  return tools;
+}
+
+/** The chat state and the tools; re-renders with every change of state. */
 export function useChat(): ChatContextValue {
-  const value = useContext(ChatContext);
-  if (!value) throw new Error("useChat() must be used inside <ChatProvider>");
-  return value;
+  const state = useContext(StateContext);
+  const tools = useChatTools();
+  if (!state) throw new Error("useChat() must be used inside <ChatProvider>");
+  return { state, ...tools };
 }
 
 function newClientId(): string {
@@ -93,6 +116,9 @@ export function ChatProvider({ socket, children }: { socket: ChatSocket; childre
   const flushing = useRef(new Set<string>());
   const typingSentAt = useRef(new Map<string, number>());
   const joinWaiters = useRef(new Map<string, (outcome: JoinOutcome) => void>());
+  const incoming = useRef<ServerMessage[]>([]);
+  const showTimer = useRef<number | null>(null);
+  const shownAt = useRef(0);
   const [drafts] = useState(() => new DraftStore());
 
   const settleJoin = useCallback((room: string, outcome: JoinOutcome) => {
@@ -167,15 +193,35 @@ export function ChatProvider({ socket, children }: { socket: ChatSocket; childre
     }
     /** A `messages` batch: one room's messages in seq order (see docs/protocol.md). */
     function onMessages(batch: ServerMessage[]) {
-      const first = batch[0];
-      if (!first) return;
-      const room = stateRef.current.rooms[first.room];
-      const gap = room !== undefined && skipsSeq(room, batch);
-      dispatch({ type: "messages_received", messages: batch });
-      if (room && gap) fillGap(room);
+      if (batch.length === 0) return;
+      incoming.current.push(...batch);
+      if (showTimer.current !== null) return;
+      const wait = SHOW_EVERY_MS - (Date.now() - shownAt.current);
+      if (wait <= 0) showIncoming();
+      else showTimer.current = window.setTimeout(showIncoming, wait);
+    }
+    /** Everything that arrived since the last showing, room by room, in seq order. */
+    function showIncoming() {
+      showTimer.current = null;
+      shownAt.current = Date.now();
+      const byRoom = new Map<string, ServerMessage[]>();
+      for (const message of incoming.current.splice(0)) {
+        const list = byRoom.get(message.room) ?? [];
+        list.push(message);
+        byRoom.set(message.room, list);
+      }
+      for (const [name, messages] of byRoom) {
+        messages.sort((a, b) => a.seq - b.seq);
+        const room = stateRef.current.rooms[name];
+        const gap = room !== undefined && skipsSeq(room, messages);
+        // Not urgent: React may render them between keystrokes.
+        startTransition(() => dispatch({ type: "messages_received", messages }));
+        if (room && gap) fillGap(room);
+      }
     }
     function onTyping(payload: TypingNotice) {
-      dispatch({ type: "typing_changed", notice: payload, at: Date.now() });
+      const at = Date.now();
+      startTransition(() => dispatch({ type: "typing_changed", notice: payload, at }));
     }
     function onRoomSeq(payload: RoomSeq) {
       const room = stateRef.current.rooms[payload.room];
@@ -224,6 +270,7 @@ export function ChatProvider({ socket, children }: { socket: ChatSocket; childre
       socket.off("room_seq", onRoomSeq);
       socket.off("error", onError);
       window.removeEventListener("offline", onOffline);
+      if (showTimer.current !== null) window.clearTimeout(showTimer.current);
       socket.disconnect();
     };
   }, [socket, requestJoin, fillGap]);
@@ -291,18 +338,17 @@ export function ChatProvider({ socket, children }: { socket: ChatSocket; childre
   }, []);
 
   // The rooms you are in survive a reload: remembered here, joined again on load.
-  const joinedRooms = useMemo(
-    () =>
-      state.roomOrder
-        .map((name) => state.rooms[name])
-        .filter((room): room is Room => room?.status === "joined")
-        .map((room) => ({ name: room.name, username: room.username })),
-    [state.roomOrder, state.rooms],
+  // (Written when that list changes, not with every message.)
+  const joinedRooms = JSON.stringify(
+    state.roomOrder
+      .map((name) => state.rooms[name])
+      .filter((room): room is Room => room?.status === "joined")
+      .map((room) => ({ name: room.name, username: room.username })),
   );
   const restored = useRef(false);
   useEffect(() => {
     if (!restored.current) return;
-    saveRooms(joinedRooms);
+    saveRooms(JSON.parse(joinedRooms) as SavedRoom[]);
   }, [joinedRooms]);
 
   const actions = useMemo<ChatActions>(() => {
@@ -399,6 +445,10 @@ export function ChatProvider({ socket, children }: { socket: ChatSocket; childre
     }
   }, [actions]);
 
-  const value = useMemo(() => ({ state, actions, drafts }), [state, actions, drafts]);
-  return <ChatContext.Provider value={value}>{children}</ChatContext.Provider>;
+  const tools = useMemo(() => ({ actions, drafts }), [actions, drafts]);
+  return (
+    <ToolsContext.Provider value={tools}>
+      <StateContext.Provider value={state}>{children}</StateContext.Provider>
+    </ToolsContext.Provider>
+  );
 }

@@ -562,10 +562,12 @@ function messageReceived(state: ChatState, message: ServerMessage): ChatState {
   if (!room) return state;
   const epoch = currentEpoch(room);
   if (epoch === null) return state; // before room_state: it will carry this message
-  if (room.messages.some((m) => m.id === message.id)) return state;
   const last = room.messages[room.messages.length - 1];
+  const appends = !last || (last.epoch === epoch && last.seq < message.seq);
+  // The usual case, the next message, needs no search for a copy we already hold.
+  if (!appends && room.messages.some((m) => m.id === message.id)) return state;
   let next: Room;
-  if (!last || (last.epoch === epoch && last.seq < message.seq)) {
+  if (appends) {
     next = settlePending({ ...room, messages: [...room.messages, { ...message, epoch }] }, [message]);
   } else {
     next = mergeMessages(room, [message], epoch);

@@ -1,4 +1,5 @@
 import {
+  memo,
   useEffect,
   useId,
   useLayoutEffect,
@@ -8,8 +9,8 @@ import {
   type KeyboardEvent,
 } from "react";
 
-import { useChat } from "../chat/ChatProvider";
-import { isLimited } from "../chat/chatReducer";
+import { useChatTools } from "../chat/ChatProvider";
+import type { ShownError } from "../chat/chatReducer";
 
 const COUNTER_FROM = 0.8;
 /** The composer grows with its text up to this many pixels, then scrolls. */
@@ -42,20 +43,32 @@ export function overLimitText(over: number): string {
  * the Send button sends). While the server rate-limits us, what you send waits in
  * the timeline, in order, and goes out when the limit ends.
  */
-export function Composer({ room }: { room: string }) {
-  const { state, actions, drafts } = useChat();
+export interface ComposerProps {
+  room: string;
+  maxLength: number;
+  /** While the server rate-limits us (ms since epoch), or null. */
+  limitedUntil: number | null;
+  error: ShownError | null;
+  offline: boolean;
+}
+
+export const Composer = memo(function Composer({
+  room,
+  maxLength: limit,
+  limitedUntil,
+  error: shownError,
+  offline,
+}: ComposerProps) {
+  const { actions, drafts } = useChatTools();
   const [text, setText] = useState(() => drafts.get(room));
   const input = useRef<HTMLTextAreaElement>(null);
   const inputId = useId();
-  const limit = state.limits.max_message_length;
   const length = [...text.trim()].length;
   const tooLong = length > limit;
-  const limited = isLimited(state);
-  const secondsLeft = useSecondsUntil(limited ? state.limitedUntil : null);
+  const secondsLeft = useSecondsUntil(limitedUntil);
+  const limited = limitedUntil !== null && secondsLeft > 0;
   const canSend = length > 0 && !tooLong;
-  const error =
-    state.error && (state.error.room === null || state.error.room === room) ? state.error : null;
-  const offline = state.status !== "connected";
+  const error = shownError && (shownError.room === null || shownError.room === room) ? shownError : null;
 
   // The person's next move is to type: the composer takes focus when a room opens.
   useEffect(() => {
@@ -143,4 +156,4 @@ export function Composer({ room }: { room: string }) {
       </div>
     </form>
   );
-}
+});

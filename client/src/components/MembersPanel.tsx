@@ -1,4 +1,4 @@
-import { useEffect, useRef } from "react";
+import { memo, useEffect, useRef } from "react";
 
 import type { Member } from "../chat/protocol";
 import { Author } from "./MessageRow";
@@ -8,7 +8,7 @@ import { Author } from "./MessageRow";
  * on phones a drawer over them, closed with its button or Escape, which keeps focus
  * while it is open.
  */
-export function MembersPanel({
+export const MembersPanel = memo(function MembersPanel({
   members,
   mySid,
   open,
@@ -44,4 +44,4 @@ export function MembersPanel({
       </ul>
     </aside>
   );
-}
+});

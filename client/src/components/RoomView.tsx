@@ -1,7 +1,7 @@
-import { useEffect, useRef, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
 
 import { useChat } from "../chat/ChatProvider";
-import type { Room } from "../chat/chatReducer";
+import { isLimited, type Room } from "../chat/chatReducer";
 import { roomLink } from "../chat/hashRoute";
 import { Composer } from "./Composer";
 import { ConnectionBadge } from "./ConnectionBadge";
@@ -117,10 +117,10 @@ export function RoomView({ room, memory }: { room: Room; memory: RoomMemory }) {
   const typingNames = Object.values(room.typing).map((t) => t.username);
   const count = room.members.length;
 
-  function closeMembers() {
+  const closeMembers = useCallback(() => {
     setMembersOpen(false);
     if (!isWideScreen()) membersButton.current?.focus();
-  }
+  }, []);
 
   return (
     <section
@@ -166,7 +166,14 @@ export function RoomView({ room, memory }: { room: Room; memory: RoomMemory }) {
         <div className="room__main">
           <MessageList key={`messages-${room.name}`} room={room} memory={memory} />
           <TypingIndicator names={typingNames} />
-          <Composer key={`composer-${room.name}`} room={room.name} />
+          <Composer
+            key={`composer-${room.name}`}
+            room={room.name}
+            maxLength={state.limits.max_message_length}
+            limitedUntil={isLimited(state) ? state.limitedUntil : null}
+            error={state.error}
+            offline={state.status !== "connected"}
+          />
         </div>
         <MembersPanel members={room.members} mySid={state.sid} open={membersOpen} onClose={closeMembers} />
       </div>

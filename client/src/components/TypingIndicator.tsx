@@ -1,11 +1,17 @@
+import { memo } from "react";
+
 /** "alice is typing…" for the people typing in the room; the line keeps its height. */
 export function TypingIndicator({ names }: { names: string[] }) {
+  return <TypingLine text={describeTyping(names)} />;
+}
+
+const TypingLine = memo(function TypingLine({ text }: { text: string }) {
   return (
     <div className="typing" aria-live="off">
-      {describeTyping(names)}
+      {text}
     </div>
   );
-}
+});
 
 export function describeTyping(names: string[]): string {
   if (names.length === 0) return "";
