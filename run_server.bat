@@ -7,8 +7,12 @@ if not exist .venv\Scripts\python.exe (
   .venv\Scripts\python.exe -m pip install -r requirements.txt || exit /b 1
 )
 if not exist .env (
-  .venv\Scripts\python.exe -c "import secrets,re,pathlib; t=pathlib.Path('.env.example').read_text(); pathlib.Path('.env').write_text(re.sub(r'(?m)^SECRET_KEY=.*$', 'SECRET_KEY='+secrets.token_hex(32), t))" || exit /b 1
-  echo Created .env with a random SECRET_KEY.
+  .venv\Scripts\python.exe -c "import secrets,re,pathlib; t=pathlib.Path('.env.example').read_text(); t=re.sub(r'(?m)^SECRET_KEY=.*$', 'SECRET_KEY='+secrets.token_hex(32), t); pathlib.Path('.env').write_text(re.sub(r'(?m)^TRIP_SECRET=.*$', 'TRIP_SECRET='+secrets.token_hex(32), t))" || exit /b 1
+  echo Created .env with a random SECRET_KEY and TRIP_SECRET.
+)
+findstr /b /c:"TRIP_SECRET=" .env >nul || (
+  .venv\Scripts\python.exe -c "import secrets; open('.env','a').write('\nTRIP_SECRET='+secrets.token_hex(32)+'\n')" || exit /b 1
+  echo Added a random TRIP_SECRET to .env.
 )
 if exist client\package.json if not exist client\dist\index.html (
   pushd client

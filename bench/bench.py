@@ -36,6 +36,7 @@ SERVER_CORE, GENERATOR_CORE = "0", "1"
 # generator on one address must not be refused.
 BENCH_ENV = {
     "SECRET_KEY": "bench-secret",
+    "TRIP_SECRET": "bench-trip-secret",
     "LOG_LEVEL": "WARNING",
     "MAX_CONNECTIONS_PER_IP": "100000",
     "RATE_LIMIT_CONNECTIONS": "1000000 per second",

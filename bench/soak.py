@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import multiprocessing
 import os
@@ -61,6 +62,7 @@ def start_node(mode: str, port: int, redis_port: int) -> subprocess.Popen[bytes]
         "HOST": "127.0.0.1",
         "ASYNC_MODE": mode,
         "SECRET_KEY": "soak",
+        "TRIP_SECRET": "soak-trip",
         "LOG_LEVEL": "WARNING",
         "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
         "NODE_TIMEOUT_SECONDS": "6",
@@ -126,6 +128,7 @@ class Client:
         number = random.getrandbits(24)
         self.address = f"10.{number >> 16}.{(number >> 8) & 255}.{number & 255}"
         self.session = f"soak-session-{name}-{random.getrandbits(64):x}"
+        self.identity = base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
         self.seen: set[int] = set()
         self.duplicates = 0
         self.epoch: str | None = None
@@ -148,7 +151,9 @@ class Client:
             additional_headers={"X-Forwarded-For": self.address},
         )
         assert (await self.ws.recv()).startswith("0")
-        auth = {"session": self.session}
+        # Each client is a person with an identity: after its node dies it
+        # reconnects elsewhere and gets its name back, as the web client does.
+        auth: dict[str, Any] = {"session": self.session, "identity": self.identity}
         if self.batches:
             auth["features"] = ["messages"]
         await self.ws.send("40" + json.dumps(auth))

@@ -19,11 +19,18 @@ ensure_venv() {
   fi
 }
 
-# A first run gets a .env of its own, from .env.example with a fresh SECRET_KEY.
+# A first run gets a .env of its own, from .env.example with a fresh SECRET_KEY and
+# TRIP_SECRET; a .env from before trips existed gets a TRIP_SECRET added.
 ensure_dotenv() {
-  [ -f .env ] && return 0
-  local secret
-  secret=$(.venv/bin/python -c 'import secrets; print(secrets.token_hex(32))')
-  sed "s/^SECRET_KEY=.*/SECRET_KEY=$secret/" .env.example > .env
-  echo "Created .env with a random SECRET_KEY (edit it to change settings)."
+  local new_secret='import secrets; print(secrets.token_hex(32))'
+  if [ ! -f .env ]; then
+    sed -e "s/^SECRET_KEY=.*/SECRET_KEY=$(.venv/bin/python -c "$new_secret")/" \
+        -e "s/^TRIP_SECRET=.*/TRIP_SECRET=$(.venv/bin/python -c "$new_secret")/" \
+        .env.example > .env
+    echo "Created .env with a random SECRET_KEY and TRIP_SECRET (edit it to change settings)."
+  elif ! grep -q '^TRIP_SECRET=' .env; then
+    printf '\n# Turns identity keys into trips (added by run_server.sh).\nTRIP_SECRET=%s\n' \
+      "$(.venv/bin/python -c "$new_secret")" >> .env
+    echo "Added a random TRIP_SECRET to .env."
+  fi
 }

@@ -108,6 +108,7 @@ def create_app(config: Config | None = None) -> Flask:
         guards,
         chat_metrics,
         close_connection=lambda sid: engine_socket.close_connection(sio, sid),
+        trip_secret=config.trip_secret,
     )
     events.register()
     # Background work: batch flushing, housekeeping, and with Redis the cluster keeper.
@@ -153,11 +154,13 @@ def create_app(config: Config | None = None) -> Flask:
 
 
 def log_startup_warnings(config: Config) -> None:
-    if config.uses_default_secret:
+    for name in config.default_secrets:
         log.warning(
-            "!!! SECRET_KEY is the public default (allowed by %s). Set SECRET_KEY in "
-            ".env, e.g. from: python -c 'import secrets; print(secrets.token_hex(32))'",
+            "!!! %s is the public default (allowed by %s). Set %s in .env, e.g. "
+            "from: python -c 'import secrets; print(secrets.token_hex(32))'",
+            name,
             "DEBUG" if config.debug else "ALLOW_INSECURE_SECRET",
+            name,
         )
     if config.allows_any_origin:
         log.warning("CORS_ORIGINS=* lets pages from any site open a socket here")

@@ -20,14 +20,14 @@ from typing import Any
 
 import socketio
 
-from chat import protocol
+from chat import identity, protocol
 from chat.broadcast import Broadcaster
 from chat.connections import Connection, Connections
 from chat.protocol import ChatError
 from guards.handshake import address_of
 from guards.request_guard import ConnectionGuards, RequestGuard
 from ops.metrics import ChatMetrics
-from state.base import Draft, Membership, NotAMember, RoomStore
+from state.base import Draft, Member, Membership, NameTaken, NotAMember, RoomStore
 
 log = logging.getLogger("chat.events")
 
@@ -52,8 +52,10 @@ class ChatEvents:
         guards: ConnectionGuards,
         metrics: ChatMetrics,
         close_connection: Callable[[str], None],
+        trip_secret: str,
     ) -> None:
         self._sio = sio
+        self._trip_secret = trip_secret
         self._store = store
         self._broadcast = broadcast
         self._limits = limits
@@ -79,8 +81,10 @@ class ChatEvents:
     def on_connect(self, sid: str, environ: Any = None, auth: Any = None) -> Any:
         """A client connected: tell it its sid, the server clock and the limits.
 
-        One whose auth announces `messages` gets room messages in batches. An event
-        that a client itself named `connect` is refused like any unknown event.
+        One whose auth announces `messages` gets room messages in batches; one whose
+        auth carries an identity key is known by its trip (the key itself is
+        neither kept nor logged). An event that a client itself named `connect` is
+        refused like any unknown event.
         """
         if environ is None or environ is not self._sio.get_environ(sid):
             return self.on_unknown_event("connect", sid, environ)
@@ -88,11 +92,14 @@ class ChatEvents:
         batching = protocol.FEATURE_MESSAGE_BATCHES in protocol.accepted_features(auth)
         session = protocol.session_token(auth)
         scope = f"session:{session}" if session else f"sid:{sid}"
-        self.connections.add(Connection(sid, address, batching, scope))
+        key = identity.identity_key(auth)
+        trip = identity.trip_of(key, self._trip_secret) if key else None
+        self.connections.add(Connection(sid, address, batching, scope, trip))
         self._guards.limiter.open(sid, address)
-        log.info("connect sid=%s addr=%s", sid, address)
+        log.info("connect sid=%s addr=%s trip=%s", sid, address, trip)
         connected = {
             "sid": sid,
+            "trip": trip,
             "server_time": now_ms(),
             "limits": self._limits.as_dict(),
         }
@@ -110,7 +117,8 @@ class ChatEvents:
         try:
             memberships = self._store.leave_all(sid)
             for membership in memberships:
-                self.announce_left(membership, "disconnect")
+                if membership.person_changed:
+                    self.announce_left(membership, "disconnect")
             log.info(
                 "disconnect sid=%s reason=%s rooms=%d", sid, reason, len(memberships)
             )
@@ -133,18 +141,28 @@ class ChatEvents:
         return {"ok": True, **response}
 
     def on_join(self, sid: str, payload: Any) -> dict[str, Any]:
-        """A client enters a room: the room hears `joined`, the joiner `room_state`."""
+        """A client enters a room: the room hears `joined`, the joiner `room_state`.
+
+        A name someone else holds here is refused with `nickname_taken` and a free
+        suggestion. Another tab of someone already here joins as that person
+        (under their name), and the room hears nothing.
+        """
         data = protocol.require_object(payload)
         room = protocol.room_name(data)
         name = protocol.username(data) or anonymous_name()
         epoch = protocol.optional_string(data, "epoch", 64)
         since = protocol.optional_seq(data, "since")
         self._check_room_cap(sid, room)
-        membership = self._store.join(room, sid, name)
+        connection = self._connection(sid)
+        try:
+            membership = self._store.join(room, sid, name, connection.trip)
+        except NameTaken as taken:
+            raise _name_taken(name, taken) from None
         if membership.changed:
             # Messages still pending are in the snapshot below: not sent twice.
-            self._broadcast.enter(sid, room, self._connection(sid).batching)
-            self.announce_joined(membership)
+            self._broadcast.enter(sid, room, connection.batching)
+            if membership.person_changed:
+                self.announce_joined(membership)
             log.info("join sid=%s room=%s count=%d", sid, room, membership.count)
         # Catching up gets everything missed; a plain join the latest page.
         limit = (
@@ -153,6 +171,8 @@ class ChatEvents:
         snapshot = self._store.snapshot(room, limit=limit, epoch=epoch, since=since)
         state = {
             "room": room,
+            "username": membership.username,
+            "trip": membership.trip,
             "members": self._store.members(room),
             "messages": snapshot.messages,
             "epoch": snapshot.epoch,
@@ -162,16 +182,46 @@ class ChatEvents:
         return {"ok": True, **state}
 
     def on_leave(self, sid: str, payload: Any) -> dict[str, Any]:
-        """A client leaves a room: everyone there, the leaver included, hears `left`."""
+        """A client leaves a room: everyone there, the leaver included, hears `left`
+        (only the leaver, when another tab of theirs is still there)."""
         room = protocol.room_name(protocol.require_object(payload))
         membership = self._store.leave(room, sid)
         if membership is None:
             raise ChatError("not_in_room")
-        self.announce_left(membership, "leave")
+        if membership.person_changed:
+            self.announce_left(membership, "leave")
+        else:
+            left = {**_membership_payload(membership), "reason": "leave"}
+            self._broadcast.to_client(sid, "left", left)
         connection = self._connection(sid)
         self._broadcast.leave(sid, room, connection.batching)
         connection.typing_at.pop(room, None)
         return {"ok": True, "room": room}
+
+    def on_rename(self, sid: str, payload: Any) -> dict[str, Any]:
+        """A member takes a new name in a room (all their tabs there do): the room
+        hears `renamed`. The same rules as joining; costs more than most requests."""
+        data = protocol.require_object(payload)
+        room = protocol.room_name(data)
+        name = protocol.username(data)
+        if name is None:
+            raise ChatError("invalid_username")
+        try:
+            renamed = self._store.rename(room, sid, name)
+        except NotAMember:
+            raise ChatError("not_in_room") from None
+        except NameTaken as taken:
+            raise _name_taken(name, taken) from None
+        notice = {
+            "room": room,
+            "sid": sid,
+            "trip": renamed.trip,
+            "old": renamed.old,
+            "new": renamed.new,
+        }
+        if renamed.old != renamed.new:
+            self._broadcast.to_room("renamed", notice, room)
+        return {"ok": True, **notice}
 
     def on_message(self, sid: str, payload: Any) -> dict[str, Any]:
         """A member says something: it is stored, numbered and sent to the whole room.
@@ -232,10 +282,16 @@ class ChatEvents:
         data = protocol.require_object(payload)
         room = protocol.room_name(data)
         typing = protocol.required_bool(data, "typing")
-        name = self._require_member(room, sid)
+        member = self._require_member(room, sid)
         if typing and not self._connection(sid).typing_due(room):
             return {"ok": True}
-        notice = {"room": room, "sid": sid, "username": name, "typing": typing}
+        notice = {
+            "room": room,
+            "sid": sid,
+            "username": member.username,
+            "trip": member.trip,
+            "typing": typing,
+        }
         self._broadcast.to_room("typing", notice, room, skip_sid=sid)
         return {"ok": True}
 
@@ -274,7 +330,8 @@ class ChatEvents:
         sids = self.connections.sids()
         for sid in sids:
             for membership in self._store.leave_all(sid):
-                self.announce_left(membership, "shutdown")
+                if membership.person_changed:
+                    self.announce_left(membership, "shutdown")
         return len(sids)
 
     def on_unknown_event(self, event: str, sid: str, *args: Any) -> Any:
@@ -298,11 +355,11 @@ class ChatEvents:
                 f"You can be in at most {self._guards.max_rooms} rooms at once.",
             )
 
-    def _require_member(self, room: str, sid: str) -> str:
-        name = self._store.username_in(room, sid)
-        if name is None:
+    def _require_member(self, room: str, sid: str) -> Member:
+        member = self._store.member(room, sid)
+        if member is None:
             raise ChatError("not_in_room")
-        return name
+        return member
 
 
 def _membership_payload(membership: Membership) -> dict[str, Any]:
@@ -310,5 +367,15 @@ def _membership_payload(membership: Membership) -> dict[str, Any]:
         "room": membership.room,
         "sid": membership.sid,
         "username": membership.username,
+        "trip": membership.trip,
         "count": membership.count,
     }
+
+
+def _name_taken(name: str, taken: NameTaken) -> ChatError:
+    return ChatError(
+        "nickname_taken",
+        f"Someone here is already called {name} (or a name that looks the same). "
+        f"Try {taken.suggestion}?",
+        suggestion=taken.suggestion,
+    )

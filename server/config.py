@@ -19,6 +19,7 @@ from guards.rate_limit import RatePolicy
 from wire.limits import ConnectionLimits
 
 DEFAULT_SECRET_KEY = "secret-dev-key-change-in-production"
+DEFAULT_TRIP_SECRET = "trip-dev-secret-change-in-production"
 ASYNC_MODES = ("eventlet", "gevent", "threading")
 DEV_CLIENT_ORIGINS = ("http://localhost:8080", "http://127.0.0.1:8080")
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -61,6 +62,10 @@ class Config:
     header_timeout_seconds: float = 10.0
     client_dist: Path = REPO_ROOT / "client" / "dist"
     allow_insecure_secret: bool = False
+    # Turns identity keys into trips; every node of a cluster needs the same one.
+    trip_secret: str = DEFAULT_TRIP_SECRET
+    # How long a name stays its trip's while they are away (0: not at all).
+    nick_lease_seconds: float = 300.0
     trusted_proxies: tuple[Network, ...] = ()
     max_connections_per_ip: int = 100
     connection_rate_limit: str = "30 per 10 seconds"
@@ -91,18 +96,29 @@ class Config:
     def uses_default_secret(self) -> bool:
         return self.secret_key == DEFAULT_SECRET_KEY
 
+    @property
+    def default_secrets(self) -> list[str]:
+        """The secrets still at their public defaults."""
+        defaults = []
+        if self.uses_default_secret:
+            defaults.append("SECRET_KEY")
+        if self.trip_secret == DEFAULT_TRIP_SECRET:
+            defaults.append("TRIP_SECRET")
+        return defaults
+
     def startup_problem(self) -> str | None:
-        """Why this configuration must not serve, if it must not."""
-        if (
-            self.uses_default_secret
-            and not self.debug
-            and not self.allow_insecure_secret
-        ):
+        """Why this configuration must not serve, if it must not.
+
+        A public TRIP_SECRET would let anyone compute trips offline, and so mine
+        a key whose trip passes for someone else's.
+        """
+        names = self.default_secrets
+        if names and not self.debug and not self.allow_insecure_secret:
             return (
-                "SECRET_KEY is the public default. Put a secret of your own in "
-                ".env, e.g. the output of: python -c 'import secrets; "
-                "print(secrets.token_hex(32))'; or set ALLOW_INSECURE_SECRET=1 for "
-                "a throwaway local server."
+                f"{' and '.join(names)} {'is' if len(names) == 1 else 'are'} the "
+                "public default. Put secrets of your own in .env, e.g. the output "
+                "of: python -c 'import secrets; print(secrets.token_hex(32))'; or "
+                "set ALLOW_INSECURE_SECRET=1 for a throwaway local server."
             )
         return None
 
@@ -152,6 +168,12 @@ class Config:
             direct_writes=read("DIRECT_WRITES", _parse_bool, defaults.direct_writes),
             allow_insecure_secret=read(
                 "ALLOW_INSECURE_SECRET", _parse_bool, defaults.allow_insecure_secret
+            ),
+            trip_secret=read("TRIP_SECRET", _parse_secret, defaults.trip_secret),
+            nick_lease_seconds=read(
+                "NICK_LEASE_SECONDS",
+                _float_between(0, 30 * 86400),
+                defaults.nick_lease_seconds,
             ),
             trusted_proxies=read(
                 "TRUSTED_PROXIES", _parse_proxies, defaults.trusted_proxies
@@ -205,6 +227,7 @@ _RATE_FIELDS = {
     "RATE_LIMIT_BAD_REQUEST_COST": "bad_request_cost",
     "RATE_LIMIT_REQUEST_COST": "request_cost",
     "RATE_LIMIT_TYPING_COST": "typing_cost",
+    "RATE_LIMIT_RENAME_COST": "rename_cost",
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
 import os
@@ -25,11 +26,18 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SERVER_DIR = REPO_ROOT / "server"
 
 
+TEST_TRIP_SECRET = "test-trip-secret"
+
+
 def make_config(**overrides: Any) -> Config:
     """Defaults, in threading mode: in-process tests never monkey-patch."""
-    return dataclasses.replace(
-        Config(), async_mode="threading", secret_key="test-secret", **overrides
-    )
+    settings: dict[str, Any] = {
+        "async_mode": "threading",
+        "secret_key": "test-secret",
+        "trip_secret": TEST_TRIP_SECRET,
+        **overrides,
+    }
+    return dataclasses.replace(Config(), **settings)
 
 
 class ManualClock:
@@ -40,6 +48,11 @@ class ManualClock:
 
     def __call__(self) -> float:
         return self.now
+
+
+def new_identity() -> str:
+    """A fresh identity key as the web client makes one: 32 random bytes, base64url."""
+    return base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
 
 
 def free_port() -> int:
@@ -101,6 +114,7 @@ class ServerProcess:
             "HOST": "127.0.0.1",
             "ASYNC_MODE": async_mode,
             "SECRET_KEY": "integration-test-secret",
+            "TRIP_SECRET": "integration-test-trip-secret",
             "LOG_LEVEL": "INFO",
             "PYTHONUNBUFFERED": "1",
             # A developer's .env must not leak into tests (it never overrides these).

@@ -83,13 +83,19 @@ def test_star_origin_is_only_taken_when_set_explicitly() -> None:
     assert Config.from_env({"CORS_ORIGINS": "*"}).allows_any_origin
 
 
-def test_default_secret_stops_startup_unless_allowed_or_debugging() -> None:
-    assert "SECRET_KEY" in (Config.from_env({}).startup_problem() or "")
-    assert "secrets.token_hex" in (Config.from_env({}).startup_problem() or "")
+def test_default_secrets_stop_startup_unless_allowed_or_debugging() -> None:
+    problem = Config.from_env({}).startup_problem() or ""
+    assert "SECRET_KEY and TRIP_SECRET are the public default" in problem
+    assert "secrets.token_hex" in problem
     allowed = Config.from_env({"ALLOW_INSECURE_SECRET": "1"})
     assert allowed.startup_problem() is None
     assert Config.from_env({"DEBUG": "true"}).startup_problem() is None
-    assert Config.from_env({"SECRET_KEY": "x" * 64}).startup_problem() is None
+    only_session = Config.from_env({"SECRET_KEY": "x" * 64}).startup_problem() or ""
+    assert "TRIP_SECRET is the public default" in only_session
+    only_trips = Config.from_env({"TRIP_SECRET": "x" * 64}).startup_problem() or ""
+    assert "SECRET_KEY is the public default" in only_trips
+    both = {"SECRET_KEY": "x" * 64, "TRIP_SECRET": "y" * 64}
+    assert Config.from_env(both).startup_problem() is None
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,8 @@ class Connection:
     # Whose client_ids this connection's messages carry: retries are recognised
     # only from the same sender (see state.base.Draft).
     dedupe_scope: str
+    # Who this is across tabs and visits (chat/identity.py), or None: unverified.
+    trip: str | None = None
     typing_at: dict[str, float] = field(default_factory=dict)  # [room] = monotonic
 
     def typing_due(self, room: str, now: float | None = None) -> bool:

@@ -23,6 +23,7 @@ CLIENT_EVENTS = (
     "history",
     "typing",
     "list_rooms",
+    "rename",
 )
 # Events the server sends.
 SERVER_EVENTS = (
@@ -34,6 +35,7 @@ SERVER_EVENTS = (
     "message",
     "messages",
     "typing",
+    "renamed",
     "rooms",
     "room_seq",
     "error",
@@ -49,6 +51,7 @@ ERROR_CODES = {
     "invalid_payload": "The request is not a JSON object of the expected shape.",
     "invalid_room": "Room names are 1-64 letters, digits, '-', '_' or '.'.",
     "invalid_username": "Nicknames are 1-32 printable characters.",
+    "nickname_taken": "Someone in this room already has that nickname.",
     "empty_message": "The message is empty.",
     "message_too_long": "The message is longer than the server allows.",
     "not_in_room": "You are not in that room; join it first.",

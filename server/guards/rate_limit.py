@@ -46,6 +46,9 @@ class RatePolicy:
     bad_request_cost: float = 10.0
     request_cost: float = 1.0
     typing_cost: float = 0.2
+    # Renames are announced to the whole room: a handful in a row, then one every
+    # few seconds.
+    rename_cost: float = 6.0
 
 
 class Verdict(NamedTuple):

@@ -132,4 +132,6 @@ class RequestGuard:
             return policy.join_cost
         if event == "typing":
             return policy.typing_cost
+        if event == "rename":
+            return policy.rename_cost
         return policy.request_cost

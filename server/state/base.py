@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -19,6 +20,7 @@ Message = dict[str, Any]
 
 # How long a retry carrying a known client_id is recognised, in both stores.
 DEDUPE_SECONDS = 3600
+MAX_NAME_LENGTH = 32
 
 
 class NotAMember(LookupError):
@@ -43,13 +45,75 @@ class Snapshot:
 
 @dataclass(frozen=True)
 class Membership:
-    """What changed when a connection joined or left a room."""
+    """What changed when a connection joined or left a room.
+
+    `changed`: this connection was added (or removed). `person_changed`: the person
+    arrived (their first connection in the room) or is gone (their last one left):
+    only then does the room hear `joined` or `left`. `count` counts people.
+    """
 
     room: str
     sid: str
     username: str
     count: int
     changed: bool = True
+    trip: str | None = None
+    person_changed: bool = True
+
+
+@dataclass(frozen=True)
+class Member:
+    """One connection's place in a room."""
+
+    username: str
+    trip: str | None
+
+
+@dataclass(frozen=True)
+class Renamed:
+    """A person's new name in a room (all their connections there have it)."""
+
+    room: str
+    sid: str
+    trip: str | None
+    old: str
+    new: str
+
+
+class NameTaken(LookupError):
+    """Someone else here holds that name (or looks the same), or holds it on lease."""
+
+    def __init__(self, suggestion: str) -> None:
+        super().__init__(suggestion)
+        self.suggestion = suggestion
+
+
+def holder_of(sid: str, trip: str | None) -> str:
+    """Who holds a name: a trip (across tabs, reloads and leases), else a connection."""
+    return f"trip:{trip}" if trip else f"sid:{sid}"
+
+
+def name_candidates(name: str, count: int = 20) -> list[str]:
+    """Names close to `name` to suggest when it is taken: name2, name3... (within
+    MAX_NAME_LENGTH)."""
+    candidates = []
+    for number in range(2, 2 + count):
+        suffix = str(number)
+        candidates.append(name[: MAX_NAME_LENGTH - len(suffix)] + suffix)
+    return candidates
+
+
+def random_variant(name: str) -> str:
+    """A suggestion of last resort, when every candidate is taken too."""
+    return name[: MAX_NAME_LENGTH - 5] + "-" + secrets.token_hex(2)
+
+
+def suggest_name(name: str, free: Callable[[str], bool]) -> str:
+    """The first of `name_candidates` that is free here."""
+    for candidate in name_candidates(name):
+        if free(candidate):
+            return candidate
+    return random_variant(name)
 
 
 @dataclass(frozen=True)
@@ -139,13 +203,27 @@ class RoomStore(Protocol):
     Every method is atomic. A method that raises `StoreUnavailable` changed nothing.
     """
 
-    def join(self, room: str, sid: str, username: str) -> Membership:
-        """Add `sid` to `room`; joining again keeps the first name and changes
-        nothing (`changed` is False)."""
+    def join(
+        self, room: str, sid: str, username: str, trip: str | None = None
+    ) -> Membership:
+        """Add `sid` to `room` under `username`.
+
+        Names are unique in a room on their confusable skeleton (chat/names.py). A
+        name held by someone else, or on lease to a trip that is away (for
+        NICK_LEASE_SECONDS), raises NameTaken with a free suggestion. Joining again
+        changes nothing; a second connection of a trip already here is the same
+        person, under the name they have (`person_changed` is False).
+        """
+        ...
+
+    def rename(self, room: str, sid: str, username: str) -> Renamed:
+        """Give the person behind `sid` a new name in `room` (every connection of
+        theirs); the same rules as joining. Raises NotAMember, NameTaken."""
         ...
 
     def leave(self, room: str, sid: str) -> Membership | None:
-        """Remove `sid` from `room`; None when it was not a member."""
+        """Remove `sid` from `room`; None when it was not a member. A trip's name
+        stays theirs for NICK_LEASE_SECONDS after their last connection left."""
         ...
 
     def leave_all(self, sid: str) -> list[Membership]:
@@ -153,16 +231,17 @@ class RoomStore(Protocol):
         raises `StoreUnavailable`: what cannot be written now is written later."""
         ...
 
-    def username_in(self, room: str, sid: str) -> str | None:
-        """The name `sid` joined `room` with, or None when it is not a member."""
+    def member(self, room: str, sid: str) -> Member | None:
+        """`sid`'s name and trip in `room`, or None when it is not a member."""
         ...
 
     def rooms_of(self, sid: str) -> set[str]:
         """The rooms a connection of this node is in."""
         ...
 
-    def members(self, room: str) -> list[dict[str, str]]:
-        """Everyone in `room`, on every node: [{sid, username}]."""
+    def members(self, room: str) -> list[dict[str, Any]]:
+        """Everyone in `room`, on every node, once per person: [{sid, username,
+        trip}] (the sid of their first connection)."""
         ...
 
     def add_message(self, room: str, sid: str, draft: Draft) -> tuple[Message, bool]:
@@ -187,11 +266,12 @@ class RoomStore(Protocol):
         ...
 
     def list_rooms(self, limit: int) -> list[dict[str, Any]]:
-        """Rooms with members, busiest first, then by name: [{room, count}]."""
+        """Rooms with people, busiest first, then by name: [{room, count}]."""
         ...
 
     def expire_idle_rooms(self) -> int:
-        """Forget rooms empty for longer than their TTL; how many were dropped."""
+        """Forget rooms empty for longer than their TTL, and name leases that ran
+        out; how many rooms were dropped."""
         ...
 
     def counts(self) -> dict[str, int]:

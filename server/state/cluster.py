@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from state.base import Membership, StoreUnavailable
+from state.base import Membership, NameTaken, StoreUnavailable
 from state.nodes import NodeRegistry
 from state.redis_store import RedisRoomStore
 
@@ -109,9 +109,14 @@ class ClusterKeeper:
         for membership in self._store.retry_deferred_leaves():
             self._announce_left(membership, "disconnect")
         self._registry.heartbeat(self._node_timeout)
-        for room, sid, name in self._store.local_memberships():
-            membership = self._store.join(room, sid, name)
-            if membership.changed:
+        for room, sid, member in self._store.local_memberships():
+            try:
+                membership = self._store.join(room, sid, member.username, member.trip)
+            except NameTaken as taken:
+                # Someone took the name while Redis was empty: rejoin as close to it
+                # as is free, rather than not at all.
+                membership = self._store.join(room, sid, taken.suggestion, member.trip)
+            if membership.person_changed and membership.changed:
                 self._announce_joined(membership)
 
     def _reap_dead_nodes(self) -> None:

@@ -1,4 +1,4 @@
-"""In-memory room state: who is in which room, and each room's recent history.
+"""In-memory room state: who is in which room, their names, each room's history.
 
 The store of a single process (no REDIS_URL). It knows nothing of Flask or
 Socket.IO. Every public method is atomic (one lock), which the threading async mode
@@ -16,16 +16,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from chat.names import name_keys
 from state.base import (
     DEDUPE_SECONDS,
     Draft,
+    Member,
     Membership,
     Message,
     MessageIds,
+    NameTaken,
     NotAMember,
+    Renamed,
     Snapshot,
+    holder_of,
     new_message,
     select_history,
+    suggest_name,
     wall_clock_ms,
 )
 
@@ -35,28 +41,47 @@ MAX_DEDUPE_PER_ROOM = 10_000
 
 
 @dataclass
+class _Person:
+    """Someone in a room (a trip, or one connection without one), or away on lease."""
+
+    username: str
+    trip: str | None
+    keys: tuple[str, ...]
+    sids: list[str] = field(default_factory=list)
+    lease_until: float | None = None  # set while away; their name waits for them
+
+
+@dataclass
 class _Room:
     epoch: str
     history: deque[Message]
-    members: dict[str, str] = field(default_factory=dict)  # members[sid] = username
+    members: dict[str, str] = field(default_factory=dict)  # members[sid] = holder
+    people: dict[str, _Person] = field(default_factory=dict)  # people[holder]
+    names: dict[str, str] = field(default_factory=dict)  # names[name key] = holder
     # recent[dedupe key] = (message, monotonic time it was stored), oldest first
     recent: OrderedDict[str, tuple[Message, float]] = field(default_factory=OrderedDict)
     last_seq: int = 0
     emptied_at: float | None = None
 
+    def present(self) -> int:
+        """People here now (not those away on lease)."""
+        return sum(1 for person in self.people.values() if person.sids)
+
 
 class MemoryRoomStore:
-    """Membership and bounded history for every room, kept in this process."""
+    """Membership, names and bounded history for every room, kept in this process."""
 
     def __init__(
         self,
         history_size: int,
         room_ttl_seconds: float,
+        nick_lease_seconds: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
         wall_clock_ms: Callable[[], int] = wall_clock_ms,
     ) -> None:
         self._history_size = history_size
         self._room_ttl = room_ttl_seconds
+        self._lease = nick_lease_seconds
         self._clock = clock
         self._wall_clock_ms = wall_clock_ms
         self._lock = threading.Lock()
@@ -64,63 +89,115 @@ class MemoryRoomStore:
         self._rooms_of: dict[str, set[str]] = {}  # rooms_of[sid] = {room names}
         self._ids = MessageIds()
 
-    def join(self, room: str, sid: str, username: str) -> Membership:
-        """Add `sid` to `room`; joining again keeps the first name, changes nothing."""
+    def join(
+        self, room: str, sid: str, username: str, trip: str | None = None
+    ) -> Membership:
         with self._lock:
             state = self._live_room(room)
+            now = self._clock()
             known = state.members.get(sid)
             if known is not None:
-                return Membership(room, sid, known, len(state.members), changed=False)
-            state.members[sid] = username
-            state.emptied_at = None
-            self._rooms_of.setdefault(sid, set()).add(room)
-            return Membership(room, sid, username, len(state.members))
+                current = state.people[known]
+                return Membership(
+                    room,
+                    sid,
+                    current.username,
+                    state.present(),
+                    False,
+                    current.trip,
+                    False,
+                )
+            holder = holder_of(sid, trip)
+            person = state.people.get(holder)
+            if person is not None and person.sids:
+                # Another tab of someone already here: the same person, same name.
+                person.sids.append(sid)
+                self._add(state, room, sid, holder)
+                return Membership(
+                    room, sid, person.username, state.present(), True, trip, False
+                )
+            keys = name_keys(username)
+            self._check_free(state, keys, holder, username, now)
+            if person is not None:
+                self._release(state, holder, person)
+            state.people[holder] = _Person(username, trip, keys, [sid])
+            for key in keys:
+                state.names[key] = holder
+            self._add(state, room, sid, holder)
+            return Membership(room, sid, username, state.present(), True, trip, True)
+
+    def rename(self, room: str, sid: str, username: str) -> Renamed:
+        with self._lock:
+            state = self._rooms.get(room)
+            holder = state.members.get(sid) if state else None
+            if state is None or holder is None:
+                raise NotAMember(room)
+            person = state.people[holder]
+            keys = name_keys(username)
+            self._check_free(state, keys, holder, username, self._clock())
+            old = person.username
+            self._release(state, holder, person)
+            person.username, person.keys = username, keys
+            for key in keys:
+                state.names[key] = holder
+            return Renamed(room, sid, person.trip, old, username)
 
     def leave(self, room: str, sid: str) -> Membership | None:
-        """Remove `sid` from `room`; None when it was not a member."""
         with self._lock:
             return self._leave(room, sid)
 
     def leave_all(self, sid: str) -> list[Membership]:
-        """Remove `sid` from every room, as when its connection closes."""
         with self._lock:
             rooms = sorted(self._rooms_of.get(sid, ()))
             return [m for m in (self._leave(room, sid) for room in rooms) if m]
 
-    def username_in(self, room: str, sid: str) -> str | None:
-        """The name `sid` joined `room` with, or None when it is not a member."""
+    def member(self, room: str, sid: str) -> Member | None:
         with self._lock:
             state = self._rooms.get(room)
-            return None if state is None else state.members.get(sid)
+            holder = state.members.get(sid) if state else None
+            if state is None or holder is None:
+                return None
+            person = state.people[holder]
+            return Member(person.username, person.trip)
 
     def rooms_of(self, sid: str) -> set[str]:
         with self._lock:
             return set(self._rooms_of.get(sid, ()))
 
-    def members(self, room: str) -> list[dict[str, str]]:
+    def members(self, room: str) -> list[dict[str, Any]]:
         with self._lock:
             state = self._rooms.get(room)
             if state is None:
                 return []
-            return [{"sid": s, "username": u} for s, u in state.members.items()]
+            return [
+                {
+                    "sid": person.sids[0],
+                    "username": person.username,
+                    "trip": person.trip,
+                }
+                for person in state.people.values()
+                if person.sids
+            ]
 
     def add_message(self, room: str, sid: str, draft: Draft) -> tuple[Message, bool]:
-        """Store a message from member `sid`; returns (message, is_duplicate)."""
         with self._lock:
             state = self._rooms.get(room)
-            if state is None or sid not in state.members:
+            holder = state.members.get(sid) if state else None
+            if state is None or holder is None:
                 raise NotAMember(room)
             now = self._clock()
             self._forget_old_retries(state, now)
             key = draft.dedupe_key()
             if key is not None and key in state.recent:
                 return state.recent[key][0], True
+            person = state.people[holder]
             state.last_seq += 1
             message = new_message(
                 room, self._ids.next(), sid, draft, self._wall_clock_ms()
             )
             message["seq"] = state.last_seq
-            message["username"] = state.members[sid]
+            message["username"] = person.username
+            message["trip"] = person.trip
             if key is not None:
                 state.recent[key] = (message, now)
                 if len(state.recent) > MAX_DEDUPE_PER_ROOM:
@@ -137,14 +214,6 @@ class MemoryRoomStore:
         since: int | None = None,
         before: int | None = None,
     ) -> Snapshot:
-        """Messages of `room`, oldest first, at most `limit`.
-
-        `since` (exclusive) and `before` (exclusive) count only when `epoch` is
-        the room's current one; otherwise the client's numbers belong to a lost
-        history and it gets the latest messages instead. With `since` the reply
-        starts right after it (gap filling); otherwise it ends at the newest
-        message before `before` (scroll-back).
-        """
         with self._lock:
             state = self._rooms.get(room)
             if state is None:
@@ -155,30 +224,77 @@ class MemoryRoomStore:
             )
 
     def list_rooms(self, limit: int) -> list[dict[str, Any]]:
-        """Rooms with at least one member, busiest first, then by name."""
         with self._lock:
             active = [
-                (len(s.members), name) for name, s in self._rooms.items() if s.members
+                (s.present(), name) for name, s in self._rooms.items() if s.members
             ]
         active.sort(key=lambda pair: (-pair[0], pair[1]))
         return [{"room": name, "count": count} for count, name in active[:limit]]
 
     def expire_idle_rooms(self) -> int:
-        """Drop the history of rooms empty for longer than the TTL; returns how many."""
         with self._lock:
+            now = self._clock()
             expired = [name for name, s in self._rooms.items() if self._expired(s)]
             for name in expired:
                 del self._rooms[name]
+            for state in self._rooms.values():
+                for holder, person in list(state.people.items()):
+                    if not person.sids and (person.lease_until or 0) <= now:
+                        self._release(state, holder, person)
+                        del state.people[holder]
             return len(expired)
 
     def counts(self) -> dict[str, int]:
-        """Sizes of the internal maps, for tests and metrics to spot leaks."""
         with self._lock:
             return {
                 "rooms": len(self._rooms),
                 "members": sum(len(s.members) for s in self._rooms.values()),
                 "connections": len(self._rooms_of),
             }
+
+    # -- inside the lock --------------------------------------------------------
+
+    def _check_free(
+        self,
+        state: _Room,
+        keys: tuple[str, ...],
+        holder: str,
+        username: str,
+        now: float,
+    ) -> None:
+        """Raise NameTaken when a key of `username` is someone else's here."""
+
+        def taken_by_other(key: str) -> bool:
+            other = state.names.get(key)
+            if other is None or other == holder:
+                return False
+            person = state.people.get(other)
+            if person is None:
+                return False
+            if person.sids or (person.lease_until or 0) > now:
+                return True
+            self._release(state, other, person)  # a lease that ran out
+            del state.people[other]
+            return False
+
+        if any(taken_by_other(key) for key in keys):
+            raise NameTaken(
+                suggest_name(
+                    username,
+                    lambda name: not any(taken_by_other(k) for k in name_keys(name)),
+                )
+            )
+
+    @staticmethod
+    def _release(state: _Room, holder: str, person: _Person) -> None:
+        for key in person.keys:
+            if state.names.get(key) == holder:
+                del state.names[key]
+
+    def _add(self, state: _Room, room: str, sid: str, holder: str) -> None:
+        state.members[sid] = holder
+        state.emptied_at = None
+        self._rooms_of.setdefault(sid, set()).add(room)
 
     @staticmethod
     def _forget_old_retries(state: _Room, now: float) -> None:
@@ -206,14 +322,25 @@ class MemoryRoomStore:
 
     def _leave(self, room: str, sid: str) -> Membership | None:
         state = self._rooms.get(room)
-        if state is None or sid not in state.members:
+        holder = state.members.pop(sid, None) if state else None
+        if state is None or holder is None:
             return None
-        username = state.members.pop(sid)
         rooms = self._rooms_of.get(sid)
         if rooms is not None:
             rooms.discard(room)
             if not rooms:
                 del self._rooms_of[sid]
+        person = state.people[holder]
+        person.sids.remove(sid)
+        gone = not person.sids
+        if gone:
+            if person.trip and self._lease > 0:
+                person.lease_until = self._clock() + self._lease
+            else:
+                self._release(state, holder, person)
+                del state.people[holder]
         if not state.members:
             state.emptied_at = self._clock()
-        return Membership(room, sid, username, len(state.members))
+        return Membership(
+            room, sid, person.username, state.present(), True, person.trip, gone
+        )

@@ -28,7 +28,13 @@ class SharedState:
     @classmethod
     def from_config(cls, config: Config) -> SharedState:
         if not config.redis_url:
-            return cls(MemoryRoomStore(config.history_size, config.room_ttl_seconds))
+            return cls(
+                MemoryRoomStore(
+                    config.history_size,
+                    config.room_ttl_seconds,
+                    config.nick_lease_seconds,
+                )
+            )
         # Imported only here: a single process needs neither redis nor cluster code.
         import wire
         from state import redis_space
@@ -42,7 +48,11 @@ class SharedState:
         space.sync_clock()
         node_id = secrets.token_hex(6)
         store = RedisRoomStore(
-            space, config.history_size, config.room_ttl_seconds, node_id
+            space,
+            config.history_size,
+            config.room_ttl_seconds,
+            node_id,
+            config.nick_lease_seconds,
         )
         state = cls(store)
         state._redis = (store, NodeRegistry(space, node_id), space)

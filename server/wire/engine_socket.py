@@ -261,10 +261,16 @@ def install(
     """Put `eio`'s connections under `limits` (other servers keep stock methods)."""
     counters = WireCounters()
     eio._chat_wire = _State(limits, counters, async_mode)
-    Socket.send = send
-    Socket.poll = poll
-    Socket.receive = receive
-    Socket._websocket_handler = websocket_handler
+    replacements = {
+        "send": send,
+        "poll": poll,
+        "receive": receive,
+        "_websocket_handler": websocket_handler,
+    }
+    for name, replacement in replacements.items():
+        # What it replaces, for inspect.signature and tests/wire/test_versions.py.
+        replacement.__wrapped__ = _STOCK[name]  # type: ignore[attr-defined]
+        setattr(Socket, name, replacement)
     return counters
 
 

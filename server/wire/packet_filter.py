@@ -4,8 +4,11 @@
   many attachments follow, and python-socketio keeps every attachment in memory
   until all have arrived, before any handler or limit sees the event:
   `45999999-["message",{}]` followed by binary frames grew a server by 300 MB/s.
-- Packets that do not decode (`4x`, a CONNECT_ERROR from a client, ...): python-
-  socketio raises, and Engine.IO logs a traceback per packet.
+- Packets that do not decode (`4x`, a CONNECT_ERROR from a client, ...) or decode
+  to something that is no event (`42{"a":1}`, `42[]`, JSON nested thousands deep):
+  python-socketio raises (ValueError, KeyError, IndexError, RecursionError), and
+  Engine.IO logs a traceback per packet. Our own handlers never raise (the request
+  guard answers every failure), so whatever escapes here is such a packet.
 Either closes the connection at once (no client of ours ever sends one), logged as
 one warning line. Uses only Engine.IO's public `on("message")` hook, wrapping
 python-socketio's own handler.
@@ -24,6 +27,8 @@ log = logging.getLogger("chat.wire")
 
 BINARY_EVENT = "5"
 BINARY_ACK = "6"
+# What python-socketio raises on a packet it cannot make an event or ack of.
+UNDECODABLE = (ValueError, KeyError, IndexError, TypeError, RecursionError)
 
 
 def is_binary_packet(data: Any) -> bool:
@@ -50,7 +55,7 @@ def install(sio: socketio.Server) -> None:
             return refuse(eio_sid, "sent a binary packet")
         try:
             return on_message(eio_sid, data)
-        except ValueError:
+        except UNDECODABLE:
             return refuse(eio_sid, "sent a packet that does not decode")
 
     eio.on("message", message)

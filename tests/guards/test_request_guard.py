@@ -139,4 +139,5 @@ def test_default_policy_is_documented_values() -> None:
         "bad_request_cost": 10.0,
         "request_cost": 1.0,
         "typing_cost": 0.2,
+        "rename_cost": 6.0,
     }

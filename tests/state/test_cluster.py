@@ -18,7 +18,7 @@ import socketio
 import websocket
 
 from services import NginxProcess, RedisProcess
-from support import SERVER_DIR, RecordingClient, ServerProcess
+from support import SERVER_DIR, RecordingClient, ServerProcess, new_identity
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("cluster")]
 
@@ -194,6 +194,35 @@ def test_a_dead_nodes_members_leave_presence(
     assert [m["username"] for m in members] == ["survivor"]
 
 
+@pytest.mark.parametrize("async_mode", ["eventlet", "gevent"])
+def test_a_name_is_one_persons_across_nodes_and_outlives_its_node(
+    start_node: StartNode, clients: list[RecordingClient], async_mode: str
+) -> None:
+    node_a, node_b = start_node(async_mode), start_node(async_mode)
+    identity = new_identity()
+    alice = connect(node_a, clients, auth={"identity": identity})
+    trip = alice.call("join", {"room": "names", "username": "alice"})["trip"]
+    watcher = connect(node_b, clients)
+    watcher.call("join", {"room": "names", "username": "watcher"})
+    grabber = connect(node_b, clients, auth={"identity": new_identity()})
+    refused = grabber.call("join", {"room": "names", "username": "Alice"})
+    assert refused["error"]["code"] == "nickname_taken"
+    # alice's second tab, through the other node, is alice.
+    second_tab = connect(node_b, clients, auth={"identity": identity})
+    ack = second_tab.call("join", {"room": "names", "username": "other"})
+    assert (ack["username"], ack["trip"], len(ack["members"])) == ("alice", trip, 2)
+    second_tab.close()
+    assert node_a.process is not None
+    node_a.process.kill()
+    watcher.wait_for("left", lambda d: d["username"] == "alice", timeout=15)
+    # The survivor reaped alice: her name waits for her (NICK_LEASE_SECONDS).
+    refused = grabber.call("join", {"room": "names", "username": "alice"})
+    assert refused["error"]["code"] == "nickname_taken"
+    back = connect(node_b, clients, auth={"identity": identity})
+    ack = back.call("join", {"room": "names", "username": "alice"})
+    assert ack["ok"] and (ack["username"], ack["trip"]) == ("alice", trip)
+
+
 def test_readiness_follows_redis_and_requests_say_unavailable(
     start_node: StartNode, clients: list[RecordingClient], redis_server: RedisProcess
 ) -> None:
@@ -247,6 +276,7 @@ def test_startup_fails_clearly_without_redis(tmp_path: Path) -> None:
             "PATH": "/usr/bin:/bin",
             "REDIS_URL": "redis://127.0.0.1:1/0",
             "SECRET_KEY": "x" * 32,
+            "TRIP_SECRET": "y" * 32,
             "ASYNC_MODE": "threading",
         },
         capture_output=True,
@@ -408,7 +438,8 @@ class ResilientSender:
         self.sio = socketio.Client(reconnection=True, reconnection_delay=0.2)
         self.sio.on("connect", self._rejoin)
         # One session for all its connections: retries after a reconnect are its own.
-        auth = {"session": f"session-of-{name}-0123456789"}
+        # An identity, so that its name is still its own on the surviving node.
+        auth = {"session": f"session-of-{name}-0123456789", "identity": new_identity()}
         self.sio.connect(url, transports=["websocket"], auth=auth, wait_timeout=10)
         self.thread = threading.Thread(target=self._send_all)
 

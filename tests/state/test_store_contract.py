@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -21,41 +20,8 @@ from state.base import DEDUPE_SECONDS, Draft, NotAMember, RoomStore, StoreUnavai
 from state.memory import MemoryRoomStore
 from state.redis_space import RedisSpace, connect
 from state.redis_store import RedisRoomStore
+from store_settings import HISTORY, TTL
 from support import ManualClock
-
-HISTORY = 5
-TTL = 2
-
-
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisProcess]:
-    """One private redis-server for this module."""
-    process = RedisProcess(tmp_path_factory.mktemp("redis")).start()
-    yield process
-    process.stop()
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    """The in-memory store's monotonic clock, moved by hand."""
-    return ManualClock(1000.0)
-
-
-@pytest.fixture(params=["memory", "redis"])
-def store(
-    request: pytest.FixtureRequest, clock: ManualClock, tmp_path: Path
-) -> Iterator[RoomStore]:
-    """Each store with a 5-message history and a 2 s room TTL, empty."""
-    if request.param == "memory":
-        yield MemoryRoomStore(history_size=HISTORY, room_ttl_seconds=TTL, clock=clock)
-        return
-    redis_server = request.getfixturevalue("redis_server")
-    client = connect(redis_server.url)
-    client.flushdb()
-    space = RedisSpace(client, "test:")
-    space.sync_clock()
-    yield RedisRoomStore(space, HISTORY, TTL, node_id="node-a")
-    client.close()
 
 
 def draft(text: str, sender: str = "a", client_id: str | None = None) -> Draft:
@@ -94,8 +60,8 @@ def test_leave_all_removes_connection_everywhere(store: RoomStore) -> None:
     left = store.leave_all("a")
     assert sorted(m.room for m in left) == ["one", "two"]
     assert store.rooms_of("a") == set()
-    assert store.username_in("two", "a") is None
-    assert store.members("two") == [{"sid": "b", "username": "bob"}]
+    assert store.member("two", "a") is None
+    assert store.members("two") == [{"sid": "b", "username": "bob", "trip": None}]
 
 
 def test_counts_are_this_nodes_connections_and_memberships(store: RoomStore) -> None:
@@ -322,4 +288,4 @@ def test_a_write_redis_gets_to_late_changes_nothing(
         store.join("r", "b", "bob")
     monkeypatch.undo()
     assert store.snapshot("r", limit=10).last_seq == 0
-    assert store.members("r") == [{"sid": "a", "username": "alice"}]
+    assert store.members("r") == [{"sid": "a", "username": "alice", "trip": None}]

@@ -12,6 +12,7 @@ export const CLIENT_EVENTS = [
   "history",
   "typing",
   "list_rooms",
+  "rename",
 ] as const;
 
 export const SERVER_EVENTS = [
@@ -23,6 +24,7 @@ export const SERVER_EVENTS = [
   "message",
   "messages",
   "typing",
+  "renamed",
   "rooms",
   "room_seq",
   "error",
@@ -42,6 +44,7 @@ export const ERROR_CODES = [
   "invalid_payload",
   "invalid_room",
   "invalid_username",
+  "nickname_taken",
   "empty_message",
   "message_too_long",
   "not_in_room",

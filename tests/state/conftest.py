@@ -1,0 +1,63 @@
+"""Fixtures of the room store tests: each store, empty, with a small history.
+
+`store` runs a test on the in-memory store (its clock moved by hand) and on the
+Redis store (a private redis-server per module, flushed per test).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from services import RedisProcess
+from state.base import RoomStore
+from state.memory import MemoryRoomStore
+from state.redis_space import RedisSpace, connect
+from state.redis_store import RedisRoomStore
+from store_settings import HISTORY, LEASE, TTL
+from support import ManualClock
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisProcess]:
+    """One private redis-server for this module."""
+    process = RedisProcess(tmp_path_factory.mktemp("redis")).start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    """The in-memory store's monotonic clock, moved by hand."""
+    return ManualClock(1000.0)
+
+
+@pytest.fixture
+def redis_space(redis_server: RedisProcess) -> Iterator[RedisSpace]:
+    client = connect(redis_server.url)
+    client.flushdb()
+    space = RedisSpace(client, "test:")
+    space.sync_clock()
+    yield space
+    client.close()
+
+
+@pytest.fixture(params=["memory", "redis"])
+def store(
+    request: pytest.FixtureRequest, clock: ManualClock, tmp_path: Path
+) -> Iterator[RoomStore]:
+    """Each store with a 5-message history, a 2 s room TTL and a 1 s name lease."""
+    if request.param == "memory":
+        yield MemoryRoomStore(
+            history_size=HISTORY,
+            room_ttl_seconds=TTL,
+            nick_lease_seconds=LEASE,
+            clock=clock,
+        )
+        return
+    space = request.getfixturevalue("redis_space")
+    yield RedisRoomStore(
+        space, HISTORY, TTL, node_id="node-a", nick_lease_seconds=LEASE
+    )
