@@ -3,6 +3,7 @@ import { useCallback, useEffect, useRef, useState } from "react";
 import { useChat } from "./chat/ChatProvider";
 import { totalUnread } from "./chat/chatReducer";
 import { hashForRoom, roomFromHash } from "./chat/hashRoute";
+import { keyFromPassword, loadIdentity, splitNickname } from "./chat/identity";
 import { nicknameProblem, roomNameProblem } from "./chat/protocol";
 import { loadNickname, saveNickname } from "./chat/storage";
 import { ConnectionBadge } from "./components/ConnectionBadge";
@@ -18,11 +19,24 @@ export function App() {
   const [nickname, setNickname] = useState(loadNickname);
   const [linkedRoom, setLinkedRoom] = useState(() => roomFromHash(window.location.hash) ?? "");
   const [roomMemory] = useState(createRoomMemory);
+  const [deriving, setDeriving] = useState(false);
   const activeRoom = state.activeRoom ? state.rooms[state.activeRoom] : undefined;
 
+  // `name#password`: the password makes the identity key here (and is never sent
+  // or saved); the name alone is the nickname.
   const join = useCallback(
-    (room: string) => {
-      const name = nickname.normalize("NFKC").trim();
+    async (room: string) => {
+      const typed = splitNickname(nickname);
+      const name = typed.name.normalize("NFKC").trim();
+      if (typed.password !== null) {
+        setDeriving(true);
+        try {
+          const key = await keyFromPassword(typed.password);
+          if (key !== loadIdentity().key) await actions.switchIdentity({ key, origin: "password" });
+        } finally {
+          setDeriving(false);
+        }
+      }
       saveNickname(name);
       setNickname(name);
       void actions.joinRoom(room.toLowerCase(), name, { focus: true });
@@ -40,8 +54,8 @@ export function App() {
     const name = room.toLowerCase();
     if (state.rooms[name]?.status === "joined") {
       actions.selectRoom(name);
-    } else if (!roomNameProblem(name) && !nicknameProblem(nickname)) {
-      join(name);
+    } else if (!roomNameProblem(name) && !nicknameProblem(nickname) && splitNickname(nickname).password === null) {
+      void join(name);
     } else {
       setLinkedRoom(name);
       actions.selectRoom(null);
@@ -106,7 +120,8 @@ export function App() {
               nickname={nickname}
               onNicknameChange={setNickname}
               initialRoom={linkedRoom}
-              onJoin={join}
+              onJoin={(room) => void join(room)}
+              deriving={deriving}
             />
           )}
         </main>

@@ -221,14 +221,16 @@ class RoomStore(Protocol):
         theirs); the same rules as joining. Raises NotAMember, NameTaken."""
         ...
 
-    def leave(self, room: str, sid: str) -> Membership | None:
-        """Remove `sid` from `room`; None when it was not a member. A trip's name
-        stays theirs for NICK_LEASE_SECONDS after their last connection left."""
+    def leave(self, room: str, sid: str, keep_name: bool = False) -> Membership | None:
+        """Remove `sid` from `room`; None when it was not a member. Leaving on
+        purpose frees the name at once; with `keep_name` a trip's name stays theirs
+        for NICK_LEASE_SECONDS after their last connection left."""
         ...
 
     def leave_all(self, sid: str) -> list[Membership]:
-        """Remove `sid` from every room, as when its connection closes. Never
-        raises `StoreUnavailable`: what cannot be written now is written later."""
+        """Remove `sid` from every room, as when its connection closes: trips keep
+        their names on lease. Never raises `StoreUnavailable`: what cannot be
+        written now is written later."""
         ...
 
     def member(self, room: str, sid: str) -> Member | None:

@@ -142,14 +142,15 @@ class MemoryRoomStore:
                 state.names[key] = holder
             return Renamed(room, sid, person.trip, old, username)
 
-    def leave(self, room: str, sid: str) -> Membership | None:
+    def leave(self, room: str, sid: str, keep_name: bool = False) -> Membership | None:
         with self._lock:
-            return self._leave(room, sid)
+            return self._leave(room, sid, keep_name)
 
     def leave_all(self, sid: str) -> list[Membership]:
         with self._lock:
             rooms = sorted(self._rooms_of.get(sid, ()))
-            return [m for m in (self._leave(room, sid) for room in rooms) if m]
+            left = (self._leave(room, sid, keep_name=True) for room in rooms)
+            return [membership for membership in left if membership]
 
     def member(self, room: str, sid: str) -> Member | None:
         with self._lock:
@@ -320,7 +321,7 @@ class MemoryRoomStore:
             and self._clock() - state.emptied_at >= self._room_ttl
         )
 
-    def _leave(self, room: str, sid: str) -> Membership | None:
+    def _leave(self, room: str, sid: str, keep_name: bool) -> Membership | None:
         state = self._rooms.get(room)
         holder = state.members.pop(sid, None) if state else None
         if state is None or holder is None:
@@ -334,7 +335,7 @@ class MemoryRoomStore:
         person.sids.remove(sid)
         gone = not person.sids
         if gone:
-            if person.trip and self._lease > 0:
+            if person.trip and keep_name and self._lease > 0:
                 person.lease_until = self._clock() + self._lease
             else:
                 self._release(state, holder, person)

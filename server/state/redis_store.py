@@ -370,8 +370,8 @@ class RedisRoomStore:
                 self._local[sid][room] = Member(username, trip)
         return Renamed(room, sid, trip, _text(result[1]), username)
 
-    def leave(self, room: str, sid: str) -> Membership | None:
-        membership = self.leave_of(self.node_id, room, sid)
+    def leave(self, room: str, sid: str, keep_name: bool = False) -> Membership | None:
+        membership = self.leave_of(self.node_id, room, sid, keep_name)
         self._forget(room, sid)
         return membership
 
@@ -380,7 +380,7 @@ class RedisRoomStore:
         left = []
         for room in sorted(self.rooms_of(sid)):
             try:
-                membership = self.leave(room, sid)
+                membership = self.leave(room, sid, keep_name=True)
             except StoreUnavailable:
                 self._forget(room, sid)
                 with self._lock:
@@ -500,12 +500,21 @@ class RedisRoomStore:
 
     # -- presence upkeep (used by the cluster keeper) ---------------------------
 
-    def leave_of(self, node: str, room: str, sid: str) -> Membership | None:
-        """Remove `sid` from `room` on behalf of `node` (which may be dead)."""
+    def leave_of(
+        self, node: str, room: str, sid: str, keep_name: bool = True
+    ) -> Membership | None:
+        """Remove `sid` from `room` on behalf of `node` (which may be dead); a trip
+        keeps its name on lease unless it left on purpose."""
         result = self._space.call(
             self._leave,
             self._room_keys(room) + [self._key("active"), self.node_members_key(node)],
-            [sid, room, member_entry(room, sid), self._room_ttl, self._lease],
+            [
+                sid,
+                room,
+                member_entry(room, sid),
+                self._room_ttl,
+                self._lease if keep_name else 0,
+            ],
         )
         if not result:
             return None

@@ -11,7 +11,7 @@ import requests
 from playwright.sync_api import Page, expect
 
 from browser import ARTIFACTS, OpenPage, join, message_log
-from support import RecordingClient, ServerProcess, wait_until
+from support import RecordingClient, ServerProcess, new_identity, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("browser")]
 
@@ -345,9 +345,9 @@ def test_right_to_left_text_the_growing_composer_and_rooms_after_a_reload(
     writer.call("message", {"room": "rtl", "message": "שלום עולם"})
     text = message_log(page).locator(".row__text", has_text="שלום עולם")
     expect(text).to_have_attribute("dir", "auto")
-    expect(message_log(page).locator(".author", has_text="כותב")).to_have_attribute(
-        "dir", "auto"
-    )
+    expect(
+        message_log(page).locator(".author__name", has_text="כותב")
+    ).to_have_attribute("dir", "auto")
     composer = page.get_by_label("Message #rtl")
     one_line = composer.bounding_box()["height"]  # type: ignore[index]
     composer.fill("one\ntwo\nthree\nfour")
@@ -506,12 +506,16 @@ def test_screenshots_for_the_readme(
         ("priya", "is there a way to share a room?"),
         ("jonas", "copy link in the room menu, or just tell people the name"),
     ]
-    talkers = {name: RecordingClient(server.url) for name, _ in lines}
+    # People with identities, as the web client makes them (no "unverified").
+    talkers = {
+        name: RecordingClient(server.url, auth={"identity": new_identity()})
+        for name, _ in lines
+    }
     try:
         for name, client in talkers.items():
             client.call("join", {"room": "product", "username": name})
         page = open_page(color_scheme="light", **SIZES[size])
-        join(page, "you", "product")
+        join(page, "sam", "product")
         for name, text in lines:
             talkers[name].call("message", {"room": "product", "message": text})
         expect(message_log(page).get_by_text(lines[-1][1])).to_be_visible()

@@ -110,8 +110,8 @@ def test_a_name_waits_for_its_trip_while_away(
 ) -> None:
     store.join("r", "a", "alice", "trip-a")
     store.join("r", "b", "bob", "trip-b")
-    left = store.leave("r", "a")
-    assert left is not None and left.person_changed and left.trip == "trip-a"
+    (left,) = store.leave_all("a")  # their connection dropped
+    assert left.person_changed and left.trip == "trip-a"
     assert store.members("r") == [{"sid": "b", "username": "bob", "trip": "trip-b"}]
     taken_suggestion(store, "r", "c", "alice", "trip-c")
     taken_suggestion(store, "r", "d", "ALICE")  # nor without a trip
@@ -122,7 +122,7 @@ def test_a_name_waits_for_its_trip_while_away(
 def test_a_lease_runs_out(store: RoomStore, advance: Advance) -> None:
     store.join("r", "a", "alice", "trip-a")
     store.join("r", "b", "bob", "trip-b")  # keeps the room alive
-    store.leave("r", "a")
+    store.leave_all("a")
     advance(LEASE / 2)
     taken_suggestion(store, "r", "c", "alice", "trip-c")
     advance(LEASE / 2 + 0.15)
@@ -131,9 +131,16 @@ def test_a_lease_runs_out(store: RoomStore, advance: Advance) -> None:
     assert taken_suggestion(store, "r", "a2", "alice", "trip-a") == "alice2"
 
 
+def test_leaving_on_purpose_frees_the_name_at_once(store: RoomStore) -> None:
+    store.join("r", "a", "alice", "trip-a")
+    store.join("r", "b", "bob", "trip-b")
+    store.leave("r", "a")
+    assert store.join("r", "c", "alice", "trip-c").username == "alice"
+
+
 def test_coming_back_under_another_name_frees_the_old_one(store: RoomStore) -> None:
     store.join("r", "a", "alice", "trip-a")
-    store.leave("r", "a")
+    store.leave_all("a")
     store.join("r", "a2", "alicia", "trip-a")
     assert store.join("r", "c", "alice", "trip-c").username == "alice"
 
@@ -185,7 +192,7 @@ def test_housekeeping_forgets_leases_that_ran_out(clock: ManualClock) -> None:
     memory.join("r", "b", "bob", "trip-b")
     for index in range(50):
         memory.join("r", f"s{index}", f"name{index}", f"trip{index}")
-        memory.leave("r", f"s{index}")
+        memory.leave_all(f"s{index}")
     clock.now += LEASE + 0.01
     memory.expire_idle_rooms()
     state = memory._rooms["r"]
@@ -198,7 +205,7 @@ def test_a_zero_lease_frees_a_name_at_once(clock: ManualClock) -> None:
     memory = MemoryRoomStore(HISTORY, TTL, nick_lease_seconds=0, clock=clock)
     memory.join("r", "b", "bob", "trip-b")
     memory.join("r", "a", "alice", "trip-a")
-    memory.leave("r", "a")
+    memory.leave_all("a")
     assert memory.join("r", "c", "alice", "trip-c").username == "alice"
 
 

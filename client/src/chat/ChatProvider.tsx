@@ -31,10 +31,13 @@ import {
   type Room,
 } from "./chatReducer";
 import { DraftStore } from "./drafts";
+import { saveIdentity, type Identity } from "./identity";
+import { loadKnownTrips, saveKnownTrips } from "./identityMemory";
 import type {
   Connected,
   JoinRequest,
   Membership,
+  Renamed,
   RoomSeq,
   RoomState,
   ServerError,
@@ -54,6 +57,9 @@ const TYPING_INTERVAL_MS = 2_000;
 export const SHOW_EVERY_MS = 80;
 
 export type JoinOutcome = { ok: true } | { ok: false; error: ServerError } | { ok: "queued" };
+export type RenameOutcome = { ok: true } | { ok: false; error: ServerError };
+/** How long a change of identity waits for the server to confirm each leave. */
+const LEAVE_WAIT_MS = 3_000;
 
 export interface ChatActions {
   /** Join (or show, if already in it) a room; resolves when the server answers. */
@@ -67,6 +73,13 @@ export interface ChatActions {
   /** Fetch older messages than the first one held; resolves with how many came. */
   loadEarlier: (room: string) => Promise<number>;
   refreshRooms: () => void;
+  /** Take a new name in a room (`/nick`); the caller shows a refusal where it was asked. */
+  rename: (room: string, username: string) => Promise<RenameOutcome>;
+  /**
+   * Become another person (a new, imported or password-made identity): leave every
+   * room, so our names are free, reconnect with the new key, and join them again.
+   */
+  switchIdentity: (identity: Identity) => Promise<void>;
   dismissError: () => void;
   dismissJoinRefusal: () => void;
 }
@@ -130,22 +143,34 @@ export function ChatProvider({ socket, children }: { socket: ChatSocket; childre
   /** Ask to join; a room we hold messages of asks for what it missed only. */
   const requestJoin = useCallback(
     (name: string, username: string, held?: Room) => {
-      const request: JoinRequest = { room: name, username };
-      const epoch = held ? currentEpoch(held) : null;
-      if (held && epoch) {
-        request.epoch = epoch;
-        request.since = lastSeq(held);
-      }
-      socket.timeout(ACK_TIMEOUT_MS).emit("join", request, (err, reply) => {
-        if (err) return; // the next connection asks again
-        if (reply.ok) {
-          settleJoin(name, { ok: true });
-          return;
+      function ask(asName: string, retriesLeft: number) {
+        const request: JoinRequest = { room: name, username: asName };
+        const epoch = held ? currentEpoch(held) : null;
+        if (held && epoch) {
+          request.epoch = epoch;
+          request.since = lastSeq(held);
         }
-        const error: ServerError = { ...reply.error, event: "join" };
-        dispatch({ type: "join_refused", room: name, error, at: Date.now() });
-        settleJoin(name, { ok: false, error });
-      });
+        socket.timeout(ACK_TIMEOUT_MS).emit("join", request, (err, reply) => {
+          if (err) return; // the next connection asks again
+          if (reply.ok) {
+            settleJoin(name, { ok: true });
+            return;
+          }
+          const error: ServerError = { ...reply.error, event: "join" };
+          const suggestion = error.code === "nickname_taken" ? error.suggestion : undefined;
+          if (held?.status === "joined" && suggestion && retriesLeft > 0) {
+            // Back after the name's lease ran out, and someone took it: stay in the
+            // room under the free name the server suggests, and say so.
+            const at = Date.now();
+            dispatch({ type: "renamed_after_return", room: name, from: asName, to: suggestion, at });
+            ask(suggestion, retriesLeft - 1);
+            return;
+          }
+          dispatch({ type: "join_refused", room: name, error, at: Date.now() });
+          settleJoin(name, { ok: false, error });
+        });
+      }
+      ask(username, 3);
     },
     [socket, settleJoin],
   );
@@ -177,7 +202,10 @@ export function ChatProvider({ socket, children }: { socket: ChatSocket; childre
       dispatch({ type: "connection_lost" });
     }
     function onConnected(payload: Connected) {
-      dispatch({ type: "connected", sid: payload.sid, limits: payload.limits });
+      dispatch({ type: "connected", sid: payload.sid, trip: payload.trip ?? null, limits: payload.limits });
+    }
+    function onRenamed(payload: Renamed) {
+      dispatch({ type: "renamed", renamed: payload, at: Date.now() });
     }
     function onRoomState(payload: RoomState) {
       dispatch({ type: "room_state_received", state: payload, at: Date.now() });
@@ -233,7 +261,8 @@ export function ChatProvider({ socket, children }: { socket: ChatSocket; childre
       dispatch({ type: "rooms_listed", rooms: payload.rooms });
     }
     function onError(payload: ServerError) {
-      if (payload.event === "join" || payload.event === "message") return; // handled by acks
+      // Refusals of these are handled by their acks.
+      if (payload.event === "join" || payload.event === "message" || payload.event === "rename") return;
       if (payload.code === "rate_limited" && payload.retry_after_ms) {
         dispatch({ type: "rate_limited", until: Date.now() + payload.retry_after_ms });
       }
@@ -248,6 +277,7 @@ export function ChatProvider({ socket, children }: { socket: ChatSocket; childre
     socket.on("room_state", onRoomState);
     socket.on("joined", onJoined);
     socket.on("left", onLeft);
+    socket.on("renamed", onRenamed);
     socket.on("message", onMessage);
     socket.on("messages", onMessages);
     socket.on("typing", onTyping);
@@ -263,6 +293,7 @@ export function ChatProvider({ socket, children }: { socket: ChatSocket; childre
       socket.off("room_state", onRoomState);
       socket.off("joined", onJoined);
       socket.off("left", onLeft);
+      socket.off("renamed", onRenamed);
       socket.off("message", onMessage);
       socket.off("messages", onMessages);
       socket.off("typing", onTyping);
@@ -351,12 +382,23 @@ export function ChatProvider({ socket, children }: { socket: ChatSocket; childre
     saveRooms(JSON.parse(joinedRooms) as SavedRoom[]);
   }, [joinedRooms]);
 
+  // The trips seen behind names are remembered per room, when they change.
+  const savedTrips = useRef(new Map<string, Record<string, string>>());
+  useEffect(() => {
+    for (const room of Object.values(state.rooms)) {
+      if (savedTrips.current.get(room.name) === room.knownTrips) continue;
+      savedTrips.current.set(room.name, room.knownTrips);
+      saveKnownTrips(room.name, room.knownTrips);
+    }
+  }, [state.rooms]);
+
   const actions = useMemo<ChatActions>(() => {
     const act: ChatActions = {
       joinRoom(room, username, options = {}) {
         const focus = options.focus ?? true;
         const existing = stateRef.current.rooms[room];
-        dispatch({ type: "join_requested", room, username, focus });
+        const knownTrips = existing ? undefined : loadKnownTrips(room);
+        dispatch({ type: "join_requested", room, username, focus, knownTrips });
         if (existing?.status === "joined") return Promise.resolve({ ok: true });
         const outcome = new Promise<JoinOutcome>((resolve) => {
           joinWaiters.current.get(room)?.({ ok: "queued" });
@@ -425,6 +467,47 @@ export function ChatProvider({ socket, children }: { socket: ChatSocket; childre
         socket.timeout(ACK_TIMEOUT_MS).emit("list_rooms", {}, (err, reply) => {
           if (!err && reply.ok) dispatch({ type: "rooms_listed", rooms: reply.rooms });
         });
+      },
+      rename(room, username) {
+        return new Promise<RenameOutcome>((resolve) => {
+          if (!socket.connected) {
+            const error: ServerError = { code: "unavailable", message: "You're offline; try again when you're back.", event: "rename" };
+            resolve({ ok: false, error });
+            return;
+          }
+          socket.timeout(ACK_TIMEOUT_MS).emit("rename", { room, username }, (err, reply) => {
+            if (!err && reply.ok) {
+              resolve({ ok: true });
+              return;
+            }
+            const error: ServerError =
+              err || reply.ok
+                ? { code: "unavailable", message: "The server did not answer; try again.", event: "rename" }
+                : { ...reply.error, event: "rename" };
+            if (error.code === "rate_limited" && error.retry_after_ms) {
+              dispatch({ type: "rate_limited", until: Date.now() + error.retry_after_ms });
+            }
+            resolve({ ok: false, error });
+          });
+        });
+      },
+      async switchIdentity(identity) {
+        const rooms = Object.values(stateRef.current.rooms).filter((room) => room.synced);
+        if (socket.connected) {
+          await Promise.all(
+            rooms.map(
+              (room) =>
+                new Promise<void>((resolve) => {
+                  socket.timeout(LEAVE_WAIT_MS).emit("leave", { room: room.name }, () => resolve());
+                }),
+            ),
+          );
+        }
+        saveIdentity(identity);
+        // The next connection carries the new key (socket.ts); rooms are joined
+        // again on connect, as after any reconnect.
+        socket.disconnect();
+        socket.connect();
       },
       dismissError() {
         dispatch({ type: "error_dismissed" });

@@ -5,6 +5,8 @@ import {
   initialState,
   isLimited,
   lastSeq,
+  MAX_KNOWN_TRIPS,
+  noteTrip,
   RETURN_WINDOW_MS,
   skipsSeq,
   totalUnread,
@@ -23,6 +25,7 @@ function message(seq: number, overrides: Partial<ServerMessage> = {}): ServerMes
     seq,
     sid: "other",
     username: "bob",
+    trip: null,
     message: `m${seq}`,
     timestamp: 1000 + seq,
     ...overrides,
@@ -34,13 +37,21 @@ function run(state: ChatState, ...actions: ChatAction[]): ChatState {
 }
 
 function joined(room: string, messages: ServerMessage[] = [], state?: ChatState, epoch = "e1"): ChatState {
-  const start = state ?? chatReducer(initialState, { type: "connected", sid: "me", limits: LIMITS });
+  const start = state ?? chatReducer(initialState, { type: "connected", sid: "me", trip: null, limits: LIMITS });
   return run(
     start,
     { type: "join_requested", room, username: "alice", focus: true },
     {
       type: "room_state_received",
-      state: { room, members: [{ sid: "me", username: "alice" }], messages, epoch, last_seq: messages.length },
+      state: {
+        room,
+        username: "alice",
+        trip: null,
+        members: [{ sid: "me", username: "alice", trip: null }],
+        messages,
+        epoch,
+        last_seq: messages.length,
+      },
       at: 1,
     },
   );
@@ -58,13 +69,14 @@ const membership = (username: string, sid: string, reason?: "leave" | "disconnec
   room: "lobby",
   sid,
   username,
+  trip: null,
   count: 1,
   ...(reason ? { reason } : {}),
 });
 
 describe("joining", () => {
   it("shows a room once the server lets us in, not before", () => {
-    let state = chatReducer(initialState, { type: "connected", sid: "me", limits: LIMITS });
+    let state = chatReducer(initialState, { type: "connected", sid: "me", trip: null, limits: LIMITS });
     state = chatReducer(state, { type: "join_requested", room: "lobby", username: "alice", focus: true });
     expect(state.activeRoom).toBeNull();
     expect(state.rooms.lobby?.status).toBe("joining");
@@ -110,7 +122,7 @@ describe("joining", () => {
       { type: "join_requested", room: "saved", username: "alice", focus: false },
       {
         type: "room_state_received",
-        state: { room: "saved", members: [], messages: [], epoch: "e9", last_seq: 0 },
+        state: { room: "saved", username: "alice", trip: null, members: [], messages: [], epoch: "e9", last_seq: 0 },
         at: 2,
       },
     );
@@ -165,9 +177,11 @@ describe("presence", () => {
       type: "room_state_received",
       state: {
         room: "lobby",
+        username: "alice",
+        trip: null,
         members: [
-          { sid: "me2", username: "alice" },
-          { sid: "c", username: "carol" },
+          { sid: "me2", username: "alice", trip: null },
+          { sid: "c", username: "carol", trip: null },
         ],
         messages: [],
         epoch: "e1",
@@ -293,7 +307,7 @@ describe("reading", () => {
       older: true,
       requested: 100,
     });
-    const items = buildTimeline(state.rooms.lobby!, state.mySids, 2000);
+    const items = buildTimeline(state.rooms.lobby!, state.mySids, null, 2000);
     const kinds = items.filter((i) => i.kind === "message" || i.kind === "divider").map((i) => (i.kind === "message" ? i.message.seq : "|"));
     expect(kinds).toEqual([1, 2, "|", 3, 4, 5]);
     // Looking away and back with nothing new: no divider.
@@ -313,5 +327,32 @@ describe("reading", () => {
     expect(state.activeRoom).toBe("one");
     state = chatReducer(state, { type: "room_closed", room: "one" });
     expect(state.activeRoom).toBeNull();
+  });
+});
+
+describe("identity", () => {
+  it("renames a person wherever they are listed, and says so", () => {
+    let state = joined("lobby");
+    state = run(
+      state,
+      { type: "member_joined", membership: { ...membership("bob", "b1"), trip: "bobtrip001" }, at: 2 },
+      { type: "renamed", renamed: { room: "lobby", sid: "b2", trip: "bobtrip001", old: "bob", new: "robert" }, at: 3 },
+    );
+    expect(state.rooms.lobby?.members.map((m) => m.username)).toEqual(["alice", "robert"]);
+    expect(lines(state)).toEqual(["bob joined", "bob is now robert"]);
+    expect(state.rooms.lobby?.username).toBe("alice");
+  });
+
+  it("remembers at most MAX_KNOWN_TRIPS names per room, the most recent", () => {
+    let room = joined("lobby").rooms.lobby!;
+    for (let i = 0; i < MAX_KNOWN_TRIPS + 20; i++) room = noteTrip(room, `name${i}`, `trip${i}`, false);
+    const names = Object.keys(room.knownTrips);
+    expect(names).toHaveLength(MAX_KNOWN_TRIPS);
+    expect(names[names.length - 1]).toBe(`name${MAX_KNOWN_TRIPS + 19}`);
+    expect(room.newIdentities).toEqual({});
+    room = noteTrip(room, "NAME30", null, false); // unverified now: flagged
+    expect(room.newIdentities).toEqual({ name30: true });
+    room = noteTrip(room, "name31", "other", true); // our own: never flagged
+    expect(room.newIdentities).toEqual({ name30: true });
   });
 });

@@ -11,6 +11,7 @@ import type {
   Member,
   MessageReceipt,
   Membership,
+  Renamed,
   RoomCount,
   RoomState,
   ServerError,
@@ -76,6 +77,12 @@ export interface Room {
   /** People who vanished with their server (`shutdown`/`lost`) or their connection,
    * by name, so their quick return is not announced as a join. */
   away: Record<string, { at: number; reason: LeaveReason }>;
+  /** The trip last seen behind each name here (by nameKey; "" for unverified),
+   * remembered across visits (identityMemory.ts). */
+  knownTrips: Record<string, string>;
+  /** Names whose trip changed since they were last seen here (by nameKey): shown
+   * as "new identity", so impersonation after a lease ran out is visible. */
+  newIdentities: Record<string, true>;
 }
 
 /** A join the server refused, shown at the field the person needs to change. */
@@ -86,12 +93,16 @@ export interface JoinRefusal {
   field: "nickname" | "room" | "form";
   /** When a rate limit ends (ms since epoch), for a countdown. */
   until: number | null;
+  /** A free name close to the refused one (`nickname_taken`). */
+  suggestion: string | null;
 }
 
 export interface ShownError {
   code: string;
   message: string;
   room: string | null;
+  /** A free name close to a refused one (`nickname_taken` on a rename). */
+  suggestion: string | null;
 }
 
 /** What the one live region says; `id` changes so the same words are said again. */
@@ -103,6 +114,8 @@ export interface Announcement {
 export interface ChatState {
   status: ConnectionStatus;
   sid: string | null;
+  /** Our trip on the current connection (null: unverified, or not connected yet). */
+  trip: string | null;
   /** Every sid this page has had: messages sent before a reconnect are still ours. */
   mySids: string[];
   limits: Limits;
@@ -136,6 +149,7 @@ export const RETURN_WINDOW_MS = 120_000;
 export const initialState: ChatState = {
   status: "connecting",
   sid: null,
+  trip: null,
   mySids: [],
   limits: DEFAULT_LIMITS,
   rooms: {},
@@ -152,15 +166,23 @@ export const initialState: ChatState = {
 };
 
 export type ChatAction =
-  | { type: "connected"; sid: string; limits: Limits }
+  | { type: "connected"; sid: string; trip: string | null; limits: Limits }
   | { type: "connection_lost" }
   | { type: "went_offline" }
-  | { type: "join_requested"; room: string; username: string; focus: boolean }
+  | {
+      type: "join_requested";
+      room: string;
+      username: string;
+      focus: boolean;
+      knownTrips?: Record<string, string>;
+    }
   | { type: "join_refused"; room: string; error: ServerError; at: number }
   | { type: "join_refusal_dismissed" }
   | { type: "room_state_received"; state: RoomState; at: number }
   | { type: "member_joined"; membership: Membership; at: number }
   | { type: "member_left"; membership: Membership; at: number }
+  | { type: "renamed"; renamed: Renamed; at: number }
+  | { type: "renamed_after_return"; room: string; from: string; to: string; at: number }
   | { type: "messages_received"; messages: ServerMessage[] }
   | { type: "history_received"; page: HistoryPage; older: boolean; requested: number }
   | { type: "message_queued"; room: string; clientId: string; text: string; at: number }
@@ -187,6 +209,7 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
         ...state,
         status: "connected",
         sid: action.sid,
+        trip: action.trip ?? null,
         mySids: state.mySids.includes(action.sid) ? state.mySids : [...state.mySids, action.sid],
         limits: action.limits,
       };
@@ -205,7 +228,10 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
       }
       return {
         ...state,
-        rooms: { ...state.rooms, [action.room]: newRoom(action.room, action.username) },
+        rooms: {
+          ...state.rooms,
+          [action.room]: newRoom(action.room, action.username, action.knownTrips ?? {}),
+        },
         roomOrder: [...state.roomOrder, action.room],
         pendingFocus: action.focus ? action.room : state.pendingFocus,
         joinRefusal: null,
@@ -217,19 +243,36 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
       return { ...state, joinRefusal: null };
     case "room_state_received": {
       const next = updateRoom(state, action.state.room, (room) =>
-        applyRoomState(room, action.state, action.at),
+        applyRoomState(room, action.state, action.at, state),
       );
       if (state.pendingFocus !== action.state.room) return next;
       return selectRoom({ ...next, pendingFocus: null, joinRefusal: null }, action.state.room);
     }
     case "member_joined":
       return updateRoom(state, action.membership.room, (room) =>
-        memberJoined(room, action.membership, state.sid, action.at),
+        memberJoined(room, action.membership, isMine(state, action.membership), action.at),
       );
     case "member_left":
       return updateRoom(state, action.membership.room, (room) =>
-        memberLeft(room, action.membership, state.sid, action.at),
+        memberLeft(room, action.membership, isMine(state, action.membership), action.at),
       );
+    case "renamed":
+      return updateRoom(state, action.renamed.room, (room) =>
+        renamed(room, action.renamed, isMine(state, action.renamed), action.at),
+      );
+    case "renamed_after_return":
+      return updateRoom(state, action.room, (room) => ({
+        ...room,
+        username: action.to,
+        system: [
+          ...room.system,
+          systemLine(
+            room,
+            `Someone else took the name ${action.from} here while you were away; you are ${action.to} now.`,
+            action.at,
+          ),
+        ],
+      }));
     case "messages_received":
       return action.messages.reduce(messageReceived, state);
     case "history_received":
@@ -254,7 +297,7 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
         ],
       }));
     case "message_acked":
-      return updateRoom(state, action.room, (room) => messageAcked(room, action, state.sid));
+      return updateRoom(state, action.room, (room) => messageAcked(room, action, state.sid, state.trip));
     case "message_refused":
       return updateRoom(state, action.room, (room) =>
         changePending(room, action.clientId, { status: "failed", error: action.error }),
@@ -317,7 +360,12 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
     case "error_received":
       return {
         ...state,
-        error: { code: action.error.code, message: action.error.message, room: action.room },
+        error: {
+          code: action.error.code,
+          message: action.error.message,
+          room: action.room,
+          suggestion: action.error.suggestion ?? null,
+        },
       };
     case "error_dismissed":
       return { ...state, error: null };
@@ -330,6 +378,43 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
       throw new Error(`unknown action ${JSON.stringify(unexpected)}`);
     }
   }
+}
+
+/** Who a person is in a room: their trip, or (unverified) their connection. */
+export function personKey(person: { sid: string; trip: string | null }): string {
+  return person.trip ?? `sid:${person.sid}`;
+}
+
+/** How names are compared for "new identity": as people read them. */
+export function nameKey(username: string): string {
+  return username.normalize("NFKC").toLowerCase();
+}
+
+/** Whether this is us: this page's connection, or another of our identity's. */
+export function isMine(state: ChatState, person: { sid: string; trip: string | null }): boolean {
+  return state.mySids.includes(person.sid) || (Boolean(state.trip) && person.trip === state.trip);
+}
+
+/** Trips remembered per room at most (the oldest are forgotten first). */
+export const MAX_KNOWN_TRIPS = 500;
+
+/**
+ * Remember the trip behind `username`; a name seen before under another trip (or
+ * now without one) is flagged as a new identity. Our own names are never flagged.
+ */
+export function noteTrip(room: Room, username: string, trip: string | null, mine: boolean): Room {
+  const key = nameKey(username);
+  const value = trip ?? "";
+  const before = room.knownTrips[key];
+  if (before === value) return room;
+  const knownTrips = { ...room.knownTrips };
+  delete knownTrips[key]; // re-inserted last: the most recently seen
+  knownTrips[key] = value;
+  const keys = Object.keys(knownTrips);
+  for (const old of keys.slice(0, Math.max(0, keys.length - MAX_KNOWN_TRIPS))) delete knownTrips[old];
+  const changed = before !== undefined && !mine;
+  const newIdentities = changed ? { ...room.newIdentities, [key]: true as const } : room.newIdentities;
+  return { ...room, knownTrips, newIdentities };
 }
 
 /** Whether the server asked us to wait before sending anything more. */
@@ -384,7 +469,7 @@ export function isAfter(room: Room, message: ChatMessage, position: Position): b
   return rank > positionRank || (rank === positionRank && message.seq > position.seq);
 }
 
-function newRoom(name: string, username: string): Room {
+function newRoom(name: string, username: string, knownTrips: Record<string, string>): Room {
   return {
     name,
     username,
@@ -401,6 +486,8 @@ function newRoom(name: string, username: string): Room {
     dividerAfter: null,
     hasEarlier: false,
     away: {},
+    knownTrips,
+    newIdentities: {},
   };
 }
 
@@ -460,7 +547,7 @@ function joinRefused(state: ChatState, name: string, error: ServerError, at: num
     next = { ...state, rooms, roomOrder: state.roomOrder.filter((r) => r !== name) };
   }
   const field =
-    error.code === "invalid_username"
+    error.code === "invalid_username" || error.code === "nickname_taken"
       ? "nickname"
       : error.code === "invalid_room" || error.code === "too_many_rooms"
         ? "room"
@@ -475,6 +562,7 @@ function joinRefused(state: ChatState, name: string, error: ServerError, at: num
       message: error.message,
       field,
       until: error.retry_after_ms ? at + error.retry_after_ms : null,
+      suggestion: error.suggestion ?? null,
     },
   };
 }
@@ -484,10 +572,21 @@ function systemLine(room: Room, text: string, at: number): SystemLine {
   return { id: `${epoch}:${room.system.length}:${at}`, text, epoch, afterSeq: lastSeq(room), at };
 }
 
-function applyRoomState(room: Room, state: RoomState, at: number): Room {
+function applyRoomState(room: Room, state: RoomState, at: number, chat: ChatState): Room {
   // Members are replaced without a line each: after a reconnect, who is here now is
-  // simply what the server says, not a burst of joins and leaves.
-  let next: Room = { ...room, members: state.members, synced: true, typing: {}, status: "joined" };
+  // simply what the server says, not a burst of joins and leaves. Our name is the
+  // server's (another tab of ours may have chosen it).
+  let next: Room = {
+    ...room,
+    username: state.username ?? room.username,
+    members: state.members,
+    synced: true,
+    typing: {},
+    status: "joined",
+  };
+  for (const member of state.members) {
+    next = noteTrip(next, member.username, member.trip, isMine(chat, member));
+  }
   const known = currentEpoch(room);
   if (known !== state.epoch) {
     if (known !== null && room.messages.length > 0) {
@@ -572,7 +671,8 @@ function messageReceived(state: ChatState, message: ServerMessage): ChatState {
   } else {
     next = mergeMessages(room, [message], epoch);
   }
-  const mine = state.mySids.includes(message.sid);
+  const mine = isMine(state, message);
+  next = noteTrip(next, message.username, message.trip, mine);
   const seen = !state.hidden && state.activeRoom === room.name;
   if (!mine && !seen) next = { ...next, unread: next.unread + 1 };
   if (!mine) {
@@ -593,6 +693,7 @@ function messageAcked(
   room: Room,
   action: { clientId: string; receipt: MessageReceipt },
   sid: string | null,
+  trip: string | null,
 ): Room {
   const pending = room.pending.find((p) => p.clientId === action.clientId);
   if (!pending) return room;
@@ -604,32 +705,36 @@ function messageAcked(
     timestamp: action.receipt.timestamp,
     sid: sid ?? "",
     username: room.username,
+    trip,
     message: pending.text,
     client_id: pending.clientId,
   };
   return mergeMessages(room, [confirmed], epoch);
 }
 
-function memberJoined(room: Room, membership: Membership, mySid: string | null, at: number): Room {
-  if (room.members.some((m) => m.sid === membership.sid)) return room;
-  const members = [...room.members, { sid: membership.sid, username: membership.username }];
-  if (membership.sid === mySid) return { ...room, members };
-  const away = room.away[membership.username];
+function memberJoined(room: Room, membership: Membership, mine: boolean, at: number): Room {
+  const person = personKey(membership);
+  if (room.members.some((m) => personKey(m) === person)) return room;
+  const member = { sid: membership.sid, username: membership.username, trip: membership.trip };
+  const noted = noteTrip({ ...room, members: [...room.members, member] }, member.username, member.trip, mine);
+  if (mine) return noted;
+  const away = noted.away[membership.username];
   const returning = away !== undefined && at - away.at < RETURN_WINDOW_MS;
-  const stillAway = { ...room.away };
+  const stillAway = { ...noted.away };
   delete stillAway[membership.username];
   if (returning && away.reason !== "disconnect") {
-    return { ...room, members, away: stillAway }; // their server restarted: they never left
+    return { ...noted, away: stillAway }; // their server restarted: they never left
   }
   const text = returning ? `${membership.username} is back` : `${membership.username} joined`;
-  return { ...room, members, away: stillAway, system: [...room.system, systemLine(room, text, at)] };
+  return { ...noted, away: stillAway, system: [...noted.system, systemLine(noted, text, at)] };
 }
 
-function memberLeft(room: Room, membership: Membership, mySid: string | null, at: number): Room {
-  if (membership.sid === mySid) return room;
+function memberLeft(room: Room, membership: Membership, mine: boolean, at: number): Room {
+  if (mine) return room;
+  const person = personKey(membership);
   const typing = { ...room.typing };
   delete typing[membership.sid];
-  const members = room.members.filter((m) => m.sid !== membership.sid);
+  const members = room.members.filter((m) => personKey(m) !== person);
   const reason = membership.reason ?? "leave";
   if (reason === "leave") {
     return {
@@ -645,6 +750,20 @@ function memberLeft(room: Room, membership: Membership, mySid: string | null, at
     return { ...room, typing, members, away, system: [...room.system, systemLine(room, text, at)] };
   }
   return { ...room, typing, members, away }; // shutdown, lost: only away for a moment
+}
+
+/** Someone (maybe us, from this or another tab) took a new name in the room. */
+function renamed(room: Room, change: Renamed, mine: boolean, at: number): Room {
+  const person = personKey(change);
+  const members = room.members.map((m) => (personKey(m) === person ? { ...m, username: change.new } : m));
+  const text = mine ? `You are now ${change.new}` : `${change.old} is now ${change.new}`;
+  const next = {
+    ...room,
+    members,
+    username: mine ? change.new : room.username,
+    system: [...room.system, systemLine(room, text, at)],
+  };
+  return noteTrip(next, change.new, change.trip, mine);
 }
 
 function expireTyping(room: Room, now: number): Room {

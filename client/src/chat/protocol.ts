@@ -36,6 +36,8 @@ export interface ConnectAuth {
   features: string[];
   /** One random id per tab: a message retried after a reconnect is recognised. */
   session: string;
+  /** The identity key (chat/identity.ts): the server knows us by its trip. */
+  identity: string;
 }
 
 export const FEATURES = ["messages"] as const;
@@ -71,6 +73,8 @@ export interface Limits {
 export interface Member {
   sid: string;
   username: string;
+  /** Who they are across tabs and visits; null: unverified (no identity key). */
+  trip: string | null;
 }
 
 export interface ServerMessage {
@@ -79,6 +83,7 @@ export interface ServerMessage {
   seq: number;
   sid: string;
   username: string;
+  trip: string | null;
   message: string;
   timestamp: number;
   client_id?: string;
@@ -87,6 +92,7 @@ export interface ServerMessage {
 
 export interface Connected {
   sid: string;
+  trip: string | null;
   server_time: number;
   limits: Limits;
 }
@@ -98,6 +104,7 @@ export interface Membership {
   room: string;
   sid: string;
   username: string;
+  trip: string | null;
   count: number;
   /** On `left`: whether they left, lost their connection, or their server went away. */
   reason?: LeaveReason;
@@ -105,6 +112,9 @@ export interface Membership {
 
 export interface RoomState {
   room: string;
+  /** Your name and trip in the room (another tab of yours may have named you). */
+  username: string;
+  trip: string | null;
   members: Member[];
   messages: ServerMessage[];
   epoch: string;
@@ -122,7 +132,17 @@ export interface TypingNotice {
   room: string;
   sid: string;
   username: string;
+  trip: string | null;
   typing: boolean;
+}
+
+/** Someone took a new name in a room (`rename`, `/nick`). */
+export interface Renamed {
+  room: string;
+  sid: string;
+  trip: string | null;
+  old: string;
+  new: string;
 }
 
 export interface RoomCount {
@@ -143,11 +163,13 @@ export interface ServerError {
   event: string;
   /** Present on `rate_limited`: when the same request would be accepted. */
   retry_after_ms?: number;
+  /** Present on `nickname_taken`: a free name close to the one asked for. */
+  suggestion?: string;
 }
 
 export interface Refusal {
   ok: false;
-  error: { code: ErrorCode; message: string; retry_after_ms?: number };
+  error: { code: ErrorCode; message: string; retry_after_ms?: number; suggestion?: string };
 }
 
 export type Ack<T> = ({ ok: true } & T) | Refusal;
@@ -193,6 +215,7 @@ export interface ServerToClientEvents {
   message: (payload: ServerMessage) => void;
   messages: (payload: ServerMessage[]) => void;
   typing: (payload: TypingNotice) => void;
+  renamed: (payload: Renamed) => void;
   rooms: (payload: { rooms: RoomCount[] }) => void;
   room_seq: (payload: RoomSeq) => void;
   error: (payload: ServerError) => void;
@@ -212,6 +235,7 @@ export interface ClientToServerEvents {
     payload: Record<string, never>,
     ack: (reply: Ack<{ rooms: RoomCount[] }>) => void,
   ) => void;
+  rename: (payload: { room: string; username: string }, ack: (reply: Ack<Renamed>) => void) => void;
 }
 
 /** Why a room name is not valid, in words for people; null when it is fine. */

@@ -3,7 +3,7 @@
  * system lines where they happened, a date line where the day changes, the "new
  * messages" divider where you left off, then this page's unacknowledged messages.
  */
-import { isAfter, type ChatMessage, type PendingMessage, type Room, type SystemLine } from "./chatReducer";
+import { isAfter, personKey, type ChatMessage, type PendingMessage, type Room, type SystemLine } from "./chatReducer";
 
 const GROUP_WINDOW_MS = 5 * 60 * 1000;
 
@@ -38,6 +38,7 @@ function startOfDay(at: number): number {
 export function buildTimeline(
   room: Room,
   mySids: readonly string[],
+  myTrip: string | null = null,
   now: number = Date.now(),
 ): TimelineItem[] {
   const rank = new Map(room.epochs.map((epoch, index) => [epoch, index]));
@@ -47,7 +48,7 @@ export function buildTimeline(
   );
   const items: TimelineItem[] = [];
   let lineIndex = 0;
-  let previous: { sid: string; at: number } | null = null;
+  let previous: { author: string; at: number; mine: boolean } | null = null;
   // The day being laid out, [dayStart, dayEnd): most messages fall in it, and need
   // no Date of their own (10,000 of them are rebuilt as messages arrive).
   let dayStart = Number.POSITIVE_INFINITY;
@@ -77,7 +78,9 @@ export function buildTimeline(
     }
   };
 
-  const mine = new Set(mySids);
+  const sids = new Set(mySids);
+  // Yours: sent from this page, or from another tab or device of your identity.
+  const isMine = (message: ChatMessage) => sids.has(message.sid) || (Boolean(myTrip) && message.trip === myTrip);
   for (const message of room.messages) {
     if (lineIndex < lines.length) flushLinesBefore(rank.get(message.epoch) ?? 0, message.seq);
     dateLine(message.timestamp);
@@ -86,21 +89,17 @@ export function buildTimeline(
       dividerPlaced = true;
       previous = null;
     }
-    const last = previous as { sid: string; at: number } | null;
-    const grouped = last !== null && last.sid === message.sid && message.timestamp - last.at < GROUP_WINDOW_MS;
-    items.push({
-      kind: "message",
-      key: `m-${message.id}`,
-      message,
-      mine: mine.has(message.sid),
-      grouped,
-    });
-    previous = { sid: message.sid, at: message.timestamp };
+    const last = previous as { author: string; at: number; mine: boolean } | null;
+    const author = personKey(message);
+    const grouped = last !== null && last.author === author && message.timestamp - last.at < GROUP_WINDOW_MS;
+    const mine = isMine(message);
+    items.push({ kind: "message", key: `m-${message.id}`, message, mine, grouped });
+    previous = { author, at: message.timestamp, mine };
   }
   flushLinesBefore(Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
 
-  const lastAuthor = previous as { sid: string } | null;
-  let mineBefore = lastAuthor !== null && mySids.includes(lastAuthor.sid);
+  const lastAuthor = previous as { mine: boolean } | null;
+  let mineBefore = lastAuthor !== null && lastAuthor.mine;
   for (const pending of room.pending) {
     dateLine(pending.createdAt);
     items.push({ kind: "pending", key: `p-${pending.clientId}`, pending, grouped: mineBefore });

@@ -11,6 +11,8 @@ import {
 
 import { useChatTools } from "../chat/ChatProvider";
 import type { ShownError } from "../chat/chatReducer";
+import { splitNickname } from "../chat/identity";
+import { nicknameProblem } from "../chat/protocol";
 
 const COUNTER_FROM = 0.8;
 /** The composer grows with its text up to this many pixels, then scrolls. */
@@ -34,6 +36,18 @@ function touchFirst(): boolean {
 
 export function overLimitText(over: number): string {
   return `${over} ${over === 1 ? "character" : "characters"} too long`;
+}
+
+/** `/nick newname`: the new name, "" for a bare `/nick`, or null for a message. */
+export function nickCommand(text: string): string | null {
+  const match = /^\/nick(?:\s+([\s\S]*))?$/i.exec(text.trim());
+  return match ? (match[1] ?? "").trim() : null;
+}
+
+/** What the composer says about a `/nick` it could not do. */
+interface CommandProblem {
+  message: string;
+  suggestion: string | null;
 }
 
 /**
@@ -61,6 +75,7 @@ export const Composer = memo(function Composer({
 }: ComposerProps) {
   const { actions, drafts } = useChatTools();
   const [text, setText] = useState(() => drafts.get(room));
+  const [command, setCommand] = useState<CommandProblem | null>(null);
   const input = useRef<HTMLTextAreaElement>(null);
   const inputId = useId();
   const length = [...text.trim()].length;
@@ -86,11 +101,41 @@ export const Composer = memo(function Composer({
   function update(value: string) {
     setText(value);
     drafts.set(room, value);
-    actions.setTyping(room, value.trim().length > 0);
+    const isCommand = value.trimStart().startsWith("/");
+    actions.setTyping(room, value.trim().length > 0 && !isCommand);
     if (error && error.code !== "rate_limited") actions.dismissError();
+    if (command) setCommand(null);
+  }
+
+  /** `/nick name` renames you here; never sent as a message (a #password never
+   * leaves this browser by mistake). */
+  async function rename(wanted: string) {
+    const name = wanted.normalize("NFKC");
+    if (splitNickname(name).password !== null) {
+      setCommand({ message: "A #password changes who you are: use it in the lobby's nickname field.", suggestion: null });
+      return;
+    }
+    const problem = name ? nicknameProblem(name) : "Type /nick and your new name, e.g. /nick alice.";
+    if (problem) {
+      setCommand({ message: problem, suggestion: null });
+      return;
+    }
+    const outcome = await actions.rename(room, name);
+    if (outcome.ok) {
+      setCommand(null);
+      if (nickCommand(drafts.get(room)) !== null) update("");
+      return;
+    }
+    setCommand({ message: outcome.error.message, suggestion: outcome.error.suggestion ?? null });
   }
 
   function send() {
+    const nick = nickCommand(text);
+    if (nick !== null) {
+      actions.setTyping(room, false);
+      void rename(nick);
+      return;
+    }
     if (!canSend) return;
     actions.sendMessage(room, text.trim());
     update("");
@@ -144,6 +189,15 @@ export const Composer = memo(function Composer({
         {limited ? (
           <span className="composer__error" role="status">
             You're sending too fast. Your messages go out in {secondsLeft} s.
+          </span>
+        ) : command ? (
+          <span className="composer__error" role="alert">
+            {command.message}
+            {command.suggestion ? (
+              <button type="button" className="link-button" onClick={() => void rename(command.suggestion ?? "")}>
+                Use {command.suggestion}
+              </button>
+            ) : null}
           </span>
         ) : error && error.code !== "rate_limited" ? (
           <span className="composer__error" role="alert">

@@ -1,8 +1,10 @@
 import { useEffect, useId, useRef, useState, type FormEvent } from "react";
 
 import { useChat } from "../chat/ChatProvider";
+import { splitNickname } from "../chat/identity";
 import { nicknameProblem, roomNameProblem } from "../chat/protocol";
 import { useSecondsUntil } from "./Composer";
+import { IdentityPanel } from "./IdentityPanel";
 
 const REFRESH_MS = 5000;
 
@@ -19,11 +21,14 @@ export function Lobby({
   onNicknameChange,
   initialRoom,
   onJoin,
+  deriving,
 }: {
   nickname: string;
   onNicknameChange: (nickname: string) => void;
   initialRoom: string;
   onJoin: (room: string) => void;
+  /** A #password is being turned into an identity key (a second or so). */
+  deriving: boolean;
 }) {
   const { state, actions } = useChat();
   const [room, setRoom] = useState(initialRoom);
@@ -35,10 +40,11 @@ export function Lobby({
   const refusal = state.joinRefusal;
   const secondsLeft = useSecondsUntil(refusal?.until ?? null);
   const waiting = refusal?.until !== null && refusal?.until !== undefined && secondsLeft > 0;
-  const joining = state.pendingFocus !== null;
-  const nicknameError =
-    nicknameProblem(nickname, state.limits.max_username_length) ??
-    (refusal?.field === "nickname" ? refusal.message : null);
+  const joining = state.pendingFocus !== null || deriving;
+  const typed = splitNickname(nickname);
+  const nameProblem = nicknameProblem(typed.name, state.limits.max_username_length);
+  const nicknameError = nameProblem ?? (refusal?.field === "nickname" ? refusal.message : null);
+  const suggestion = !nameProblem && refusal?.field === "nickname" ? refusal.suggestion : null;
   const roomError =
     roomNameProblem(room.trim()) ?? (refusal?.field === "room" ? refusal.message : null);
   const formError = refusal?.field === "form" ? refusal : null;
@@ -54,7 +60,7 @@ export function Lobby({
   // Focus goes where the person's next move is: the nickname if there is none yet
   // (a deep link waiting for one, a first visit), else the room.
   useEffect(() => {
-    const target = nicknameProblem(nickname) ? nicknameInput : roomInput;
+    const target = nicknameProblem(splitNickname(nickname).name) ? nicknameInput : roomInput;
     target.current?.focus();
     // On arrival only; refusals move the focus below.
     // eslint-disable-next-line react-hooks/exhaustive-deps
@@ -67,7 +73,7 @@ export function Lobby({
 
   function join(name: string) {
     setSubmitted(true);
-    if (nicknameProblem(nickname, state.limits.max_username_length)) {
+    if (nameProblem) {
       nicknameInput.current?.focus();
       return;
     }
@@ -96,7 +102,8 @@ export function Lobby({
         <p className="lobby__tagline">{PRODUCT_LINE}</p>
         <p className="lobby__welcome">
           Pick a nickname and a room name, and you are in: anyone who knows the room's name or
-          link can join you. Your nickname is only for this chat, and this browser remembers it.
+          link can join you. Nobody else can take your nickname in a room while you are there (or
+          for a few minutes after you drop out), and a badge beside it tells people it is you.
         </p>
       </div>
       <form className="lobby__form" onSubmit={onSubmit} noValidate>
@@ -110,15 +117,33 @@ export function Lobby({
             maxLength={64}
             dir="auto"
             aria-invalid={showNicknameError ? true : undefined}
-            aria-describedby={showNicknameError ? `${nicknameId}-error` : undefined}
+            aria-describedby={`${nicknameId}-hint${showNicknameError ? ` ${nicknameId}-error` : ""}`}
             onChange={(event) => {
               onNicknameChange(event.target.value);
               if (refusal?.field === "nickname") actions.dismissJoinRefusal();
             }}
           />
+          <p id={`${nicknameId}-hint`} className="field__hint">
+            {typed.password !== null
+              ? `You'll join as ${typed.name || "…"}, with the identity your password makes: the same badge on any device. The password stays in this browser.`
+              : "Tip: nickname#password gives you the same badge on any device; the password stays in this browser."}
+          </p>
           {showNicknameError ? (
             <p id={`${nicknameId}-error`} className="field__error" role={refusal?.field === "nickname" ? "alert" : undefined}>
-              {nicknameError}
+              {nicknameError}{" "}
+              {suggestion ? (
+                <button
+                  type="button"
+                  className="link-button"
+                  onClick={() => {
+                    onNicknameChange(typed.password !== null ? `${suggestion}#${typed.password}` : suggestion);
+                    actions.dismissJoinRefusal();
+                    nicknameInput.current?.focus();
+                  }}
+                >
+                  Use {suggestion}
+                </button>
+              ) : null}
             </p>
           ) : null}
         </div>
@@ -153,9 +178,10 @@ export function Lobby({
           </p>
         ) : null}
         <button type="submit" className="button button--primary" disabled={joining || waiting}>
-          {joining ? (connected ? "Joining…" : "Joining when back online…") : "Join"}
+          {deriving ? "Making your identity…" : joining ? (connected ? "Joining…" : "Joining when back online…") : "Join"}
         </button>
       </form>
+      <IdentityPanel />
       <div className="lobby__rooms-block">
         <h3 className="lobby__subtitle">Rooms with people in them</h3>
         {state.lobbyRooms.length === 0 ? (

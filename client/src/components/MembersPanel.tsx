@@ -1,25 +1,134 @@
-import { memo, useEffect, useRef } from "react";
+import { memo, useEffect, useId, useRef, useState, type FormEvent } from "react";
 
-import type { Member } from "../chat/protocol";
-import { Author } from "./MessageRow";
+import { useChatTools } from "../chat/ChatProvider";
+import { nameKey, personKey } from "../chat/chatReducer";
+import { splitNickname } from "../chat/identity";
+import { nicknameProblem, type Member } from "../chat/protocol";
+import { Author } from "./Author";
+
+/** Your name in this room, changed in place (as `/nick` does). */
+function RenameForm({ room, current, onDone }: { room: string; current: string; onDone: () => void }) {
+  const { actions } = useChatTools();
+  const [name, setName] = useState(current);
+  const [problem, setProblem] = useState<string | null>(null);
+  const [suggestion, setSuggestion] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const input = useRef<HTMLInputElement>(null);
+  const id = useId();
+
+  useEffect(() => {
+    input.current?.select();
+  }, []);
+
+  async function rename(wanted: string) {
+    const trimmed = wanted.normalize("NFKC").trim();
+    const local =
+      splitNickname(trimmed).password !== null
+        ? "A #password changes who you are: use it in the lobby's nickname field."
+        : nicknameProblem(trimmed);
+    if (local) {
+      setProblem(local);
+      input.current?.focus();
+      return;
+    }
+    if (trimmed === current) {
+      onDone();
+      return;
+    }
+    setBusy(true);
+    const outcome = await actions.rename(room, trimmed);
+    setBusy(false);
+    if (outcome.ok) {
+      onDone();
+      return;
+    }
+    setProblem(outcome.error.message);
+    setSuggestion(outcome.error.suggestion ?? null);
+    input.current?.focus();
+  }
+
+  function onSubmit(event: FormEvent) {
+    event.preventDefault();
+    void rename(name);
+  }
+
+  return (
+    <form
+      className="rename"
+      onSubmit={onSubmit}
+      onKeyDown={(event) => {
+        if (event.key === "Escape") {
+          event.stopPropagation();
+          onDone();
+        }
+      }}
+    >
+      <label htmlFor={id} className="visually-hidden">
+        Your name in #{room}
+      </label>
+      <input
+        ref={input}
+        id={id}
+        value={name}
+        dir="auto"
+        maxLength={64}
+        autoComplete="off"
+        aria-invalid={problem ? true : undefined}
+        aria-describedby={problem ? `${id}-error` : undefined}
+        onChange={(event) => {
+          setName(event.target.value);
+          setProblem(null);
+          setSuggestion(null);
+        }}
+      />
+      <div className="rename__actions">
+        <button type="submit" className="button button--primary" disabled={busy}>
+          {busy ? "Renaming…" : "Rename"}
+        </button>
+        <button type="button" className="button" onClick={onDone}>
+          Cancel
+        </button>
+      </div>
+      {problem ? (
+        <p id={`${id}-error`} className="field__error" role="alert">
+          {problem}{" "}
+          {suggestion ? (
+            <button type="button" className="link-button" onClick={() => void rename(suggestion)}>
+              Use {suggestion}
+            </button>
+          ) : null}
+        </p>
+      ) : null}
+    </form>
+  );
+}
 
 /**
- * Who is in the room; you are marked "(you)". Beside the messages on wide screens;
- * on phones a drawer over them, closed with its button or Escape, which keeps focus
- * while it is open.
+ * Who is in the room, one entry per person (several tabs of one identity are one
+ * person); you are marked "(you)" and can rename yourself here. Beside the
+ * messages on wide screens; on phones a drawer over them, closed with its button
+ * or Escape, which keeps focus while it is open.
  */
 export const MembersPanel = memo(function MembersPanel({
+  room,
   members,
-  mySid,
+  isMe,
+  myName,
+  newIdentities,
   open,
   onClose,
 }: {
+  room: string;
   members: Member[];
-  mySid: string | null;
+  isMe: (member: Member) => boolean;
+  myName: string;
+  newIdentities: Record<string, true>;
   open: boolean;
   onClose: () => void;
 }) {
   const close = useRef<HTMLButtonElement>(null);
+  const renameButton = useRef<HTMLButtonElement>(null);
+  const [renaming, setRenaming] = useState(false);
   const sorted = [...members].sort((a, b) => a.username.localeCompare(b.username));
 
   useEffect(() => {
@@ -35,12 +144,34 @@ export const MembersPanel = memo(function MembersPanel({
         </button>
       </div>
       <ul className="members__list">
-        {sorted.map((member) => (
-          <li key={member.sid} className="members__item">
-            <Author name={member.username} seed={member.username} />
-            {member.sid === mySid ? <span className="members__you"> (you)</span> : null}
-          </li>
-        ))}
+        {sorted.map((member) => {
+          const me = isMe(member);
+          return (
+            <li key={personKey(member)} className="members__item">
+              <Author name={member.username} trip={member.trip} flagged={newIdentities[nameKey(member.username)] === true} />
+              {me ? (
+                <>
+                  <span className="members__you"> (you)</span>{" "}
+                  {renaming ? null : (
+                    <button ref={renameButton} type="button" className="link-button members__rename" onClick={() => setRenaming(true)}>
+                      Rename
+                    </button>
+                  )}
+                </>
+              ) : null}
+              {me && renaming ? (
+                <RenameForm
+                  room={room}
+                  current={myName}
+                  onDone={() => {
+                    setRenaming(false);
+                    window.setTimeout(() => renameButton.current?.focus());
+                  }}
+                />
+              ) : null}
+            </li>
+          );
+        })}
       </ul>
     </aside>
   );

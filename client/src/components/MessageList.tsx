@@ -2,7 +2,7 @@ import { useCallback, useMemo, useRef, useState } from "react";
 import { Virtuoso, type Components, type ListRange, type VirtuosoHandle } from "react-virtuoso";
 
 import { useChat } from "../chat/ChatProvider";
-import type { Room } from "../chat/chatReducer";
+import { nameKey, type Room } from "../chat/chatReducer";
 import { buildTimeline, type TimelineItem } from "../chat/timeline";
 import { MessageRow } from "./MessageRow";
 import type { RoomMemory } from "./roomMemory";
@@ -57,10 +57,10 @@ export function MessageList({ room, memory }: { room: Room; memory: RoomMemory }
   const virtuoso = useRef<VirtuosoHandle>(null);
   const { messages, pending, system, epochs, dividerAfter } = room;
   const items = useMemo(
-    () => buildTimeline({ ...room, messages, pending, system, epochs, dividerAfter }, state.mySids),
+    () => buildTimeline({ ...room, messages, pending, system, epochs, dividerAfter }, state.mySids, state.trip),
     // The timeline depends on these parts of the room only (not typing, members...).
     // eslint-disable-next-line react-hooks/exhaustive-deps
-    [messages, pending, system, epochs, dividerAfter, state.mySids],
+    [messages, pending, system, epochs, dividerAfter, state.mySids, state.trip],
   );
   const [atBottom, setAtBottom] = useState(true);
   const [dividerAbove, setDividerAbove] = useState(false);
@@ -163,7 +163,14 @@ export function MessageList({ room, memory }: { room: Room; memory: RoomMemory }
           initialTopMostItemIndex={items.length > 0 ? initial : undefined}
           computeItemKey={(_, item) => item.key}
           itemContent={(_, item) => (
-            <MessageRow item={item} username={room.username} onRetry={onRetry} onDiscard={onDiscard} />
+            <MessageRow
+              item={item}
+              username={room.username}
+              myTrip={state.trip}
+              flagged={item.kind === "message" && room.newIdentities[nameKey(item.message.username)] === true}
+              onRetry={onRetry}
+              onDiscard={onDiscard}
+            />
           )}
           followOutput={(bottom) => (bottom && !readingBack.current ? "auto" : false)}
           scrollerRef={(element) => {

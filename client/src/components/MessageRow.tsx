@@ -1,8 +1,8 @@
-import { memo, useState, type CSSProperties } from "react";
+import { memo, useState } from "react";
 
 import type { TimelineItem } from "../chat/timeline";
+import { Author } from "./Author";
 import { MessageText } from "./MessageText";
-import { nameColor } from "./nameColor";
 
 function timeOfDay(at: number): string {
   return new Date(at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
@@ -34,25 +34,19 @@ export function Timestamp({ at }: { at: number }) {
   );
 }
 
-export function Author({ name, seed }: { name: string; seed: string }) {
-  const color = nameColor(seed);
-  const style = { "--name-light": color.light, "--name-dark": color.dark } as CSSProperties;
-  return (
-    <span className="author" style={style} dir="auto">
-      {name}
-    </span>
-  );
-}
-
 interface RowProps {
   item: TimelineItem;
   username: string;
+  /** Our trip, for our own unsent messages. */
+  myTrip: string | null;
+  /** The author's name had another trip when last seen here ("new identity"). */
+  flagged: boolean;
   onRetry: (clientId: string) => void;
   onDiscard: (clientId: string) => void;
 }
 
 /** One line of the timeline. Memoized: a new message re-renders only itself. */
-export const MessageRow = memo(function MessageRow({ item, username, onRetry, onDiscard }: RowProps) {
+export const MessageRow = memo(function MessageRow({ item, username, myTrip, flagged, onRetry, onDiscard }: RowProps) {
   switch (item.kind) {
     case "date":
       return (
@@ -80,7 +74,7 @@ export const MessageRow = memo(function MessageRow({ item, username, onRetry, on
         <div className={classes.filter(Boolean).join(" ")} data-seq={message.seq}>
           {item.grouped ? null : (
             <div className="row__meta">
-              <Author name={message.username} seed={message.username} />
+              <Author name={message.username} trip={message.trip ?? null} flagged={flagged} />
               <Timestamp at={message.timestamp} />
             </div>
           )}
@@ -97,7 +91,7 @@ export const MessageRow = memo(function MessageRow({ item, username, onRetry, on
         <div className={classes.filter(Boolean).join(" ")} aria-busy={pending.status !== "failed"}>
           {item.grouped ? null : (
             <div className="row__meta">
-              <Author name={username} seed={username} />
+              <Author name={username} trip={myTrip} />
             </div>
           )}
           <div className="row__text" dir="auto">
@@ -128,7 +122,8 @@ export const MessageRow = memo(function MessageRow({ item, username, onRetry, on
 
 /** Rows are rebuilt on every change; they are the same row while what they show is. */
 function sameRow(before: RowProps, after: RowProps): boolean {
-  if (before.username !== after.username) return false;
+  if (before.username !== after.username || before.myTrip !== after.myTrip) return false;
+  if (before.flagged !== after.flagged) return false;
   const a = before.item;
   const b = after.item;
   if (a.kind !== b.kind || a.key !== b.key) return false;

@@ -2,6 +2,7 @@ import { useCallback, useEffect, useRef, useState } from "react";
 
 import { useChat } from "../chat/ChatProvider";
 import { isLimited, type Room } from "../chat/chatReducer";
+import type { Member } from "../chat/protocol";
 import { roomLink } from "../chat/hashRoute";
 import { Composer } from "./Composer";
 import { ConnectionBadge } from "./ConnectionBadge";
@@ -117,6 +118,12 @@ export function RoomView({ room, memory }: { room: Room; memory: RoomMemory }) {
   const typingNames = Object.values(room.typing).map((t) => t.username);
   const count = room.members.length;
 
+  const { mySids, trip } = state;
+  const isMe = useCallback(
+    (member: Member) => mySids.includes(member.sid) || (Boolean(trip) && member.trip === trip),
+    [mySids, trip],
+  );
+
   const closeMembers = useCallback(() => {
     setMembersOpen(false);
     if (!isWideScreen()) membersButton.current?.focus();
@@ -175,7 +182,15 @@ export function RoomView({ room, memory }: { room: Room; memory: RoomMemory }) {
             offline={state.status !== "connected"}
           />
         </div>
-        <MembersPanel members={room.members} mySid={state.sid} open={membersOpen} onClose={closeMembers} />
+        <MembersPanel
+          room={room.name}
+          members={room.members}
+          isMe={isMe}
+          myName={room.username}
+          newIdentities={room.newIdentities}
+          open={membersOpen}
+          onClose={closeMembers}
+        />
       </div>
     </section>
   );

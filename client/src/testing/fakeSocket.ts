@@ -51,11 +51,12 @@ export class FakeSocket {
   }
 
   /** The server side of a connection: `connect`, then `connected` with limits. */
-  accept(sid = "sid-1"): void {
+  accept(sid = "sid-1", trip: string | null = null): void {
     this.connected = true;
     this.serverEmit("connect");
     this.serverEmit("connected", {
       sid,
+      trip,
       server_time: Date.now(),
       limits: { max_message_length: 50, max_username_length: 32, max_room_length: 64, history_size: 100 },
     });

@@ -25,7 +25,16 @@ export function renderChat(socket = new FakeSocket(), options: { accept?: boolea
 }
 
 export function roomState(room: string, overrides: Partial<RoomState> = {}): RoomState {
-  return { room, members: [{ sid: "sid-1", username: "alice" }], messages: [], epoch: "e1", last_seq: 0, ...overrides };
+  return {
+    room,
+    username: "alice",
+    trip: null,
+    members: [{ sid: "sid-1", username: "alice", trip: null }],
+    messages: [],
+    epoch: "e1",
+    last_seq: 0,
+    ...overrides,
+  };
 }
 
 export function serverMessage(seq: number, overrides: Partial<ServerMessage> = {}): ServerMessage {
@@ -35,6 +44,7 @@ export function serverMessage(seq: number, overrides: Partial<ServerMessage> = {
     seq,
     sid: "sid-bob",
     username: "bob",
+    trip: null,
     message: `message ${seq}`,
     timestamp: Date.UTC(2026, 10, 24, 12, 0, seq),
     ...overrides,
