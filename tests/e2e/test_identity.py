@@ -132,6 +132,8 @@ def test_an_exported_identity_imported_elsewhere_is_the_same_person(
     home.screenshot(path=ARTIFACTS / "identity-export-desktop.png")
 
     away = open_page(width=360, height=740, has_touch=True, is_mobile=True)
+    urls: list[str] = []
+    away.on("request", lambda request: urls.append(request.url))
     assert my_trip(away) != home_trip
     away.get_by_role("button", name="Import").click()
     away.get_by_label("Paste an exported identity:").fill(text)
@@ -146,5 +148,8 @@ def test_an_exported_identity_imported_elsewhere_is_the_same_person(
     members = home.get_by_role("complementary", name="Members")
     expect(members.locator(".members__item")).to_have_count(1)
     expect(away.locator("#members-panel")).to_contain_text("carol")  # a closed drawer
-    key = base64.urlsafe_b64decode(text.split(":", 1)[1] + "=")
-    assert trip_of(key, TRIP_SECRET) == home_trip
+    encoded = text.split(":", 1)[1]
+    assert trip_of(base64.urlsafe_b64decode(encoded + "="), TRIP_SECRET) == home_trip
+    # The key travels in the socket's connect packet, never in a URL.
+    assert urls and not any(encoded in url for url in urls)
+    assert encoded not in server.log()
