@@ -90,10 +90,15 @@ class ChatEvents:
             return self.on_unknown_event("connect", sid, environ)
         address = address_of(environ)
         batching = protocol.FEATURE_MESSAGE_BATCHES in protocol.accepted_features(auth)
-        session = protocol.session_token(auth)
-        scope = f"session:{session}" if session else f"sid:{sid}"
         key = identity.identity_key(auth)
         trip = identity.trip_of(key, self._trip_secret) if key else None
+        # Whose client_ids these are: the person (every tab and device of a trip),
+        # else the tab's session, else this connection alone.
+        session = protocol.session_token(auth)
+        if trip:
+            scope = f"trip:{trip}"
+        else:
+            scope = f"session:{session}" if session else f"sid:{sid}"
         self.connections.add(Connection(sid, address, batching, scope, trip))
         self._guards.limiter.open(sid, address)
         log.info("connect sid=%s addr=%s trip=%s", sid, address, trip)

@@ -188,3 +188,20 @@ def test_renames_are_rate_limited() -> None:
         codes.append("ok" if ack["ok"] else ack["error"]["code"])
     assert codes[:4] == ["ok"] * 4
     assert "rate_limited" in codes
+
+
+def test_a_retry_is_recognised_across_tabs_of_one_trip_only(connect: Connect) -> None:
+    identity = new_identity()
+    tab1, tab2, other = (
+        person(connect, identity),
+        person(connect, identity),
+        person(connect, new_identity()),
+    )
+    for client, name in ((tab1, "alice"), (tab2, "alice"), (other, "bob")):
+        join(client, name)
+    payload = {"room": "r", "message": "once", "client_id": "c-1"}
+    first = tab1.emit("message", payload, callback=True)
+    again = tab2.emit("message", payload, callback=True)  # the same person retrying
+    assert (again["id"], again["seq"]) == (first["id"], first["seq"])
+    theirs = other.emit("message", payload, callback=True)
+    assert theirs["id"] != first["id"] and theirs["seq"] == first["seq"] + 1
