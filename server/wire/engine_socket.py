@@ -95,6 +95,12 @@ def past_ping_deadline(engine_socket: Any) -> bool:
     )
 
 
+def is_dropped(engine_socket: Any) -> bool:
+    """True for a connection being closed with `force` (close_later): what it
+    still sends is not to be handled."""
+    return bool(getattr(engine_socket, "_chat_dropped", False))
+
+
 def _close_planned(engine_socket: Any) -> bool:
     return bool(
         engine_socket.closing or getattr(engine_socket, "_chat_close_planned", False)

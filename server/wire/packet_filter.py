@@ -10,7 +10,7 @@
   Engine.IO logs a traceback per packet. Our own handlers never raise (the request
   guard answers every failure), so whatever escapes here is such a packet.
 Either closes the connection at once (no client of ours ever sends one), logged as
-one warning line. Uses only Engine.IO's public `on("message")` hook, wrapping
+one warning line; packets that arrive while it closes are ignored. Uses only Engine.IO's public `on("message")` hook, wrapping
 python-socketio's own handler.
 """
 
@@ -51,6 +51,8 @@ def install(sio: socketio.Server) -> None:
             )
 
     def message(eio_sid: str, data: Any) -> Any:
+        if engine_socket.is_dropped(eio.sockets.get(eio_sid)):
+            return None  # being closed: nothing more it sends is handled or logged
         if is_binary_packet(data):
             return refuse(eio_sid, "sent a binary packet")
         try:
