@@ -16,11 +16,12 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import socketio
 
-from chat import identity, protocol
+from chat import conversation, identity, protocol
 from chat.broadcast import Broadcaster
 from chat.connections import Connection, Connections
 from chat.protocol import ChatError
@@ -28,6 +29,7 @@ from guards.handshake import address_of
 from guards.request_guard import ConnectionGuards, RequestGuard
 from ops.metrics import ChatMetrics
 from state.base import Draft, Member, Membership, NameTaken, NotAMember, RoomStore
+from state.changes import Change, ChangeRefused
 
 log = logging.getLogger("chat.events")
 
@@ -236,18 +238,26 @@ class ChatEvents:
         """
         data = protocol.require_object(payload)
         room = protocol.room_name(data)
+        text = protocol.message_text(data, self._limits.max_message_length)
         draft = Draft(
-            text=protocol.message_text(data, self._limits.max_message_length),
+            text=text,
             dedupe_scope=self._connection(sid).dedupe_scope,
             client_id=protocol.optional_string(
                 data, "client_id", protocol.MAX_CLIENT_ID_LENGTH
             ),
             client_timestamp=protocol.optional_number(data, "timestamp"),
+            kind=protocol.message_kind(data),
+            reply_to=protocol.optional_string(
+                data, "reply_to", protocol.MAX_MESSAGE_ID_LENGTH
+            ),
+            mentions=tuple(self._mentions(room, text)),
         )
         try:
             message, duplicate = self._store.add_message(room, sid, draft)
         except NotAMember:
             raise ChatError("not_in_room") from None
+        except ChangeRefused as refused:
+            raise ChatError(refused.code) from None
         if not duplicate:
             self._metrics.messages_accepted.inc()
             self._broadcast.message(room, message)
@@ -261,6 +271,66 @@ class ChatEvents:
             "seq": message["seq"],
             "timestamp": message["timestamp"],
         }
+
+    def on_edit(self, sid: str, payload: Any) -> dict[str, Any]:
+        """The author fixes a message within EDIT_WINDOW_SECONDS: the room hears
+        `message_edited`, a numbered event like a message."""
+        data = protocol.require_object(payload)
+        room = protocol.room_name(data)
+        text = protocol.message_text(data, self._limits.max_message_length)
+        change = self._change_of(sid, data, "edit")
+        change = replace(change, text=text, mentions=self._mentions(room, text))
+        return self._apply_change(sid, room, change)
+
+    def on_delete(self, sid: str, payload: Any) -> dict[str, Any]:
+        """The author takes a message back: its text leaves history, a tombstone
+        stays, and the room hears `message_deleted`."""
+        data = protocol.require_object(payload)
+        room = protocol.room_name(data)
+        return self._apply_change(sid, room, self._change_of(sid, data, "delete"))
+
+    def on_react(self, sid: str, payload: Any) -> dict[str, Any]:
+        """A member adds (`on`) or takes back an emoji on a message: the room hears
+        `reaction` with the emoji's new count."""
+        data = protocol.require_object(payload)
+        room = protocol.room_name(data)
+        change = self._change_of(sid, data, "react")
+        change = replace(
+            change, emoji=protocol.emoji(data), on=protocol.required_bool(data, "on")
+        )
+        return self._apply_change(sid, room, change)
+
+    def on_whisper(self, sid: str, payload: Any) -> dict[str, Any]:
+        """A message to one member of a room, seen only by their connections and
+        the sender's; never stored."""
+        data = protocol.require_object(payload)
+        room = protocol.room_name(data)
+        to = protocol.member_name(data, "to")
+        text = protocol.message_text(data, self._limits.max_message_length)
+        sender = self._require_member(room, sid)
+        found = self._store.person_named(room, to)
+        if found is None:
+            raise ChatError("no_such_member", f"Nobody here is called {to}.")
+        target, target_sids = found
+        own = self._store.person_named(room, sender.username)
+        sender_sids = own[1] if own and own[0].trip == sender.trip else [sid]
+        whisper = {
+            "room": room,
+            "id": f"w-{secrets.token_hex(8)}",
+            "sid": sid,
+            "username": sender.username,
+            "trip": sender.trip,
+            "to": {
+                "sid": target_sids[0],
+                "username": target.username,
+                "trip": target.trip,
+            },
+            "message": text,
+            "timestamp": now_ms(),
+        }
+        for receiver in dict.fromkeys(target_sids + sender_sids):
+            self._broadcast.to_connection(receiver, "whisper", whisper)
+        return {"ok": True, **whisper}
 
     def on_history(self, sid: str, payload: Any) -> dict[str, Any]:
         """A member asks for missed messages (`since`) or older ones (`before`)."""
@@ -359,6 +429,33 @@ class ChatEvents:
                 "too_many_rooms",
                 f"You can be in at most {self._guards.max_rooms} rooms at once.",
             )
+
+    def _mentions(self, room: str, text: str) -> list[str]:
+        if "@" not in text:  # most messages: no members list fetched
+            return []
+        return conversation.mentioned(text, self._store.members(room))
+
+    def _change_of(self, sid: str, data: dict[str, Any], kind: str) -> Change:
+        return Change(
+            kind=kind,
+            message_id=protocol.message_id(data),
+            dedupe_scope=self._connection(sid).dedupe_scope,
+            client_id=protocol.optional_string(
+                data, "client_id", protocol.MAX_CLIENT_ID_LENGTH
+            ),
+        )
+
+    def _apply_change(self, sid: str, room: str, change: Change) -> dict[str, Any]:
+        try:
+            event, duplicate = self._store.change_message(room, sid, change)
+        except NotAMember:
+            raise ChatError("not_in_room") from None
+        except ChangeRefused as refused:
+            raise ChatError(refused.code) from None
+        if not duplicate:
+            self._broadcast.to_room(event["event"], event, room)
+        log.debug("%s sid=%s room=%s seq=%d", change.kind, sid, room, event["seq"])
+        return {"ok": True, "id": event["id"], "seq": event["seq"]}
 
     def _require_member(self, room: str, sid: str) -> Member:
         member = self._store.member(room, sid)

@@ -66,6 +66,8 @@ class Config:
     trip_secret: str = DEFAULT_TRIP_SECRET
     # How long a name stays its trip's while they are away (0: not at all).
     nick_lease_seconds: float = 300.0
+    # How long after sending a message its author may still edit it.
+    edit_window_seconds: float = 600.0
     trusted_proxies: tuple[Network, ...] = ()
     max_connections_per_ip: int = 100
     connection_rate_limit: str = "30 per 10 seconds"
@@ -174,6 +176,11 @@ class Config:
                 "NICK_LEASE_SECONDS",
                 _float_between(0, 30 * 86400),
                 defaults.nick_lease_seconds,
+            ),
+            edit_window_seconds=read(
+                "EDIT_WINDOW_SECONDS",
+                _float_between(0, 30 * 86400),
+                defaults.edit_window_seconds,
             ),
             trusted_proxies=read(
                 "TRUSTED_PROXIES", _parse_proxies, defaults.trusted_proxies

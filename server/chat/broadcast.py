@@ -70,6 +70,11 @@ class Broadcaster:
         """An event to one local client, never through the message queue."""
         self._sio.emit(event, payload, to=sid, ignore_queue=True)
 
+    def to_connection(self, sid: str, event: str, payload: Any) -> None:
+        """An event to one connection wherever it is (through the message queue
+        when there are several nodes)."""
+        self._sio.emit(event, payload, to=sid)
+
     def run_batches(self) -> None:
         """The batch flusher's loop; the factory starts it as a background task."""
         self.batches.run()

@@ -82,8 +82,11 @@ def skeleton(text: str) -> str:
     return unicodedata.normalize("NFD", mapped)
 
 
+@functools.lru_cache(maxsize=8192)
 def name_keys(name: str) -> tuple[str, ...]:
-    """The keys a nickname claims in a room; two names collide if they share one."""
+    """The keys a nickname claims in a room; two names collide if they share one.
+
+    Cached: every mention compares against every member's name."""
     cleaned = clean_nickname(name)
     keys = (
         skeleton(cleaned.casefold()),

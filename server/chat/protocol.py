@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from chat import names
+from chat import conversation, names
 
 # Events a client sends.
 CLIENT_EVENTS = (
@@ -24,6 +24,10 @@ CLIENT_EVENTS = (
     "typing",
     "list_rooms",
     "rename",
+    "edit",
+    "delete",
+    "react",
+    "whisper",
 )
 # Events the server sends.
 SERVER_EVENTS = (
@@ -38,6 +42,10 @@ SERVER_EVENTS = (
     "renamed",
     "rooms",
     "room_seq",
+    "message_edited",
+    "message_deleted",
+    "reaction",
+    "whisper",
     "error",
 )
 # Why someone is gone from a room, on `left`: they left, their connection closed,
@@ -60,6 +68,11 @@ ERROR_CODES = {
     "too_many_rooms": "You are in too many rooms; leave one first.",
     "too_many_connections": "Too many connections from your address.",
     "connecting_too_fast": "Too many new connections from your address; wait a moment.",
+    "unknown_message": "That message is not in the room's history (or was deleted).",
+    "not_author": "Only the person who sent a message can change it.",
+    "edit_window_passed": "That message is too old to edit.",
+    "too_many_reactions": "That message has as many different reactions as it can.",
+    "no_such_member": "Nobody here has that nickname.",
     "unavailable": "The chat is briefly unavailable; please try again in a moment.",
     "internal_error": "Something went wrong on the server; please try again.",
 }
@@ -76,6 +89,7 @@ RESERVED_USERNAMES = frozenset(
 MAX_ROOM_LENGTH = 64
 MAX_USERNAME_LENGTH = 32
 MAX_CLIENT_ID_LENGTH = 64
+MAX_MESSAGE_ID_LENGTH = 64
 ROOM_LIST_LIMIT = 100
 # Messages a join sends at most, when it does not ask to catch up with `since`.
 JOIN_PAGE = 100
@@ -194,6 +208,43 @@ def message_text(payload: dict[str, Any], max_length: int) -> str:
             "message_too_long", f"Messages are at most {max_length} characters."
         )
     return text
+
+
+def message_id(payload: dict[str, Any], key: str = "id") -> str:
+    """The id of a message the request is about."""
+    value = optional_string(payload, key, MAX_MESSAGE_ID_LENGTH)
+    if value is None:
+        raise ChatError("invalid_payload", f"'{key}' must be a message id.")
+    return value
+
+
+def message_kind(payload: dict[str, Any]) -> str | None:
+    """None for a plain message, or one of conversation.MESSAGE_KINDS ("action")."""
+    kind = payload.get("kind")
+    if kind is None or kind == "message":
+        return None
+    if kind not in conversation.MESSAGE_KINDS:
+        raise ChatError("invalid_payload", "'kind' must be \"action\" or absent.")
+    return str(kind)
+
+
+def emoji(payload: dict[str, Any]) -> str:
+    """One emoji, as a reaction is."""
+    value = payload.get("emoji")
+    if not isinstance(value, str) or not conversation.is_emoji(value):
+        raise ChatError("invalid_payload", "'emoji' must be one emoji.")
+    return value
+
+
+def member_name(payload: dict[str, Any], key: str) -> str:
+    """A nickname to look someone up by (not checked against reserved words)."""
+    raw = payload.get(key)
+    if not isinstance(raw, str) or has_lone_surrogate(raw):
+        raise ChatError("invalid_payload", f"'{key}' must be a nickname.")
+    name = names.clean_nickname(raw)
+    if not 1 <= len(name) <= MAX_USERNAME_LENGTH:
+        raise ChatError("invalid_payload", f"'{key}' must be a nickname.")
+    return name
 
 
 def required_text(payload: dict[str, Any], key: str) -> str:

@@ -124,7 +124,7 @@ class RequestGuard:
 
     def _cost(self, event: str, payload: Any) -> float:
         policy = self._limiter.policy
-        if event == "message" and isinstance(payload, dict):
+        if event in _COSTED_LIKE_MESSAGES and isinstance(payload, dict):
             text = payload.get("message")
             length = len(text) if isinstance(text, str) else 0
             return self._limiter.message_cost(length, self._max_message_length)
@@ -135,3 +135,8 @@ class RequestGuard:
         if event == "rename":
             return policy.rename_cost
         return policy.request_cost
+
+
+# Events that put something in front of people: each costs what a message of its
+# length costs (a reaction or a deletion, what an empty message costs).
+_COSTED_LIKE_MESSAGES = frozenset({"message", "edit", "whisper", "react", "delete"})

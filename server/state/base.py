@@ -14,7 +14,10 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from state.changes import Change
 
 Message = dict[str, Any]
 
@@ -122,12 +125,16 @@ class Draft:
 
     `dedupe_scope` says whose `client_id` this is (the sender's identity, or its
     connection lineage): one sender's retry can never match another's message.
+    The store fills in a reply's quote of its original (state/changes.py).
     """
 
     text: str
     dedupe_scope: str
     client_id: str | None = None
     client_timestamp: float | None = None
+    kind: str | None = None  # "action" for /me; None for a plain message
+    reply_to: str | None = None  # the id of the message this answers
+    mentions: tuple[str, ...] = ()  # trips (or sids) of members it mentions
 
     def dedupe_key(self) -> str | None:
         if self.client_id is None:
@@ -166,6 +173,10 @@ def new_message(
         message["client_id"] = draft.client_id
     if draft.client_timestamp is not None:
         message["client_timestamp"] = draft.client_timestamp
+    if draft.kind is not None:
+        message["kind"] = draft.kind
+    if draft.mentions:
+        message["mentions"] = list(draft.mentions)
     return message
 
 
@@ -251,8 +262,23 @@ class RoomStore(Protocol):
 
         A draft whose sender already sent its `client_id` within DEDUPE_SECONDS
         returns the stored message and True, and stores nothing: a retry is never
-        shown twice. Raises NotAMember when `sid` is not in `room`.
+        shown twice. A reply gets `reply_to`, a quote of its original. Raises
+        NotAMember when `sid` is not in `room`; ChangeRefused("unknown_message")
+        when the original of a reply is not in history (or deleted).
         """
+        ...
+
+    def change_message(
+        self, room: str, sid: str, change: Change
+    ) -> tuple[Message, bool]:
+        """Apply an edit, deletion or reaction of member `sid` (state/changes.py):
+        (the numbered change event, is_duplicate). Deduplicated like messages.
+        Raises NotAMember, ChangeRefused."""
+        ...
+
+    def person_named(self, room: str, name: str) -> tuple[Member, list[str]] | None:
+        """The person in `room` whose name reads as `name` (compared as names are),
+        with the sids of all their connections there; None when nobody is."""
         ...
 
     def snapshot(

@@ -34,6 +34,13 @@ from state.base import (
     suggest_name,
     wall_clock_ms,
 )
+from state.changes import (
+    Change,
+    ChangeRefused,
+    apply_change,
+    find_message,
+    reply_quote,
+)
 
 # Retries remembered per room at most (the oldest go first): memory stays bounded
 # in a room that receives thousands of messages within DEDUPE_SECONDS.
@@ -78,8 +85,10 @@ class MemoryRoomStore:
         nick_lease_seconds: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
         wall_clock_ms: Callable[[], int] = wall_clock_ms,
+        edit_window_seconds: float = 600.0,
     ) -> None:
         self._history_size = history_size
+        self._edit_window_ms = int(edit_window_seconds * 1000)
         self._room_ttl = room_ttl_seconds
         self._lease = nick_lease_seconds
         self._clock = clock
@@ -192,19 +201,56 @@ class MemoryRoomStore:
             if key is not None and key in state.recent:
                 return state.recent[key][0], True
             person = state.people[holder]
-            state.last_seq += 1
             message = new_message(
                 room, self._ids.next(), sid, draft, self._wall_clock_ms()
             )
-            message["seq"] = state.last_seq
+            if draft.reply_to is not None:
+                index = find_message(list(state.history), draft.reply_to)
+                if index is None:
+                    raise ChangeRefused("unknown_message")
+                message["reply_to"] = reply_quote(state.history[index])
             message["username"] = person.username
             message["trip"] = person.trip
-            if key is not None:
-                state.recent[key] = (message, now)
-                if len(state.recent) > MAX_DEDUPE_PER_ROOM:
-                    state.recent.popitem(last=False)
-            state.history.append(message)
+            self._append(state, message, key, now)
             return message, False
+
+    def change_message(
+        self, room: str, sid: str, change: Change
+    ) -> tuple[Message, bool]:
+        with self._lock:
+            state = self._rooms.get(room)
+            holder = state.members.get(sid) if state else None
+            if state is None or holder is None:
+                raise NotAMember(room)
+            now = self._clock()
+            self._forget_old_retries(state, now)
+            key = change.dedupe_key()
+            if key is not None and key in state.recent:
+                return state.recent[key][0], True
+            trip = state.people[holder].trip
+            replaced, event = apply_change(
+                list(state.history),
+                change,
+                sid,
+                trip,
+                self._wall_clock_ms(),
+                self._edit_window_ms,
+            )
+            for index, entry in replaced.items():
+                state.history[index] = entry
+            self._append(state, event, key, now)
+            return event, False
+
+    def person_named(self, room: str, name: str) -> tuple[Member, list[str]] | None:
+        with self._lock:
+            state = self._rooms.get(room)
+            if state is None:
+                return None
+            for key in name_keys(name):
+                person = state.people.get(state.names.get(key, ""))
+                if person is not None and person.sids:
+                    return Member(person.username, person.trip), list(person.sids)
+            return None
 
     def snapshot(
         self,
@@ -291,6 +337,17 @@ class MemoryRoomStore:
         for key in person.keys:
             if state.names.get(key) == holder:
                 del state.names[key]
+
+    @staticmethod
+    def _append(state: _Room, entry: Message, key: str | None, now: float) -> None:
+        """Number `entry` and put it at the end of history (and under its retry key)."""
+        state.last_seq += 1
+        entry["seq"] = state.last_seq
+        if key is not None:
+            state.recent[key] = (entry, now)
+            if len(state.recent) > MAX_DEDUPE_PER_ROOM:
+                state.recent.popitem(last=False)
+        state.history.append(entry)
 
     def _add(self, state: _Room, room: str, sid: str, holder: str) -> None:
         state.members[sid] = holder

@@ -34,6 +34,7 @@ import threading
 from typing import Any
 
 from chat.names import name_keys
+from state import redis_scripts as scripts
 from state.base import (
     DEDUPE_SECONDS,
     Draft,
@@ -53,229 +54,18 @@ from state.base import (
     select_history,
     wall_clock_ms,
 )
+from state.changes import (
+    MAX_REACTIONS_PER_MESSAGE,
+    SNIPPET_LENGTH,
+    Change,
+    ChangeRefused,
+)
 from state.redis_space import RedisSpace
-
-_NOW = """
-local clock = redis.call('TIME')
-local now_ms = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
-"""
-
-# Shared first lines of every script that changes state: refuse when late.
-_DEADLINE = (
-    _NOW
-    + """
-if now_ms > tonumber(ARGV[#ARGV]) then return {-2} end
-"""
-)
-
-# Names and people, used by every script that claims a name. Arguments are keys:
-# people (hash), names (hash), leases (sorted set).
-_NAMES = """
-local function release(names, holder, keys)
-  for _, key in ipairs(keys) do
-    if redis.call('HGET', names, key) == holder then redis.call('HDEL', names, key) end
-  end
-end
-
--- Does `holder` still hold its names? One away past its lease is dropped here.
-local function holds(people, names, leases, holder, now_ms)
-  local raw = redis.call('HGET', people, holder)
-  if not raw then return false end
-  local person = cjson.decode(raw)
-  if #person.sids > 0 then return true end
-  if tonumber(redis.call('ZSCORE', leases, holder) or '0') > now_ms then return true end
-  release(names, holder, person.keys)
-  redis.call('HDEL', people, holder)
-  redis.call('ZREM', leases, holder)
-  return false
-end
-
--- Is any of `keys` held by someone other than `holder`?
-local function taken(people, names, leases, keys, holder, now_ms)
-  for _, key in ipairs(keys) do
-    local other = redis.call('HGET', names, key)
-    if other and other ~= holder and holds(people, names, leases, other, now_ms) then
-      return true
-    end
-  end
-  return false
-end
-
-local function claim(names, holder, keys)
-  for _, key in ipairs(keys) do redis.call('HSET', names, key, holder) end
-end
-"""
-
-# KEYS: members epoch seq history people names leases active node_members
-# ARGV: sid room entry new_epoch username trip keys_json node deadline
-_JOIN = (
-    _DEADLINE
-    + _NAMES
-    + """
-local function present()
-  return tonumber(redis.call('ZSCORE', KEYS[8], ARGV[2]) or '0')
-end
--- A few leases that ran out, so that a busy room never accumulates them.
-local ran_out = redis.call('ZRANGEBYSCORE', KEYS[7], '-inf', now_ms, 'LIMIT', 0, 8)
-for _, holder in ipairs(ran_out) do holds(KEYS[5], KEYS[6], KEYS[7], holder, now_ms) end
-local known = redis.call('HGET', KEYS[1], ARGV[1])
-if known then
-  local holder = cjson.decode(known)['holder']
-  local person = cjson.decode(redis.call('HGET', KEYS[5], holder))
-  return {0, person.username, person.trip, present(), 0}
-end
-local holder
-if ARGV[6] ~= '' then holder = 'trip:' .. ARGV[6] else holder = 'sid:' .. ARGV[1] end
-local raw = redis.call('HGET', KEYS[5], holder)
-local person = nil
-if raw then person = cjson.decode(raw) end
-local arrived = 1
-if person and #person.sids > 0 then
-  -- Another tab of someone already here: the same person, under their name.
-  table.insert(person.sids, ARGV[1])
-  arrived = 0
-else
-  local keys = cjson.decode(ARGV[7])
-  if taken(KEYS[5], KEYS[6], KEYS[7], keys, holder, now_ms) then return {-3} end
-  if person then release(KEYS[6], holder, person.keys) end
-  person = {username = ARGV[5], trip = ARGV[6], keys = keys, sids = {ARGV[1]}}
-  claim(KEYS[6], holder, keys)
-  redis.call('ZREM', KEYS[7], holder)
-  redis.call('ZINCRBY', KEYS[8], 1, ARGV[2])
-end
-redis.call('HSET', KEYS[5], holder, cjson.encode(person))
-redis.call('HSET', KEYS[1], ARGV[1], cjson.encode({holder = holder, node = ARGV[8]}))
-redis.call('SADD', KEYS[9], ARGV[3])
-redis.call('SET', KEYS[2], ARGV[4], 'NX')
-for i = 1, 7 do redis.call('PERSIST', KEYS[i]) end
-return {1, person.username, person.trip, present(), arrived}
-"""
-)
-
-# KEYS: members epoch seq history people names leases active node_members
-# ARGV: sid room entry room_ttl lease_seconds
-_LEAVE = (
-    _NOW
-    + _NAMES
-    + """
-local member = redis.call('HGET', KEYS[1], ARGV[1])
-redis.call('SREM', KEYS[9], ARGV[3])
-if not member then return false end
-redis.call('HDEL', KEYS[1], ARGV[1])
-local holder = cjson.decode(member)['holder']
-local raw = redis.call('HGET', KEYS[5], holder)
-local username, trip, gone = '', '', 1
-if raw then
-  local person = cjson.decode(raw)
-  username, trip = person.username, person.trip
-  for i, sid in ipairs(person.sids) do
-    if sid == ARGV[1] then table.remove(person.sids, i) break end
-  end
-  if #person.sids > 0 then
-    gone = 0
-    redis.call('HSET', KEYS[5], holder, cjson.encode(person))
-  elseif trip ~= '' and tonumber(ARGV[5]) > 0 then
-    -- Away: their name waits for them.
-    redis.call('HSET', KEYS[5], holder, cjson.encode(person))
-    redis.call('ZADD', KEYS[7], now_ms + math.floor(tonumber(ARGV[5]) * 1000), holder)
-  else
-    release(KEYS[6], holder, person.keys)
-    redis.call('HDEL', KEYS[5], holder)
-  end
-end
-if gone == 1 and tonumber(redis.call('ZINCRBY', KEYS[8], -1, ARGV[2])) <= 0 then
-  redis.call('ZREM', KEYS[8], ARGV[2])
-end
-local count = tonumber(redis.call('ZSCORE', KEYS[8], ARGV[2]) or '0')
-if redis.call('HLEN', KEYS[1]) == 0 then
-  local ttl = tonumber(ARGV[4])
-  for i = 2, 7 do
-    if ttl > 0 then
-      redis.call('EXPIRE', KEYS[i], ttl)
-    else
-      redis.call('DEL', KEYS[i])
-    end
-  end
-end
-return {username, trip, count, gone}
-"""
-)
-
-# KEYS: members people names leases    ARGV: sid username keys_json deadline
-_RENAME = (
-    _DEADLINE
-    + _NAMES
-    + """
-local member = redis.call('HGET', KEYS[1], ARGV[1])
-if not member then return {-1} end
-local holder = cjson.decode(member)['holder']
-local person = cjson.decode(redis.call('HGET', KEYS[2], holder))
-local keys = cjson.decode(ARGV[3])
-if taken(KEYS[2], KEYS[3], KEYS[4], keys, holder, now_ms) then
-  return {-3, '', person.trip}
-end
-local old = person.username
-release(KEYS[3], holder, person.keys)
-claim(KEYS[3], holder, keys)
-person.username, person.keys = ARGV[2], keys
-redis.call('HSET', KEYS[2], holder, cjson.encode(person))
-return {1, old, person.trip}
-"""
-)
-
-# KEYS: people names leases    ARGV: holder candidates_json (a list of key lists)
-# The index (from 1) of the first candidate name nobody else holds, or 0.
-_FIRST_FREE = (
-    _NOW
-    + _NAMES
-    + """
-for index, keys in ipairs(cjson.decode(ARGV[2])) do
-  if not taken(KEYS[1], KEYS[2], KEYS[3], keys, ARGV[1], now_ms) then return index end
-end
-return 0
-"""
-)
-
-# KEYS: members people    ARGV: sid
-_MEMBER = """
-local member = redis.call('HGET', KEYS[1], ARGV[1])
-if not member then return false end
-local person = cjson.decode(redis.call('HGET', KEYS[2], cjson.decode(member)['holder']))
-return {person.username, person.trip}
-"""
-
-# KEYS: members seq history cid people
-# ARGV: sid message_json history_size dedupe_seconds has_client_id deadline
-_MESSAGE = (
-    _DEADLINE
-    + """
-local member = redis.call('HGET', KEYS[1], ARGV[1])
-if not member then return {-1} end
-if ARGV[5] == '1' then
-  local existing = redis.call('GET', KEYS[4])
-  if existing then return {0, existing} end
-end
-local person = cjson.decode(redis.call('HGET', KEYS[5], cjson.decode(member)['holder']))
-local seq = tonumber(redis.call('GET', KEYS[2]) or '0') + 1
-local message = cjson.decode(ARGV[2])
-message['seq'] = seq
-message['username'] = person.username
-message['trip'] = cjson.null
-if person.trip ~= '' then message['trip'] = person.trip end
-local encoded = cjson.encode(message)
-redis.call('RPUSH', KEYS[3], encoded)
-redis.call('LTRIM', KEYS[3], -tonumber(ARGV[3]), -1)
-if ARGV[5] == '1' then
-  redis.call('SET', KEYS[4], encoded, 'EX', tonumber(ARGV[4]))
-end
-redis.call('SET', KEYS[2], seq)
-return {1, encoded}
-"""
-)
 
 LATE = -2
 NOT_A_MEMBER = -1
 TAKEN = -3
+REFUSED = -4
 
 
 class RedisRoomStore:
@@ -288,19 +78,22 @@ class RedisRoomStore:
         room_ttl_seconds: float,
         node_id: str,
         nick_lease_seconds: float = 300.0,
+        edit_window_seconds: float = 600.0,
     ) -> None:
         self._space = space
+        self._edit_window_ms = int(edit_window_seconds * 1000)
         self._redis = space.client
         self._history_size = history_size
         self._room_ttl = int(room_ttl_seconds)
         self._lease = nick_lease_seconds
         self.node_id = node_id
-        self._join = self._redis.register_script(_JOIN)
-        self._leave = self._redis.register_script(_LEAVE)
-        self._rename = self._redis.register_script(_RENAME)
-        self._first_free = self._redis.register_script(_FIRST_FREE)
-        self._member = self._redis.register_script(_MEMBER)
-        self._message = self._redis.register_script(_MESSAGE)
+        self._join = self._redis.register_script(scripts.JOIN)
+        self._leave = self._redis.register_script(scripts.LEAVE)
+        self._rename = self._redis.register_script(scripts.RENAME)
+        self._first_free = self._redis.register_script(scripts.FIRST_FREE)
+        self._member = self._redis.register_script(scripts.MEMBER)
+        self._message = self._redis.register_script(scripts.MESSAGE)
+        self._change = self._redis.register_script(scripts.CHANGE)
         self._lock = threading.Lock()
         # local[sid][room] = Member, for connections of this node
         self._local: dict[str, dict[str, Member]] = {}
@@ -421,27 +214,54 @@ class RedisRoomStore:
     def add_message(self, room: str, sid: str, draft: Draft) -> tuple[Message, bool]:
         message = new_message(room, self._ids.next(), sid, draft, wall_clock_ms())
         dedupe_key = draft.dedupe_key()
-        keys = [
-            self._key("room", room, "members"),
-            self._key("room", room, "seq"),
-            self._key("room", room, "history"),
-            self._key("room", room, "cid", dedupe_key or ""),
-            self._key("room", room, "people"),
-        ]
         args = [
             sid,
             json.dumps(message),
             self._history_size,
             DEDUPE_SECONDS,
             "1" if dedupe_key is not None else "0",
+            draft.reply_to or "",
+            SNIPPET_LENGTH,
             self._space.write_deadline_ms(),
         ]
-        result = self._space.call(self._message, keys, args)
-        if result[0] == LATE:
-            raise StoreUnavailable("Redis answered too late; nothing was stored")
-        if result[0] == NOT_A_MEMBER:
-            raise NotAMember(room)
-        return _decode_message(result[1]), result[0] == 0
+        result = self._space.call(
+            self._message, self._entry_keys(room, dedupe_key), args
+        )
+        return self._stored(room, result)
+
+    def change_message(
+        self, room: str, sid: str, change: Change
+    ) -> tuple[Message, bool]:
+        dedupe_key = change.dedupe_key()
+        args = [
+            sid,
+            json.dumps(change.as_dict()),
+            self._history_size,
+            DEDUPE_SECONDS,
+            "1" if dedupe_key is not None else "0",
+            self._edit_window_ms,
+            MAX_REACTIONS_PER_MESSAGE,
+            self._space.write_deadline_ms(),
+        ]
+        result = self._space.call(
+            self._change, self._entry_keys(room, dedupe_key), args
+        )
+        return self._stored(room, result)
+
+    def person_named(self, room: str, name: str) -> tuple[Member, list[str]] | None:
+        keys = name_keys(name)
+        holders = self._space.call(
+            self._redis.hmget, self._key("room", room, "names"), keys
+        )
+        for holder in dict.fromkeys(h for h in holders if h is not None):
+            raw = self._space.call(
+                self._redis.hget, self._key("room", room, "people"), holder
+            )
+            person = json.loads(raw) if raw else None
+            if person and person["sids"]:
+                member = Member(person["username"], person["trip"] or None)
+                return member, list(person["sids"])
+        return None
 
     def snapshot(
         self,
@@ -564,6 +384,28 @@ class RedisRoomStore:
                 if not rooms:
                     del self._local[sid]
 
+    def _entry_keys(self, room: str, dedupe_key: str | None) -> list[str]:
+        """members seq history cid people: the KEYS of the scripts that add to
+        a room's history."""
+        return [
+            self._key("room", room, "members"),
+            self._key("room", room, "seq"),
+            self._key("room", room, "history"),
+            self._key("room", room, "cid", dedupe_key or ""),
+            self._key("room", room, "people"),
+        ]
+
+    @staticmethod
+    def _stored(room: str, result: list[Any]) -> tuple[Message, bool]:
+        """(entry, is_duplicate) from a script that adds to history, or its refusal."""
+        if result[0] == LATE:
+            raise StoreUnavailable("Redis answered too late; nothing was stored")
+        if result[0] == NOT_A_MEMBER:
+            raise NotAMember(room)
+        if result[0] == REFUSED:
+            raise ChangeRefused(_text(result[1]))
+        return _decode_message(result[1]), result[0] == 0
+
     def _key(self, *parts: str) -> str:
         return self._space.key(*parts)
 
@@ -609,6 +451,7 @@ def _text(value: bytes | str) -> str:
 
 def _decode_message(raw: bytes) -> Message:
     message: Message = json.loads(raw)
-    for key in ("seq", "timestamp"):
-        message[key] = int(message[key])
+    for key in ("seq", "timestamp", "edited_at", "count"):
+        if key in message:
+            message[key] = int(message[key])
     return message

@@ -33,6 +33,7 @@ class SharedState:
                     config.history_size,
                     config.room_ttl_seconds,
                     config.nick_lease_seconds,
+                    edit_window_seconds=config.edit_window_seconds,
                 )
             )
         # Imported only here: a single process needs neither redis nor cluster code.
@@ -53,6 +54,7 @@ class SharedState:
             config.room_ttl_seconds,
             node_id,
             config.nick_lease_seconds,
+            edit_window_seconds=config.edit_window_seconds,
         )
         state = cls(store)
         state._redis = (store, NodeRegistry(space, node_id), space)

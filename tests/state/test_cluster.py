@@ -518,3 +518,66 @@ def test_a_killed_node_loses_no_acknowledged_message(
     for sid in doomed_sids:
         watcher.wait_for("left", lambda d, sid=sid: d["sid"] == sid, timeout=15)
     print(f"dead node's members gone {time.monotonic() - killed_at:.1f}s after kill")
+
+
+def test_changes_and_whispers_cross_nodes(
+    start_node: StartNode, clients: list[RecordingClient]
+) -> None:
+    node_a, node_b = start_node("gevent"), start_node("eventlet")
+    alice = connect(node_a, clients, auth={"identity": new_identity()})
+    bob = connect(node_b, clients, auth={"identity": new_identity()})
+    carol = connect(node_b, clients)
+    for client, name in ((alice, "alice"), (bob, "bob"), (carol, "carol")):
+        client.call("join", {"room": "talk", "username": name})
+    sent = alice.call("message", {"room": "talk", "message": "hi @bob"})
+    assert bob.wait_for("message", lambda m: m["id"] == sent["id"])["mentions"]
+    react = {"room": "talk", "id": sent["id"], "emoji": "👋", "on": True}
+    assert bob.call("react", react)["ok"]
+    assert alice.wait_for("reaction")["count"] == 1
+    ack = alice.call("whisper", {"room": "talk", "to": "bob", "message": "psst"})
+    assert bob.wait_for("whisper")["id"] == ack["id"]
+    edit = alice.call("edit", {"room": "talk", "id": sent["id"], "message": "hi all"})
+    carol.wait_for("message_edited", lambda e: e["seq"] == edit["seq"])
+    assert carol.received("whisper") == []
+
+
+def test_catching_up_after_a_restart_with_redis_shows_each_change_once(
+    start_node: StartNode, clients: list[RecordingClient]
+) -> None:
+    node = start_node("gevent")
+    alice = connect(node, clients, auth={"identity": new_identity()})
+    bob_identity = new_identity()
+    bob = connect(node, clients, auth={"identity": bob_identity})
+    alice.call("join", {"room": "restart", "username": "alice"})
+    state = bob.call("join", {"room": "restart", "username": "bob"})
+    first = alice.call("message", {"room": "restart", "message": "one"})
+    second = alice.call("message", {"room": "restart", "message": "two"})
+    bob.wait_for("message", lambda m: m["id"] == second["id"])
+    bob.close()
+    changes = [
+        alice.call("edit", {"room": "restart", "id": first["id"], "message": "1"}),
+        alice.call(
+            "react", {"room": "restart", "id": second["id"], "emoji": "✅", "on": True}
+        ),
+        alice.call("delete", {"room": "restart", "id": first["id"]}),
+    ]
+    assert node.process is not None
+    node.process.kill()
+    node.process.wait()
+    restarted = start_node("eventlet")
+    back = connect(restarted, clients, auth={"identity": bob_identity})
+    caught_up = back.call(
+        "join",
+        {
+            "room": "restart",
+            "username": "bob",
+            "epoch": state["epoch"],
+            "since": second["seq"],
+        },
+    )
+    assert caught_up["epoch"] == state["epoch"]
+    assert [(e["event"], e["seq"]) for e in caught_up["messages"]] == [
+        ("message_edited", changes[0]["seq"]),
+        ("reaction", changes[1]["seq"]),
+        ("message_deleted", changes[2]["seq"]),
+    ]

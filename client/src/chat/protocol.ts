@@ -13,6 +13,10 @@ export const CLIENT_EVENTS = [
   "typing",
   "list_rooms",
   "rename",
+  "edit",
+  "delete",
+  "react",
+  "whisper",
 ] as const;
 
 export const SERVER_EVENTS = [
@@ -27,6 +31,10 @@ export const SERVER_EVENTS = [
   "renamed",
   "rooms",
   "room_seq",
+  "message_edited",
+  "message_deleted",
+  "reaction",
+  "whisper",
   "error",
 ] as const;
 
@@ -55,6 +63,11 @@ export const ERROR_CODES = [
   "too_many_rooms",
   "too_many_connections",
   "connecting_too_fast",
+  "unknown_message",
+  "not_author",
+  "edit_window_passed",
+  "too_many_reactions",
+  "no_such_member",
   "unavailable",
   "internal_error",
 ] as const;
@@ -77,6 +90,15 @@ export interface Member {
   trip: string | null;
 }
 
+/** What a reply shows of the message it answers (empty once that is deleted). */
+export interface ReplyQuote {
+  id: string;
+  username: string;
+  trip: string | null;
+  snippet: string;
+  deleted?: boolean;
+}
+
 export interface ServerMessage {
   room: string;
   id: string;
@@ -88,6 +110,58 @@ export interface ServerMessage {
   timestamp: number;
   client_id?: string;
   client_timestamp?: number;
+  /** "action": a `/me` message. */
+  kind?: "action";
+  reply_to?: ReplyQuote;
+  /** Trips (or sids, without one) of the members this message mentions. */
+  mentions?: string[];
+  edited_at?: number;
+  deleted?: boolean;
+  /** emoji -> trips (or sids) of who reacted with it. */
+  reactions?: Record<string, string[]>;
+}
+
+/** A change to a message: numbered like messages, in history after it. */
+export type MessageChange =
+  | {
+      event: "message_edited";
+      room: string;
+      seq: number;
+      id: string;
+      message: string;
+      edited_at: number;
+      mentions?: string[];
+    }
+  | { event: "message_deleted"; room: string; seq: number; id: string }
+  | {
+      event: "reaction";
+      room: string;
+      seq: number;
+      id: string;
+      emoji: string;
+      on: boolean;
+      sid: string;
+      trip: string | null;
+      count: number;
+    };
+
+/** An entry of a room's numbered stream: a message, or a change to one. */
+export type RoomEntry = ServerMessage | MessageChange;
+
+export function isChange(entry: RoomEntry): entry is MessageChange {
+  return "event" in entry;
+}
+
+/** A message to one person, seen only by them and the sender; never stored. */
+export interface Whisper {
+  room: string;
+  id: string;
+  sid: string;
+  username: string;
+  trip: string | null;
+  to: { sid: string; username: string; trip: string | null };
+  message: string;
+  timestamp: number;
 }
 
 export interface Connected {
@@ -116,14 +190,14 @@ export interface RoomState {
   username: string;
   trip: string | null;
   members: Member[];
-  messages: ServerMessage[];
+  messages: RoomEntry[];
   epoch: string;
   last_seq: number;
 }
 
 export interface HistoryPage {
   room: string;
-  messages: ServerMessage[];
+  messages: RoomEntry[];
   epoch: string;
   last_seq: number;
 }
@@ -186,6 +260,13 @@ export interface MessageRequest {
   message: string;
   client_id?: string;
   timestamp?: number;
+  kind?: "action";
+  reply_to?: string;
+}
+
+export interface ChangeReceipt {
+  id: string;
+  seq: number;
 }
 
 export interface HistoryRequest {
@@ -218,6 +299,10 @@ export interface ServerToClientEvents {
   renamed: (payload: Renamed) => void;
   rooms: (payload: { rooms: RoomCount[] }) => void;
   room_seq: (payload: RoomSeq) => void;
+  message_edited: (payload: Extract<MessageChange, { event: "message_edited" }>) => void;
+  message_deleted: (payload: Extract<MessageChange, { event: "message_deleted" }>) => void;
+  reaction: (payload: Extract<MessageChange, { event: "reaction" }>) => void;
+  whisper: (payload: Whisper) => void;
   error: (payload: ServerError) => void;
 }
 
@@ -236,6 +321,22 @@ export interface ClientToServerEvents {
     ack: (reply: Ack<{ rooms: RoomCount[] }>) => void,
   ) => void;
   rename: (payload: { room: string; username: string }, ack: (reply: Ack<Renamed>) => void) => void;
+  edit: (
+    payload: { room: string; id: string; message: string; client_id?: string },
+    ack: (reply: Ack<ChangeReceipt>) => void,
+  ) => void;
+  delete: (
+    payload: { room: string; id: string; client_id?: string },
+    ack: (reply: Ack<ChangeReceipt>) => void,
+  ) => void;
+  react: (
+    payload: { room: string; id: string; emoji: string; on: boolean; client_id?: string },
+    ack: (reply: Ack<ChangeReceipt>) => void,
+  ) => void;
+  whisper: (
+    payload: { room: string; to: string; message: string },
+    ack: (reply: Ack<Whisper>) => void,
+  ) => void;
 }
 
 /** Why a room name is not valid, in words for people; null when it is fine. */
