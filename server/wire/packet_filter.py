@@ -10,8 +10,8 @@
   Engine.IO logs a traceback per packet. Our own handlers never raise (the request
   guard answers every failure), so whatever escapes here is such a packet.
 Either closes the connection at once (no client of ours ever sends one), logged as
-one warning line; packets that arrive while it closes are ignored. Uses only Engine.IO's public `on("message")` hook, wrapping
-python-socketio's own handler.
+one warning line; packets that arrive while it closes are ignored. Uses only
+Engine.IO's public `on("message")` hook, wrapping python-socketio's own handler.
 """
 
 from __future__ import annotations
