@@ -104,7 +104,11 @@ def create_app(config: Config | None = None) -> Flask:
         sio,
         shared.store,
         broadcast,
-        Limits(config.max_message_length, config.history_size),
+        Limits(
+            config.max_message_length,
+            config.history_size,
+            edit_window_seconds=config.edit_window_seconds,
+        ),
         guards,
         chat_metrics,
         close_connection=lambda sid: engine_socket.close_connection(sio, sid),

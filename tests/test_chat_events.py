@@ -42,6 +42,7 @@ def test_connect_sends_sid_time_and_limits(connect: Connect) -> None:
         "max_username_length": 32,
         "max_room_length": 64,
         "history_size": 100,
+        "edit_window_seconds": 600,
     }
 
 

@@ -323,6 +323,7 @@ class Limits:
     history_size: int
     max_username_length: int = MAX_USERNAME_LENGTH
     max_room_length: int = MAX_ROOM_LENGTH
+    edit_window_seconds: float = 600.0
 
     @property
     def join_page(self) -> int:
@@ -330,12 +331,13 @@ class Limits:
         a room that keeps thousands does not send them all to every joiner."""
         return min(self.history_size, JOIN_PAGE)
 
-    def as_dict(self) -> dict[str, int]:
+    def as_dict(self) -> dict[str, float]:
         return {
             "max_message_length": self.max_message_length,
             "max_username_length": self.max_username_length,
             "max_room_length": self.max_room_length,
             "history_size": self.history_size,
+            "edit_window_seconds": self.edit_window_seconds,
         }
 
 

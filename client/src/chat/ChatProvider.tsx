@@ -37,12 +37,15 @@ import type {
   Connected,
   JoinRequest,
   Membership,
+  MessageChange,
   Renamed,
+  RoomEntry,
   RoomSeq,
   RoomState,
   ServerError,
   ServerMessage,
   TypingNotice,
+  Whisper,
 } from "./protocol";
 import type { ChatSocket } from "./socket";
 import { loadRooms, saveRooms, type SavedRoom } from "./storage";
@@ -66,7 +69,15 @@ export interface ChatActions {
   joinRoom: (room: string, username: string, options?: { focus?: boolean }) => Promise<JoinOutcome>;
   leaveRoom: (room: string) => void;
   selectRoom: (room: string | null) => void;
-  sendMessage: (room: string, text: string) => void;
+  /** Queue a message (an action for `/me`, or a reply to message `replyTo`). */
+  sendMessage: (room: string, text: string, options?: { kind?: "action"; replyTo?: string }) => void;
+  /** Change one of your messages; a refusal shows as an error, like any other. */
+  editMessage: (room: string, id: string, text: string) => Promise<boolean>;
+  deleteMessage: (room: string, id: string) => Promise<boolean>;
+  /** Add (`on`) or take back your reaction with `emoji`. */
+  react: (room: string, id: string, emoji: string, on: boolean) => Promise<boolean>;
+  /** Say something to one person in the room; only the two of you see it. */
+  whisper: (room: string, to: string, text: string) => Promise<boolean>;
   retryMessage: (room: string, clientId: string) => void;
   discardMessage: (room: string, clientId: string) => void;
   setTyping: (room: string, typing: boolean) => void;
@@ -129,7 +140,7 @@ export function ChatProvider({ socket, children }: { socket: ChatSocket; childre
   const flushing = useRef(new Set<string>());
   const typingSentAt = useRef(new Map<string, number>());
   const joinWaiters = useRef(new Map<string, (outcome: JoinOutcome) => void>());
-  const incoming = useRef<ServerMessage[]>([]);
+  const incoming = useRef<RoomEntry[]>([]);
   const showTimer = useRef<number | null>(null);
   const shownAt = useRef(0);
   const [drafts] = useState(() => new DraftStore());
@@ -219,8 +230,21 @@ export function ChatProvider({ socket, children }: { socket: ChatSocket; childre
     function onMessage(payload: ServerMessage) {
       onMessages([payload]);
     }
+    /** An edit, deletion or reaction: numbered like messages, so shown with them. */
+    function onChange(payload: MessageChange) {
+      onMessages([payload]);
+    }
+    function onWhisper(payload: Whisper) {
+      // After the messages that came before it, which may still wait to be shown.
+      if (showTimer.current !== null) {
+        window.clearTimeout(showTimer.current);
+        showIncoming();
+      }
+      const at = Date.now();
+      startTransition(() => dispatch({ type: "whisper_received", whisper: payload, at }));
+    }
     /** A `messages` batch: one room's messages in seq order (see docs/protocol.md). */
-    function onMessages(batch: ServerMessage[]) {
+    function onMessages(batch: RoomEntry[]) {
       if (batch.length === 0) return;
       incoming.current.push(...batch);
       if (showTimer.current !== null) return;
@@ -232,7 +256,7 @@ export function ChatProvider({ socket, children }: { socket: ChatSocket; childre
     function showIncoming() {
       showTimer.current = null;
       shownAt.current = Date.now();
-      const byRoom = new Map<string, ServerMessage[]>();
+      const byRoom = new Map<string, RoomEntry[]>();
       for (const message of incoming.current.splice(0)) {
         const list = byRoom.get(message.room) ?? [];
         list.push(message);
@@ -283,6 +307,10 @@ export function ChatProvider({ socket, children }: { socket: ChatSocket; childre
     socket.on("typing", onTyping);
     socket.on("rooms", onRooms);
     socket.on("room_seq", onRoomSeq);
+    socket.on("message_edited", onChange);
+    socket.on("message_deleted", onChange);
+    socket.on("reaction", onChange);
+    socket.on("whisper", onWhisper);
     socket.on("error", onError);
     window.addEventListener("offline", onOffline);
     socket.connect();
@@ -299,6 +327,10 @@ export function ChatProvider({ socket, children }: { socket: ChatSocket; childre
       socket.off("typing", onTyping);
       socket.off("rooms", onRooms);
       socket.off("room_seq", onRoomSeq);
+      socket.off("message_edited", onChange);
+      socket.off("message_deleted", onChange);
+      socket.off("reaction", onChange);
+      socket.off("whisper", onWhisper);
       socket.off("error", onError);
       window.removeEventListener("offline", onOffline);
       if (showTimer.current !== null) window.clearTimeout(showTimer.current);
@@ -320,7 +352,14 @@ export function ChatProvider({ socket, children }: { socket: ChatSocket; childre
         .timeout(ACK_TIMEOUT_MS)
         .emit(
           "message",
-          { room: roomName, message: next.text, client_id: next.clientId, timestamp: next.createdAt },
+          {
+            room: roomName,
+            message: next.text,
+            client_id: next.clientId,
+            timestamp: next.createdAt,
+            ...(next.kind ? { kind: next.kind } : {}),
+            ...(next.replyTo ? { reply_to: next.replyTo } : {}),
+          },
           (err, reply) => {
             flushing.current.delete(roomName);
             if (err) return;
@@ -393,6 +432,17 @@ export function ChatProvider({ socket, children }: { socket: ChatSocket; childre
   }, [state.rooms]);
 
   const actions = useMemo<ChatActions>(() => {
+    /** Send a request whose refusal the server also reports as an `error` event
+     * (shown by onError); resolves with whether it was accepted. */
+    function request(send: (done: (err: Error | null, reply: { ok: boolean }) => void) => void): Promise<boolean> {
+      return new Promise<boolean>((resolve) => {
+        if (!socket.connected) {
+          resolve(false);
+          return;
+        }
+        send((err, reply) => resolve(!err && reply.ok));
+      });
+    }
     const act: ChatActions = {
       joinRoom(room, username, options = {}) {
         const focus = options.focus ?? true;
@@ -415,12 +465,43 @@ export function ChatProvider({ socket, children }: { socket: ChatSocket; childre
       selectRoom(room) {
         dispatch({ type: "room_selected", room });
       },
-      sendMessage(room, text) {
+      sendMessage(room, text, options = {}) {
         if (typingSentAt.current.has(room)) {
           typingSentAt.current.delete(room);
           if (socket.connected) socket.emit("typing", { room, typing: false });
         }
-        dispatch({ type: "message_queued", room, clientId: newClientId(), text, at: Date.now() });
+        dispatch({
+          type: "message_queued",
+          room,
+          clientId: newClientId(),
+          text,
+          at: Date.now(),
+          kind: options.kind,
+          replyTo: options.replyTo,
+        });
+      },
+      editMessage(room, id, text) {
+        return request((done) => socket.timeout(ACK_TIMEOUT_MS).emit("edit", { room, id, message: text, client_id: newClientId() }, done));
+      },
+      deleteMessage(room, id) {
+        return request((done) => socket.timeout(ACK_TIMEOUT_MS).emit("delete", { room, id, client_id: newClientId() }, done));
+      },
+      react(room, id, emoji, on) {
+        return request((done) =>
+          socket.timeout(ACK_TIMEOUT_MS).emit("react", { room, id, emoji, on, client_id: newClientId() }, done),
+        );
+      },
+      whisper(room, to, text) {
+        return new Promise<boolean>((resolve) => {
+          if (!socket.connected) {
+            resolve(false);
+            return;
+          }
+          socket.timeout(ACK_TIMEOUT_MS).emit("whisper", { room, to, message: text }, (err, reply) => {
+            if (!err && reply.ok) dispatch({ type: "whisper_received", whisper: reply, at: Date.now() });
+            resolve(!err && reply.ok);
+          });
+        });
       },
       retryMessage(room, clientId) {
         dispatch({ type: "pending_retried", room, clientId });

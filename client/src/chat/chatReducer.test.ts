@@ -16,7 +16,13 @@ import {
 import type { ServerMessage } from "./protocol";
 import { buildTimeline } from "./timeline";
 
-const LIMITS = { max_message_length: 100, max_username_length: 32, max_room_length: 64, history_size: 100 };
+const LIMITS = {
+  max_message_length: 100,
+  max_username_length: 32,
+  max_room_length: 64,
+  history_size: 100,
+  edit_window_seconds: 600,
+};
 
 function message(seq: number, overrides: Partial<ServerMessage> = {}): ServerMessage {
   return {

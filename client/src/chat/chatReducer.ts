@@ -4,8 +4,12 @@
  * Drafts are not here: they live beside the composer (drafts.ts), so typing never
  * re-renders the message list.
  */
+import { isChange } from "./protocol";
 import type {
   HistoryPage,
+  MessageChange,
+  RoomEntry,
+  Whisper,
   LeaveReason,
   Limits,
   Member,
@@ -24,6 +28,9 @@ export type ConnectionStatus = "connecting" | "connected" | "reconnecting" | "of
 /** A message the server stored, tagged with the history lifetime it belongs to. */
 export interface ChatMessage extends ServerMessage {
   epoch: string;
+  /** The room's seq this copy is current as of: changes numbered after it apply,
+   * older ones are already in it (a page of history shows messages as they are). */
+  asOf: number;
 }
 
 /**
@@ -34,18 +41,23 @@ export interface ChatMessage extends ServerMessage {
 export interface PendingMessage {
   clientId: string;
   text: string;
+  kind?: "action";
+  /** The id of the message this answers. */
+  replyTo?: string;
   createdAt: number;
   status: "pending" | "held" | "failed";
   error?: string;
 }
 
-/** A quiet line in the timeline: someone joined or left, or history was reset. */
+/** A quiet line in the timeline: someone joined or left, or history was reset; or
+ * a whisper (only ever here, never in the server's history). */
 export interface SystemLine {
   id: string;
   text: string;
   epoch: string;
   afterSeq: number;
   at: number;
+  whisper?: Whisper;
 }
 
 /** A place in a room's history: after this message. */
@@ -66,6 +78,10 @@ export interface Room {
   members: Member[];
   typing: Record<string, { username: string; at: number }>;
   unread: number;
+  /** Unread messages that mention you. */
+  unreadMentions: number;
+  /** The newest change (edit, deletion, reaction) applied: part of where we are. */
+  lastChange: Position | null;
   /** room_state arrived on the current connection, so the server has us as a member. */
   synced: boolean;
   /** What you had seen when you last looked away from the room. */
@@ -140,6 +156,7 @@ export const DEFAULT_LIMITS: Limits = {
   max_username_length: 32,
   max_room_length: 64,
   history_size: 100,
+  edit_window_seconds: 600,
 };
 
 export const TYPING_TIMEOUT_MS = 6000;
@@ -183,9 +200,18 @@ export type ChatAction =
   | { type: "member_left"; membership: Membership; at: number }
   | { type: "renamed"; renamed: Renamed; at: number }
   | { type: "renamed_after_return"; room: string; from: string; to: string; at: number }
-  | { type: "messages_received"; messages: ServerMessage[] }
+  | { type: "messages_received"; messages: RoomEntry[] }
+  | { type: "whisper_received"; whisper: Whisper; at: number }
   | { type: "history_received"; page: HistoryPage; older: boolean; requested: number }
-  | { type: "message_queued"; room: string; clientId: string; text: string; at: number }
+  | {
+      type: "message_queued";
+      room: string;
+      clientId: string;
+      text: string;
+      at: number;
+      kind?: "action";
+      replyTo?: string;
+    }
   | { type: "message_acked"; room: string; clientId: string; receipt: MessageReceipt }
   | { type: "message_refused"; room: string; clientId: string; error: string }
   | { type: "message_rate_limited"; room: string; clientId: string; until: number }
@@ -274,10 +300,23 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
         ],
       }));
     case "messages_received":
-      return action.messages.reduce(messageReceived, state);
+      return action.messages.reduce(entryReceived, state);
+    case "whisper_received":
+      return updateRoom(state, action.whisper.room, (room) => {
+        if (room.system.some((line) => line.whisper?.id === action.whisper.id)) return room;
+        const line = { ...systemLine(room, action.whisper.message, action.at), whisper: action.whisper };
+        const mine = isMine(state, action.whisper);
+        const seen = !state.hidden && state.activeRoom === room.name;
+        return {
+          ...room,
+          system: [...room.system, { ...line, id: `w-${action.whisper.id}` }],
+          unread: mine || seen ? room.unread : room.unread + 1,
+          unreadMentions: mine || seen ? room.unreadMentions : room.unreadMentions + 1,
+        };
+      });
     case "history_received":
       return updateRoom(state, action.page.room, (room) => {
-        const merged = mergeMessages(room, action.page.messages, action.page.epoch);
+        const merged = mergeMessages(room, action.page.messages, action.page.epoch, action.page.last_seq);
         if (!action.older) return merged;
         const first = action.page.messages[0];
         const exhausted = action.page.messages.length < action.requested || first?.seq === 1;
@@ -291,6 +330,8 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
           {
             clientId: action.clientId,
             text: action.text,
+            ...(action.kind ? { kind: action.kind } : {}),
+            ...(action.replyTo ? { replyTo: action.replyTo } : {}),
             createdAt: action.at,
             status: isLimited(state, action.at) ? "held" : "pending",
           },
@@ -427,14 +468,23 @@ export function totalUnread(state: ChatState): number {
   return Object.values(state.rooms).reduce((sum, room) => sum + room.unread, 0);
 }
 
-/** The highest seq this client holds in the room's current history lifetime. */
+/** The highest seq this client holds in the room's current history lifetime
+ * (a message's, or a change's). */
 export function lastSeq(room: Room): number {
   const epoch = currentEpoch(room);
+  const change = room.lastChange !== null && room.lastChange.epoch === epoch ? room.lastChange.seq : 0;
   for (let i = room.messages.length - 1; i >= 0; i--) {
     const message = room.messages[i];
-    if (message && message.epoch === epoch) return message.seq;
+    if (message && message.epoch === epoch) return Math.max(message.seq, change);
   }
-  return 0;
+  return change;
+}
+
+/** Whether `message` mentions us (our trip, or one of this page's connections). */
+export function mentionsMe(state: ChatState, message: { mentions?: string[] }): boolean {
+  const mentions = message.mentions;
+  if (!mentions || mentions.length === 0) return false;
+  return mentions.some((who) => (state.trip !== null && who === state.trip) || state.mySids.includes(who));
 }
 
 /** The lowest seq held in the current epoch (for scrolling back), or null. */
@@ -448,7 +498,7 @@ export function firstSeq(room: Room): number | null {
  * Whether `incoming` (one room's messages, in seq order) skips a seq after what the
  * room holds, so the client must fetch the missing ones with `history`.
  */
-export function skipsSeq(room: Room, incoming: readonly ServerMessage[]): boolean {
+export function skipsSeq(room: Room, incoming: readonly RoomEntry[]): boolean {
   if (currentEpoch(room) === null) return false; // room_state is on its way
   let expected = lastSeq(room) + 1;
   for (const message of incoming) {
@@ -481,6 +531,8 @@ function newRoom(name: string, username: string, knownTrips: Record<string, stri
     members: [],
     typing: {},
     unread: 0,
+    unreadMentions: 0,
+    lastChange: null,
     synced: false,
     lastRead: null,
     dividerAfter: null,
@@ -527,7 +579,7 @@ function lookAt(state: ChatState, name: string | null): ChatState {
   return updateRoom(state, name ?? "", (room) => {
     const latest = room.messages[room.messages.length - 1];
     const fresh = room.lastRead !== null && latest !== undefined && isAfter(room, latest, room.lastRead);
-    return { ...room, unread: 0, dividerAfter: fresh ? room.lastRead : null };
+    return { ...room, unread: 0, unreadMentions: 0, dividerAfter: fresh ? room.lastRead : null };
   });
 }
 
@@ -600,7 +652,7 @@ function applyRoomState(room: Room, state: RoomState, at: number, chat: ChatStat
     }
     next = { ...next, epochs: [...next.epochs.filter((e) => e !== state.epoch), state.epoch] };
   }
-  next = mergeMessages(next, state.messages, state.epoch);
+  next = mergeMessages(next, state.messages, state.epoch, state.last_seq);
   if (room.status === "joining") {
     // What was said before we came is history, not unread news.
     const first = state.messages[0];
@@ -613,18 +665,102 @@ function applyRoomState(room: Room, state: RoomState, at: number, chat: ChatStat
   return next;
 }
 
-/** Add server messages, dropping ones already held (by id) and settling pending ones. */
-function mergeMessages(room: Room, incoming: ServerMessage[], epoch: string): Room {
+/**
+ * Add a stream of server entries: messages (a copy already held is replaced by a
+ * newer one) and changes to them, applied in seq order. `asOf`: the room's last_seq
+ * when a page of history was taken (its messages show every change up to it); live
+ * messages are current as of their own seq.
+ */
+function mergeMessages(room: Room, incoming: RoomEntry[], epoch: string, asOf?: number): Room {
   if (incoming.length === 0) return room;
   const epochs = room.epochs.includes(epoch) ? room.epochs : [...room.epochs, epoch];
-  const known = new Set(room.messages.map((m) => m.id));
-  const fresh = incoming.filter((m) => !known.has(m.id)).map((m) => ({ ...m, epoch }));
-  if (fresh.length === 0) return settlePending({ ...room, epochs }, incoming);
-  const rank = new Map(epochs.map((e, i) => [e, i]));
-  const messages = [...room.messages, ...fresh].sort(
-    (a, b) => (rank.get(a.epoch) ?? 0) - (rank.get(b.epoch) ?? 0) || a.seq - b.seq,
-  );
-  return settlePending({ ...room, epochs, messages }, incoming);
+  const arrived: ChatMessage[] = [];
+  const changes: MessageChange[] = [];
+  for (const entry of incoming) {
+    if (isChange(entry)) changes.push(entry);
+    else arrived.push({ ...entry, epoch, asOf: asOf ?? entry.seq });
+  }
+  let next: Room = { ...room, epochs };
+  if (arrived.length > 0) {
+    const held = new Map(room.messages.map((m, index) => [m.id, index]));
+    let messages = room.messages;
+    const fresh: ChatMessage[] = [];
+    for (const message of arrived) {
+      const index = held.get(message.id);
+      if (index === undefined) {
+        fresh.push(message);
+      } else if ((messages[index]?.asOf ?? 0) < message.asOf) {
+        if (messages === room.messages) messages = [...messages];
+        messages[index] = message; // a newer picture of it
+      }
+    }
+    if (fresh.length > 0) {
+      const rank = new Map(epochs.map((e, i) => [e, i]));
+      messages = [...messages, ...fresh].sort(
+        (a, b) => (rank.get(a.epoch) ?? 0) - (rank.get(b.epoch) ?? 0) || a.seq - b.seq,
+      );
+    }
+    next = { ...next, messages };
+  }
+  if (changes.length > 0) next = applyChanges(next, changes, epoch);
+  return settlePending(next, arrived);
+}
+
+/** Edits, deletions and reactions, each applied once to the message it changes. */
+function applyChanges(room: Room, changes: MessageChange[], epoch: string): Room {
+  const ordered = [...changes].sort((a, b) => a.seq - b.seq);
+  const messages = [...room.messages];
+  const index = new Map(messages.map((m, i) => [m.id, i]));
+  let lastChange = room.lastChange;
+  for (const change of ordered) {
+    if (lastChange === null || lastChange.epoch !== epoch || lastChange.seq < change.seq) {
+      lastChange = { epoch, seq: change.seq };
+    }
+    const at = index.get(change.id);
+    const target = at === undefined ? undefined : messages[at];
+    if (at === undefined || !target || target.asOf >= change.seq) continue;
+    messages[at] = { ...changedMessage(target, change), asOf: change.seq };
+    if (change.event === "message_deleted") {
+      for (let i = 0; i < messages.length; i++) {
+        const quoting = messages[i];
+        if (quoting?.reply_to?.id === change.id && !quoting.reply_to.deleted) {
+          messages[i] = { ...quoting, reply_to: { ...quoting.reply_to, snippet: "", deleted: true } };
+        }
+      }
+    }
+  }
+  return { ...room, messages, lastChange };
+}
+
+/** A message after one change (state/changes.py says the same for the server). */
+export function changedMessage(message: ChatMessage, change: MessageChange): ChatMessage {
+  switch (change.event) {
+    case "message_edited": {
+      const edited: ChatMessage = { ...message, message: change.message, edited_at: change.edited_at };
+      if (change.mentions && change.mentions.length > 0) edited.mentions = change.mentions;
+      else delete edited.mentions;
+      return edited;
+    }
+    case "message_deleted": {
+      const gone: ChatMessage = { ...message, message: "", deleted: true };
+      delete gone.reactions;
+      delete gone.mentions;
+      delete gone.edited_at;
+      delete gone.kind;
+      return gone;
+    }
+    case "reaction": {
+      const who = change.trip ?? change.sid;
+      const reactions = { ...(message.reactions ?? {}) };
+      const voters = (reactions[change.emoji] ?? []).filter((voter) => voter !== who);
+      if (change.on) voters.push(who);
+      if (voters.length > 0) reactions[change.emoji] = voters;
+      else delete reactions[change.emoji];
+      const reacted: ChatMessage = { ...message, reactions };
+      if (Object.keys(reactions).length === 0) delete reacted.reactions;
+      return reacted;
+    }
+  }
 }
 
 function settlePending(room: Room, incoming: ServerMessage[]): Room {
@@ -656,6 +792,14 @@ function releasePending(room: Room): Room {
   };
 }
 
+function entryReceived(state: ChatState, entry: RoomEntry): ChatState {
+  if (!isChange(entry)) return messageReceived(state, entry);
+  const room = state.rooms[entry.room];
+  const epoch = room ? currentEpoch(room) : null;
+  if (!room || epoch === null) return state; // room_state will show it
+  return updateRoom(state, room.name, (held) => mergeMessages(held, [entry], epoch));
+}
+
 function messageReceived(state: ChatState, message: ServerMessage): ChatState {
   const room = state.rooms[message.room];
   if (!room) return state;
@@ -663,11 +807,13 @@ function messageReceived(state: ChatState, message: ServerMessage): ChatState {
   if (epoch === null) return state; // before room_state: it will carry this message
   const last = room.messages[room.messages.length - 1];
   const appends = !last || (last.epoch === epoch && last.seq < message.seq);
-  // The usual case, the next message, needs no search for a copy we already hold.
-  if (!appends && room.messages.some((m) => m.id === message.id)) return state;
+  // The usual case, the next message, needs no search for a copy we already hold;
+  // a held copy is replaced only by a newer picture (our own, from its ack).
+  if (!appends && room.messages.some((m) => m.id === message.id && m.asOf >= message.seq)) return state;
   let next: Room;
   if (appends) {
-    next = settlePending({ ...room, messages: [...room.messages, { ...message, epoch }] }, [message]);
+    const held: ChatMessage = { ...message, epoch, asOf: message.seq };
+    next = settlePending({ ...room, messages: [...room.messages, held] }, [message]);
   } else {
     next = mergeMessages(room, [message], epoch);
   }
@@ -675,6 +821,9 @@ function messageReceived(state: ChatState, message: ServerMessage): ChatState {
   next = noteTrip(next, message.username, message.trip, mine);
   const seen = !state.hidden && state.activeRoom === room.name;
   if (!mine && !seen) next = { ...next, unread: next.unread + 1 };
+  if (!mine && !seen && mentionsMe(state, message)) {
+    next = { ...next, unreadMentions: next.unreadMentions + 1 };
+  }
   if (!mine) {
     const typing = { ...next.typing };
     delete typing[message.sid];
@@ -708,8 +857,11 @@ function messageAcked(
     trip,
     message: pending.text,
     client_id: pending.clientId,
+    ...(pending.kind ? { kind: pending.kind } : {}),
   };
-  return mergeMessages(room, [confirmed], epoch);
+  // Current as of just before its own seq: the server's copy of it (with its
+  // reply quote and mentions) replaces it when that arrives.
+  return mergeMessages(room, [confirmed], epoch, action.receipt.seq - 0.5);
 }
 
 function memberJoined(room: Room, membership: Membership, mine: boolean, at: number): Room {

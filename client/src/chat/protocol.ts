@@ -81,6 +81,8 @@ export interface Limits {
   max_username_length: number;
   max_room_length: number;
   history_size: number;
+  /** How long after sending a message its author may edit it. */
+  edit_window_seconds: number;
 }
 
 export interface Member {

@@ -8,7 +8,7 @@ import { isAfter, personKey, type ChatMessage, type PendingMessage, type Room, t
 const GROUP_WINDOW_MS = 5 * 60 * 1000;
 
 export type TimelineItem =
-  | { kind: "message"; key: string; message: ChatMessage; mine: boolean; grouped: boolean }
+  | { kind: "message"; key: string; message: ChatMessage; mine: boolean; grouped: boolean; mentionsMe: boolean }
   | { kind: "pending"; key: string; pending: PendingMessage; grouped: boolean }
   | { kind: "system"; key: string; line: SystemLine }
   | { kind: "date"; key: string; label: string; at: number }
@@ -93,7 +93,10 @@ export function buildTimeline(
     const author = personKey(message);
     const grouped = last !== null && last.author === author && message.timestamp - last.at < GROUP_WINDOW_MS;
     const mine = isMine(message);
-    items.push({ kind: "message", key: `m-${message.id}`, message, mine, grouped });
+    const mentionsMe =
+      message.mentions !== undefined &&
+      message.mentions.some((who) => sids.has(who) || (myTrip !== null && who === myTrip));
+    items.push({ kind: "message", key: `m-${message.id}`, message, mine, grouped, mentionsMe });
     previous = { author, at: message.timestamp, mine };
   }
   flushLinesBefore(Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);

@@ -10,9 +10,10 @@ import {
 } from "react";
 
 import { useChatTools } from "../chat/ChatProvider";
-import type { ShownError } from "../chat/chatReducer";
+import type { ChatMessage, ShownError } from "../chat/chatReducer";
+import { COMMAND_HELP, completeName, parseLine } from "../chat/commands";
 import { splitNickname } from "../chat/identity";
-import { nicknameProblem } from "../chat/protocol";
+import { nicknameProblem, roomNameProblem } from "../chat/protocol";
 
 const COUNTER_FROM = 0.8;
 /** The composer grows with its text up to this many pixels, then scrolls. */
@@ -44,10 +45,17 @@ export function nickCommand(text: string): string | null {
   return match ? (match[1] ?? "").trim() : null;
 }
 
-/** What the composer says about a `/nick` it could not do. */
+/** What the composer says about a command it could not do (or `/help`). */
 interface CommandProblem {
   message: string;
   suggestion: string | null;
+  help?: boolean;
+}
+
+/** A message the next send answers (`reply`) or replaces (`edit`). */
+export interface ComposeTarget {
+  mode: "reply" | "edit";
+  message: ChatMessage;
 }
 
 /**
@@ -64,6 +72,14 @@ export interface ComposerProps {
   limitedUntil: number | null;
   error: ShownError | null;
   offline: boolean;
+  /** Your name here (shown for `/me` and completed last). */
+  username: string;
+  /** Everyone's names here, for Tab completion. */
+  names: readonly string[];
+  target: ComposeTarget | null;
+  onTarget: (target: ComposeTarget | null) => void;
+  /** ↑ in an empty composer: your last message here, to edit (null when none). */
+  lastOwnMessage: () => ChatMessage | null;
 }
 
 export const Composer = memo(function Composer({
@@ -72,9 +88,15 @@ export const Composer = memo(function Composer({
   limitedUntil,
   error: shownError,
   offline,
+  username,
+  names,
+  target,
+  onTarget,
+  lastOwnMessage,
 }: ComposerProps) {
   const { actions, drafts } = useChatTools();
   const [text, setText] = useState(() => drafts.get(room));
+  const completion = useRef({ base: "", caret: 0, skip: 0, source: "", sourceCaret: 0 });
   const [command, setCommand] = useState<CommandProblem | null>(null);
   const input = useRef<HTMLTextAreaElement>(null);
   const inputId = useId();
@@ -85,10 +107,27 @@ export const Composer = memo(function Composer({
   const canSend = length > 0 && !tooLong;
   const error = shownError && (shownError.room === null || shownError.room === room) ? shownError : null;
 
-  // The person's next move is to type: the composer takes focus when a room opens.
+  // The person's next move is to type: the composer takes focus when a room opens,
+  // and when they choose to reply to or edit a message.
   useEffect(() => {
     input.current?.focus({ preventScroll: true });
-  }, [room]);
+  }, [room, target]);
+
+  // Editing starts from the message's text; the draft comes back afterwards.
+  // (Adjusted while rendering, as React's docs advise for state that follows props.)
+  const [editing, setEditing] = useState<{ target: ComposeTarget | null; draft: string | null }>({
+    target: null,
+    draft: null,
+  });
+  if (editing.target !== target) {
+    if (target?.mode === "edit") {
+      setEditing({ target, draft: editing.draft ?? text });
+      setText(target.message.message);
+    } else {
+      setEditing({ target, draft: null });
+      if (editing.draft !== null) setText(editing.draft);
+    }
+  }
 
   // Grow with the text, up to a limit.
   useLayoutEffect(() => {
@@ -100,7 +139,7 @@ export const Composer = memo(function Composer({
 
   function update(value: string) {
     setText(value);
-    drafts.set(room, value);
+    if (target?.mode !== "edit") drafts.set(room, value);
     const isCommand = value.trimStart().startsWith("/");
     actions.setTyping(room, value.trim().length > 0 && !isCommand);
     if (error && error.code !== "rate_limited") actions.dismissError();
@@ -129,21 +168,107 @@ export const Composer = memo(function Composer({
     setCommand({ message: outcome.error.message, suggestion: outcome.error.suggestion ?? null });
   }
 
-  function send() {
-    const nick = nickCommand(text);
-    if (nick !== null) {
-      actions.setTyping(room, false);
-      void rename(nick);
-      return;
-    }
-    if (!canSend) return;
-    actions.sendMessage(room, text.trim());
+  function cleared() {
     update("");
     actions.setTyping(room, false);
   }
 
+  async function saveEdit(message: ChatMessage) {
+    if (text.trim() === message.message) {
+      onTarget(null);
+      return;
+    }
+    if (await actions.editMessage(room, message.id, text.trim())) {
+      onTarget(null);
+    }
+  }
+
+  function send() {
+    if (target?.mode === "edit") {
+      if (canSend) void saveEdit(target.message);
+      return;
+    }
+    const line = parseLine(text.trim());
+    switch (line.kind) {
+      case "nick":
+        actions.setTyping(room, false);
+        void rename(line.name);
+        return;
+      case "problem":
+        setCommand({ message: line.message, suggestion: null });
+        return;
+      case "help":
+        setCommand({ message: "", suggestion: null, help: true });
+        update("");
+        return;
+      case "leave":
+        cleared();
+        actions.leaveRoom(room);
+        return;
+      case "join": {
+        const problem = roomNameProblem(line.room);
+        if (problem) {
+          setCommand({ message: problem, suggestion: null });
+          return;
+        }
+        cleared();
+        void actions.joinRoom(line.room.toLowerCase(), username);
+        return;
+      }
+      case "whisper":
+        if ([...line.text].length > limit) return;
+        void actions.whisper(room, line.to, line.text).then((ok) => {
+          if (ok) cleared();
+        });
+        return;
+      case "action":
+      case "message": {
+        if (!canSend || [...line.text].length === 0) return;
+        actions.sendMessage(room, line.text, {
+          kind: line.kind === "action" ? "action" : undefined,
+          replyTo: target?.mode === "reply" ? target.message.id : undefined,
+        });
+        if (target) onTarget(null);
+        cleared();
+      }
+    }
+  }
+
+  function complete(event: KeyboardEvent<HTMLTextAreaElement>): boolean {
+    const element = event.currentTarget;
+    const state = completion.current;
+    const again = element.value === state.base && element.selectionStart === state.caret;
+    const skip = again ? state.skip + 1 : 0;
+    const source = again ? state.source : element.value;
+    const sourceCaret = again ? state.sourceCaret : element.selectionStart;
+    const done = completeName(source, sourceCaret, names, skip);
+    if (!done) return false;
+    completion.current = { base: done.text, caret: done.caret, skip, source, sourceCaret };
+    update(done.text);
+    window.requestAnimationFrame(() => element.setSelectionRange(done.caret, done.caret));
+    return true;
+  }
+
   function onKeyDown(event: KeyboardEvent<HTMLTextAreaElement>) {
-    if (event.key !== "Enter" || event.shiftKey || event.nativeEvent.isComposing) return;
+    if (event.nativeEvent.isComposing) return;
+    if (event.key === "Tab" && !event.shiftKey && complete(event)) {
+      event.preventDefault();
+      return;
+    }
+    if (event.key === "Escape" && target) {
+      event.preventDefault();
+      onTarget(null);
+      return;
+    }
+    if (event.key === "ArrowUp" && text === "" && !target) {
+      const last = lastOwnMessage();
+      if (last) {
+        event.preventDefault();
+        onTarget({ mode: "edit", message: last });
+      }
+      return;
+    }
+    if (event.key !== "Enter" || event.shiftKey) return;
     if (touchFirst()) return; // a new line; the Send button sends
     event.preventDefault();
     send();
@@ -157,6 +282,17 @@ export const Composer = memo(function Composer({
 
   return (
     <form className="composer" onSubmit={onSubmit}>
+      {target ? (
+        <div className="composer__target" role="status">
+          <span className="composer__target-text" dir="auto">
+            {target.mode === "edit" ? "Editing your message" : `Replying to ${target.message.username}: `}
+            {target.mode === "reply" ? <q>{target.message.message.slice(0, 80)}</q> : null}
+          </span>
+          <button type="button" className="link-button" onClick={() => onTarget(null)}>
+            Cancel (Esc)
+          </button>
+        </div>
+      ) : null}
       <label htmlFor={inputId} className="visually-hidden">
         Message #{room}
       </label>
@@ -177,7 +313,7 @@ export const Composer = memo(function Composer({
           onBlur={() => actions.setTyping(room, false)}
         />
         <button type="submit" className="button button--primary composer__send" disabled={!canSend}>
-          Send
+          {target?.mode === "edit" ? "Save" : "Send"}
         </button>
       </div>
       <div id={`${inputId}-status`} className="composer__status">
@@ -189,6 +325,22 @@ export const Composer = memo(function Composer({
         {limited ? (
           <span className="composer__error" role="status">
             You're sending too fast. Your messages go out in {secondsLeft} s.
+          </span>
+        ) : command?.help ? (
+          <span className="composer__help" role="status">
+            <dl className="commands">
+              {COMMAND_HELP.map((entry) => (
+                <div key={entry.usage}>
+                  <dt>
+                    <code>{entry.usage}</code>
+                  </dt>
+                  <dd>{entry.what}</dd>
+                </div>
+              ))}
+            </dl>
+            <button type="button" className="link-button" onClick={() => setCommand(null)}>
+              Close
+            </button>
           </span>
         ) : command ? (
           <span className="composer__error" role="alert">

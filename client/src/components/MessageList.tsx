@@ -1,4 +1,4 @@
-import { useCallback, useMemo, useRef, useState } from "react";
+import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
 import { Virtuoso, type Components, type ListRange, type VirtuosoHandle } from "react-virtuoso";
 
 import { useChat } from "../chat/ChatProvider";
@@ -52,7 +52,16 @@ function firstMessageIndex(items: readonly TimelineItem[]): number {
  * you read back, loads earlier messages when you scroll to the top, and offers
  * "jump to latest" and "jump to first unread".
  */
-export function MessageList({ room, memory }: { room: Room; memory: RoomMemory }) {
+/** Show message `id` (a reply's original); `n` makes each request a new one. */
+export interface JumpRequest {
+  id: string;
+  n: number;
+}
+
+/** How long a message jumped to stays marked. */
+const FLASH_MS = 1600;
+
+export function MessageList({ room, memory, jump = null }: { room: Room; memory: RoomMemory; jump?: JumpRequest | null }) {
   const { state, actions } = useChat();
   const virtuoso = useRef<VirtuosoHandle>(null);
   const { messages, pending, system, epochs, dividerAfter } = room;
@@ -149,6 +158,29 @@ export function MessageList({ room, memory }: { room: Room; memory: RoomMemory }
     readingBack.current = true; // reading from there: new messages must not pull the view
     virtuoso.current?.scrollToIndex({ index: dividerIndex, align: "start" });
   }, [dividerIndex]);
+
+  // A reply's quote was clicked: show its original, marked for a moment.
+  const itemsRef = useRef(items);
+  useLayoutEffect(() => {
+    itemsRef.current = items;
+  });
+  useEffect(() => {
+    if (!jump) return;
+    const index = itemsRef.current.findIndex((item) => item.key === `m-${jump.id}`);
+    if (index < 0) return;
+    readingBack.current = true;
+    virtuoso.current?.scrollToIndex({ index, align: "center" });
+    const timers: number[] = [];
+    const mark = () => {
+      const row = scroller.current?.querySelector<HTMLElement>(`[data-id="${CSS.escape(jump.id)}"]`);
+      if (!row) return false;
+      row.classList.add("row--flash");
+      timers.push(window.setTimeout(() => row.classList.remove("row--flash"), FLASH_MS));
+      return true;
+    };
+    timers.push(window.setTimeout(() => void (mark() || timers.push(window.setTimeout(mark, 250))), 60));
+    return () => timers.forEach((timer) => window.clearTimeout(timer));
+  }, [jump]);
 
   const onRetry = useCallback((id: string) => actions.retryMessage(room.name, id), [actions, room.name]);
   const onDiscard = useCallback((id: string) => actions.discardMessage(room.name, id), [actions, room.name]);

@@ -2,6 +2,7 @@ import { memo, useState } from "react";
 
 import type { TimelineItem } from "../chat/timeline";
 import { Author } from "./Author";
+import { MessageToolbar, Reactions, ReplyQuote } from "./MessageParts";
 import { MessageText } from "./MessageText";
 
 function timeOfDay(at: number): string {
@@ -61,6 +62,22 @@ export const MessageRow = memo(function MessageRow({ item, username, myTrip, fla
         </div>
       );
     case "system":
+      if (item.line.whisper) {
+        const { whisper } = item.line;
+        return (
+          <div className="row row--whisper" data-testid="whisper">
+            <div className="row__meta">
+              <span className="whisper__label">
+                Whisper · {whisper.username} → {whisper.to.username}
+              </span>
+              <Timestamp at={whisper.timestamp} />
+            </div>
+            <div className="row__text" dir="auto">
+              <MessageText text={whisper.message} myName={username} />
+            </div>
+          </div>
+        );
+      }
       return (
         <div className="row row--system">
           <span dir="auto">{item.line.text}</span>
@@ -69,18 +86,42 @@ export const MessageRow = memo(function MessageRow({ item, username, myTrip, fla
       );
     case "message": {
       const { message } = item;
-      const classes = ["row", "row--message", item.mine && "row--mine", item.grouped && "row--grouped"];
+      const classes = [
+        "row",
+        "row--message",
+        item.mine && "row--mine",
+        item.grouped && !message.reply_to && "row--grouped",
+        item.mentionsMe && "row--mention",
+        message.deleted && "row--deleted",
+      ];
       return (
-        <div className={classes.filter(Boolean).join(" ")} data-seq={message.seq}>
-          {item.grouped ? null : (
+        <div className={classes.filter(Boolean).join(" ")} data-seq={message.seq} data-id={message.id}>
+          {item.grouped && !message.reply_to ? null : (
             <div className="row__meta">
               <Author name={message.username} trip={message.trip ?? null} flagged={flagged} />
               <Timestamp at={message.timestamp} />
             </div>
           )}
+          {message.reply_to ? <ReplyQuote quote={message.reply_to} /> : null}
           <div className="row__text" dir="auto">
-            <MessageText text={message.message} />
+            {message.deleted ? (
+              <em className="row__tombstone">Message deleted</em>
+            ) : message.kind === "action" ? (
+              <span className="row__me">
+                {message.username} <MessageText text={message.message} myName={username} />
+              </span>
+            ) : (
+              <MessageText text={message.message} myName={username} />
+            )}
+            {message.edited_at && !message.deleted ? (
+              <span className="row__edited" title={`Edited ${fullDate(message.edited_at)}`}>
+                {" "}
+                (edited)
+              </span>
+            ) : null}
           </div>
+          <Reactions message={message} />
+          <MessageToolbar message={message} mine={item.mine} />
         </div>
       );
     }
@@ -95,7 +136,13 @@ export const MessageRow = memo(function MessageRow({ item, username, myTrip, fla
             </div>
           )}
           <div className="row__text" dir="auto">
-            <MessageText text={pending.text} />
+            {pending.kind === "action" ? (
+              <span className="row__me">
+                {username} <MessageText text={pending.text} />
+              </span>
+            ) : (
+              <MessageText text={pending.text} />
+            )}
           </div>
           <div className="row__state">
             {pending.status === "failed" ? (
@@ -129,7 +176,13 @@ function sameRow(before: RowProps, after: RowProps): boolean {
   if (a.kind !== b.kind || a.key !== b.key) return false;
   switch (a.kind) {
     case "message":
-      return b.kind === "message" && a.message === b.message && a.grouped === b.grouped && a.mine === b.mine;
+      return (
+        b.kind === "message" &&
+        a.message === b.message &&
+        a.grouped === b.grouped &&
+        a.mine === b.mine &&
+        a.mentionsMe === b.mentionsMe
+      );
     case "pending":
       return b.kind === "pending" && a.pending === b.pending && a.grouped === b.grouped;
     case "system":

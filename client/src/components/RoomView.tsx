@@ -1,13 +1,14 @@
-import { useCallback, useEffect, useRef, useState } from "react";
+import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
 
 import { useChat } from "../chat/ChatProvider";
 import { isLimited, type Room } from "../chat/chatReducer";
 import type { Member } from "../chat/protocol";
 import { roomLink } from "../chat/hashRoute";
-import { Composer } from "./Composer";
+import { Composer, type ComposeTarget } from "./Composer";
+import { MessageActionsContext, type MessageActions } from "./messageActions";
 import { ConnectionBadge } from "./ConnectionBadge";
 import { MembersPanel } from "./MembersPanel";
-import { MessageList } from "./MessageList";
+import { MessageList, type JumpRequest } from "./MessageList";
 import type { RoomMemory } from "./roomMemory";
 import { TypingIndicator } from "./TypingIndicator";
 
@@ -124,6 +125,40 @@ export function RoomView({ room, memory }: { room: Room; memory: RoomMemory }) {
     [mySids, trip],
   );
 
+  const [target, setTarget] = useState<ComposeTarget | null>(null);
+  const [jump, setJump] = useState<JumpRequest | null>(null);
+  const voter = trip ?? state.sid;
+  const editWindowMs = state.limits.edit_window_seconds * 1000;
+  const roomName = room.name;
+  const messageActions = useMemo<MessageActions>(
+    () => ({
+      reply: (message) => setTarget({ mode: "reply", message }),
+      edit: (message) => setTarget({ mode: "edit", message }),
+      remove: (message) => void actions.deleteMessage(roomName, message.id),
+      react: (message, emoji, on) => void actions.react(roomName, message.id, emoji, on),
+      jumpTo: (id) => setJump((last) => ({ id, n: (last?.n ?? 0) + 1 })),
+      voter,
+      canEdit: (message) => Date.now() - message.timestamp < editWindowMs,
+    }),
+    [actions, roomName, voter, editWindowMs],
+  );
+  // ↑ edits your newest message here that can still be edited.
+  const messagesRef = useRef(room.messages);
+  useLayoutEffect(() => {
+    messagesRef.current = room.messages;
+  });
+  const lastOwnMessage = useCallback(() => {
+    const list = messagesRef.current;
+    for (let i = list.length - 1; i >= 0; i--) {
+      const message = list[i];
+      if (message && isMe(message) && !message.deleted) {
+        return messageActions.canEdit(message) ? message : null;
+      }
+    }
+    return null;
+  }, [isMe, messageActions]);
+  const names = useMemo(() => room.members.map((member) => member.username), [room.members]);
+
   const closeMembers = useCallback(() => {
     setMembersOpen(false);
     if (!isWideScreen()) membersButton.current?.focus();
@@ -171,7 +206,9 @@ export function RoomView({ room, memory }: { room: Room; memory: RoomMemory }) {
       </header>
       <div className="room__body">
         <div className="room__main">
-          <MessageList key={`messages-${room.name}`} room={room} memory={memory} />
+          <MessageActionsContext.Provider value={messageActions}>
+            <MessageList key={`messages-${room.name}`} room={room} memory={memory} jump={jump} />
+          </MessageActionsContext.Provider>
           <TypingIndicator names={typingNames} />
           <Composer
             key={`composer-${room.name}`}
@@ -180,6 +217,11 @@ export function RoomView({ room, memory }: { room: Room; memory: RoomMemory }) {
             limitedUntil={isLimited(state) ? state.limitedUntil : null}
             error={state.error}
             offline={state.status !== "connected"}
+            username={room.username}
+            names={names}
+            target={target}
+            onTarget={setTarget}
+            lastOwnMessage={lastOwnMessage}
           />
         </div>
         <MembersPanel

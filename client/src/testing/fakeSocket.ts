@@ -58,7 +58,13 @@ export class FakeSocket {
       sid,
       trip,
       server_time: Date.now(),
-      limits: { max_message_length: 50, max_username_length: 32, max_room_length: 64, history_size: 100 },
+      limits: {
+        max_message_length: 50,
+        max_username_length: 32,
+        max_room_length: 64,
+        history_size: 100,
+        edit_window_seconds: 600,
+      },
     });
   }
 

@@ -1,0 +1,144 @@
+/**
+ * The parts of a message row beyond its text: the quote of what it answers, its
+ * reactions, and the actions on it (reply, react, edit, delete, copy), shown on
+ * hover or keyboard focus, and with the "…" button on touch screens.
+ */
+import { useState } from "react";
+
+import type { ChatMessage } from "../chat/chatReducer";
+import type { ReplyQuote as Quote } from "../chat/protocol";
+import { QUICK_REACTIONS, useMessageActions } from "./messageActions";
+
+/** What a reply answers; a click shows the original (when it is still here). */
+export function ReplyQuote({ quote }: { quote: Quote }) {
+  const actions = useMessageActions();
+  return (
+    <button
+      type="button"
+      className="reply-quote"
+      disabled={quote.deleted === true}
+      onClick={() => actions?.jumpTo(quote.id)}
+      aria-label={
+        quote.deleted ? `Reply to a deleted message of ${quote.username}` : `Reply to ${quote.username}: ${quote.snippet}. Show it`
+      }
+    >
+      <span className="reply-quote__author">↪ {quote.username}</span>{" "}
+      <span className="reply-quote__snippet" dir="auto">
+        {quote.deleted ? "deleted message" : quote.snippet}
+      </span>
+    </button>
+  );
+}
+
+/** Each emoji with its count; yours are pressed, and a click takes yours back. */
+export function Reactions({ message }: { message: ChatMessage }) {
+  const actions = useMessageActions();
+  const reactions = Object.entries(message.reactions ?? {});
+  if (reactions.length === 0) return null;
+  return (
+    <div className="reactions">
+      {reactions.map(([emoji, voters]) => {
+        const pressed = actions?.voter != null && voters.includes(actions.voter);
+        return (
+          <button
+            key={emoji}
+            type="button"
+            className="reaction"
+            aria-pressed={pressed}
+            aria-label={`${emoji} ${voters.length}${pressed ? ", yours: take it back" : ""}`}
+            onClick={() => actions?.react(message, emoji, !pressed)}
+          >
+            <span aria-hidden="true">{emoji}</span> {voters.length}
+          </button>
+        );
+      })}
+    </div>
+  );
+}
+
+/** Reply, react, edit, delete, copy. */
+export function MessageToolbar({ message, mine }: { message: ChatMessage; mine: boolean }) {
+  const actions = useMessageActions();
+  const [picking, setPicking] = useState(false);
+  const [confirming, setConfirming] = useState(false);
+  const [copied, setCopied] = useState(false);
+  if (!actions || message.deleted) return null;
+  const voter = actions.voter;
+
+  function copy() {
+    void navigator.clipboard?.writeText(message.message).then(
+      () => setCopied(true),
+      () => setCopied(false),
+    );
+  }
+
+  return (
+    <div className="row__actions" role="toolbar" aria-label={`Message from ${message.username}`}>
+      <button type="button" className="row__action" onClick={() => actions.reply(message)} title="Reply">
+        Reply
+      </button>
+      <button
+        type="button"
+        className="row__action"
+        aria-expanded={picking}
+        onClick={() => setPicking((open) => !open)}
+        title="React"
+      >
+        React
+      </button>
+      {mine && actions.canEdit(message) ? (
+        <button type="button" className="row__action" onClick={() => actions.edit(message)} title="Edit">
+          Edit
+        </button>
+      ) : null}
+      {mine ? (
+        confirming ? (
+          <>
+            <button
+              type="button"
+              className="row__action row__action--danger"
+              onClick={() => {
+                setConfirming(false);
+                actions.remove(message);
+              }}
+            >
+              Delete for everyone
+            </button>
+            <button type="button" className="row__action" onClick={() => setConfirming(false)}>
+              Keep
+            </button>
+          </>
+        ) : (
+          <button type="button" className="row__action" onClick={() => setConfirming(true)} title="Delete">
+            Delete
+          </button>
+        )
+      ) : null}
+      <button type="button" className="row__action" onClick={copy} title="Copy text">
+        {copied ? "Copied" : "Copy"}
+      </button>
+      {picking ? (
+        <div className="reaction-picker" role="group" aria-label="Reactions">
+          {QUICK_REACTIONS.map((emoji) => {
+            const mineAlready = voter != null && (message.reactions?.[emoji] ?? []).includes(voter);
+            return (
+              <button
+                key={emoji}
+                type="button"
+                className="reaction-picker__emoji"
+                aria-pressed={mineAlready}
+                aria-label={`React with ${emoji}`}
+                onClick={() => {
+                  setPicking(false);
+                  actions.react(message, emoji, !mineAlready);
+                }}
+              >
+                {emoji}
+              </button>
+            );
+          })}
+        </div>
+      ) : null}
+    </div>
+  );
+}

@@ -1,0 +1,132 @@
+"""The conversation in the browser (issue #15), in Debian's Chromium, at phone and
+desktop sizes: replies that quote and jump, reactions, ↑ to edit, delete, /me,
+whispers seen by their two people only, mentions that stand out, commands."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Locator, Page, expect
+
+from browser import OpenPage, join, message_log, say
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("browser")]
+
+SIZES = {"desktop": (1280, 800), "phone": (360, 740)}
+
+
+def row(page: Page, text: str) -> Locator:
+    """The newest message whose own text (not a quote of it) has `text`."""
+    own_text = page.locator(".row__text", has_text=text)
+    return message_log(page).locator(".row--message", has=own_text).last
+
+
+def act_on(page: Page, text: str, action: str) -> None:
+    """Show a message's actions the way a keyboard user does (focus), and choose one."""
+    target = row(page, text)
+    target.locator(".timestamp").first.focus()
+    target.get_by_role("button", name=action, exact=True).click()
+
+
+@pytest.mark.parametrize("size", SIZES, ids=list(SIZES))
+def test_reply_react_edit_and_delete(open_page: OpenPage, size: str) -> None:
+    width, height = SIZES[size]
+    alice = open_page(width=width, height=height)
+    bob = open_page()
+    join(alice, "alice", "talk")
+    join(bob, "bob", "talk")
+    for n in range(60):  # a busy room: the original is far above
+        say(bob, "talk", f"filler {n}")
+    say(alice, "talk", "shall we have lunch?")
+    expect(row(bob, "shall we have lunch?")).to_be_visible()
+    for n in range(60, 75):
+        say(bob, "talk", f"filler {n}")
+
+    # Bob replies; both see the quote, and Alice's click on it shows the original.
+    act_on(bob, "shall we have lunch?", "Reply")
+    expect(bob.get_by_text("Replying to alice")).to_be_visible()
+    say(bob, "talk", "yes, at noon")
+    reply = row(alice, "yes, at noon")
+    expect(reply.locator(".reply-quote")).to_contain_text("shall we have lunch?")
+    reply.locator(".reply-quote").click()
+    expect(row(alice, "shall we have lunch?")).to_be_in_viewport()
+
+    # Alice reacts; Bob sees the count, and his own vote makes it two.
+    act_on(alice, "yes, at noon", "React")
+    row(alice, "yes, at noon").get_by_role("button", name="React with 🎉").click()
+    chip = row(bob, "yes, at noon").locator(".reaction")
+    expect(chip).to_have_text("🎉 1")
+    chip.click()
+    expect(row(alice, "yes, at noon").locator(".reaction")).to_have_text("🎉 2")
+    expect(chip).to_have_attribute("aria-pressed", "true")
+
+    # ↑ in an empty composer edits Alice's last message; Escape would cancel.
+    composer = alice.get_by_label("Message #talk")
+    composer.focus()
+    composer.press("ArrowUp")
+    expect(composer).to_have_value("shall we have lunch?")
+    composer.fill("shall we have lunch at noon?")
+    composer.press("Enter")
+    edited = row(bob, "shall we have lunch at noon?")
+    expect(edited.locator(".row__edited")).to_have_text("(edited)")
+    expect(row(bob, "yes, at noon").locator(".reply-quote")).to_contain_text(
+        "shall we have lunch?"
+    )
+
+    # Bob deletes his reply: a tombstone for both, the text gone.
+    act_on(bob, "yes, at noon", "Delete")
+    row(bob, "yes, at noon").get_by_role("button", name="Delete for everyone").click()
+    expect(message_log(alice).get_by_text("yes, at noon")).to_have_count(0)
+    expect(message_log(alice).get_by_text("Message deleted")).to_have_count(1)
+    # The page never scrolls, whatever the menus did.
+    assert alice.evaluate("document.scrollingElement.scrollTop") == 0
+
+
+def test_whispers_reach_only_their_two_people(open_page: OpenPage) -> None:
+    alice, bob = open_page(), open_page(width=360, height=740)
+    carol = open_page()
+    for page, name in ((alice, "alice"), (bob, "bob"), (carol, "carol")):
+        join(page, name, "quiet")
+    say(alice, "quiet", "/w bob meet me at the back")
+    for page in (alice, bob):
+        whisper = page.get_by_test_id("whisper")
+        expect(whisper).to_contain_text("meet me at the back")
+        expect(whisper).to_contain_text("alice → bob")
+    say(alice, "quiet", "hello everyone")
+    expect(row(carol, "hello everyone")).to_be_visible()
+    expect(carol.get_by_test_id("whisper")).to_have_count(0)
+    expect(carol.get_by_text("meet me at the back")).to_have_count(0)
+    say(alice, "quiet", "/w dave hi")
+    expect(alice.get_by_role("alert")).to_contain_text("Nobody here is called dave")
+
+
+def test_me_mentions_and_commands(open_page: OpenPage) -> None:
+    alice, bob = open_page(), open_page(color_scheme="dark")
+    join(alice, "alice", "lounge")
+    join(bob, "bob", "lounge")
+    composer = alice.get_by_label("Message #lounge")
+    composer.fill("/me waves")
+    composer.press("Enter")
+    expect(message_log(bob).locator(".row__me")).to_have_text("alice waves")
+    # Tab completes a member's name after @.
+    composer.fill("thanks @bo")
+    composer.press("Tab")
+    expect(composer).to_have_value("thanks @bob ")
+    composer.press("Enter")
+    mentioned = row(bob, "thanks @bob")
+    expect(mentioned).to_have_class(re.compile("row--mention"))
+    expect(mentioned.locator(".mention--me")).to_have_text("@bob")
+    expect(row(alice, "thanks @bob")).not_to_have_class(re.compile("row--mention"))
+    composer.fill("/help")
+    composer.press("Enter")
+    expect(alice.locator(".commands")).to_contain_text("/w name text")
+    composer.fill("/dance")
+    composer.press("Enter")
+    expect(alice.get_by_role("alert")).to_contain_text("There is no /dance command")
+    composer.fill("//dance is not a command")
+    composer.press("Enter")
+    expect(row(bob, "/dance is not a command")).to_be_visible()
+    composer.fill("/join other-room")
+    composer.press("Enter")
+    expect(alice.get_by_role("heading", name="#other-room")).to_be_visible()
