@@ -9,7 +9,7 @@ import re
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from browser import OpenPage, join, message_log, say
+from browser import OpenPage, join, message_log, say, watch_for_trouble
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("browser")]
 
@@ -130,3 +130,45 @@ def test_me_mentions_and_commands(open_page: OpenPage) -> None:
     composer.fill("/join other-room")
     composer.press("Enter")
     expect(alice.get_by_role("heading", name="#other-room")).to_be_visible()
+
+
+MARKDOWN_ATTACKS = [
+    "[click me](javascript:alert(1))",
+    "[click me](JAVASCRIPT:alert(1))",
+    "[click me](&#x6A;avascript:alert(1))",
+    "[click me](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)",
+    "<a href='javascript:alert(1)'>click me</a>",
+    "**<img src=x onerror=alert(1)>**",
+    "`<script>alert(1)</script>`",
+    "```\n<svg onload=alert(1)>\n```",
+    "> <iframe src=javascript:alert(1)>",
+    "*" * 500 + "bomb" + "_" * 500,
+]
+
+
+def test_markdown_renders_and_never_runs_anything(open_page: OpenPage) -> None:
+    sender, reader = open_page(), open_page(width=360, height=740)
+    trouble = [watch_for_trouble(page) for page in (sender, reader)]
+    join(sender, "mallory", "md")
+    join(reader, "victim", "md")
+    say(sender, "md", "**bold** and `code` and [docs](https://example.com/docs)")
+    for attack in MARKDOWN_ATTACKS:
+        composer = sender.get_by_label("Message #md")
+        composer.fill(attack)
+        composer.press("Enter")
+    say(sender, "md", "the end")
+    expect(row(reader, "the end")).to_be_visible()
+    log = message_log(reader)
+    expect(log.locator("strong", has_text="bold")).to_have_count(1)
+    expect(log.locator("code", has_text="code")).to_have_count(1)
+    expect(log.locator("a", has_text="docs")).to_have_attribute(
+        "href", "https://example.com/docs"
+    )
+    for page in (sender, reader):
+        log = message_log(page)
+        assert log.locator("img, script, iframe, svg").count() == 0
+        hrefs = log.locator("a").evaluate_all("links => links.map(a => a.href)")
+        assert all(href.startswith("https://") for href in hrefs), hrefs
+    expect(log.locator(".md-code pre")).to_contain_text("<svg onload=alert(1)>")
+    reader.wait_for_timeout(500)
+    assert trouble == [[], []]

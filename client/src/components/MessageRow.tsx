@@ -4,6 +4,7 @@ import type { TimelineItem } from "../chat/timeline";
 import { Author } from "./Author";
 import { MessageToolbar, Reactions, ReplyQuote } from "./MessageParts";
 import { MessageText } from "./MessageText";
+import { RichText } from "./RichText";
 
 function timeOfDay(at: number): string {
   return new Date(at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
@@ -73,7 +74,7 @@ export const MessageRow = memo(function MessageRow({ item, username, myTrip, fla
               <Timestamp at={whisper.timestamp} />
             </div>
             <div className="row__text" dir="auto">
-              <MessageText text={whisper.message} myName={username} />
+              <RichText text={whisper.message} myName={username} />
             </div>
           </div>
         );
@@ -111,7 +112,7 @@ export const MessageRow = memo(function MessageRow({ item, username, myTrip, fla
                 {message.username} <MessageText text={message.message} myName={username} />
               </span>
             ) : (
-              <MessageText text={message.message} myName={username} />
+              <RichText text={message.message} myName={username} />
             )}
             {message.edited_at && !message.deleted ? (
               <span className="row__edited" title={`Edited ${fullDate(message.edited_at)}`}>
