@@ -1,7 +1,8 @@
 import { useCallback, useEffect, useRef, useState } from "react";
 
 import { useChat } from "./chat/ChatProvider";
-import { totalUnread } from "./chat/chatReducer";
+import { totalMentions, totalUnread } from "./chat/chatReducer";
+import { setFaviconBadge } from "./chat/favicon";
 import { hashForRoom, roomFromHash } from "./chat/hashRoute";
 import { keyFromPassword, loadIdentity, splitNickname } from "./chat/identity";
 import { nicknameProblem, roomNameProblem } from "./chat/protocol";
@@ -93,12 +94,15 @@ export function App() {
     if (linkedRoom && state.activeRoom === linkedRoom) setLinkedRoom("");
   }, [linkedRoom, state.activeRoom]);
 
-  // While the tab is hidden, the title counts unread messages.
+  // While the tab is hidden, the title and icon count unread messages and mentions.
   const unread = totalUnread(state);
+  const mentions = totalMentions(state);
   useEffect(() => {
     const base = activeRoom ? `#${activeRoom.name} · ${PRODUCT_NAME}` : PRODUCT_NAME;
-    document.title = state.hidden && unread > 0 ? `(${unread}) ${base}` : base;
-  }, [state.hidden, unread, activeRoom]);
+    const counts = mentions > 0 ? `(${unread} · @${mentions}) ` : unread > 0 ? `(${unread}) ` : "";
+    document.title = state.hidden ? `${counts}${base}` : base;
+    setFaviconBadge(state.hidden ? unread : 0, state.hidden ? mentions : 0);
+  }, [state.hidden, unread, mentions, activeRoom]);
 
   return (
     <div className={`app ${activeRoom ? "app--in-room" : "app--in-lobby"}`}>

@@ -172,3 +172,61 @@ def test_markdown_renders_and_never_runs_anything(open_page: OpenPage) -> None:
     expect(log.locator(".md-code pre")).to_contain_text("<svg onload=alert(1)>")
     reader.wait_for_timeout(500)
     assert trouble == [[], []]
+
+
+RECORD_NOTIFICATIONS = """
+window.__notifications = [];
+window.Notification = class extends EventTarget {
+  static permission = "granted";
+  static requestPermission() { return Promise.resolve("granted"); }
+  constructor(title, options) {
+    super();
+    window.__notifications.push({ title, body: options && options.body });
+  }
+  close() {}
+};
+"""
+
+
+def notifications(page: Page) -> list[dict[str, str]]:
+    return list(page.evaluate("window.__notifications"))
+
+
+def hide(page: Page) -> None:
+    page.evaluate(
+        "Object.defineProperty(document, 'visibilityState', {value: 'hidden', "
+        "configurable: true}); document.dispatchEvent(new Event('visibilitychange'))"
+    )
+
+
+def test_a_mention_notifies_and_counts_in_the_title_and_icon(
+    open_page: OpenPage,
+) -> None:
+    alice = open_page()
+    bob = open_page(width=360, height=740)
+    bob.context.add_init_script(RECORD_NOTIFICATIONS)
+    bob.reload()
+    join(alice, "alice", "ping")
+    join(bob, "bob", "ping")
+    say(alice, "ping", "nobody is mentioned here")
+    expect(row(bob, "nobody is mentioned")).to_be_visible()
+    hide(bob)
+    say(alice, "ping", "just chatting")
+    say(alice, "ping", "@bob are you there?")
+    expect(bob).to_have_title("(2 · @1) #ping · Murmur")
+    icon = bob.locator("link[rel='icon']")
+    expect(icon).to_have_attribute("href", re.compile(r"^data:image/png;base64,"))
+    bob.wait_for_function("window.__notifications.length > 0")
+    assert notifications(bob) == [
+        {"title": "alice in #ping", "body": "alice: @bob are you there?"}
+    ]
+    # "Every message" for this room: the next one notifies too, mention or not.
+    bob.get_by_role("button", name=re.compile("people")).click()
+    bob.get_by_label("Every message").check()
+    say(alice, "ping", "lunch?")
+    bob.wait_for_function("window.__notifications.length > 1")
+    assert notifications(bob)[-1]["body"] == "alice: lunch?"
+    bob.get_by_label("Nothing").check()
+    say(alice, "ping", "@bob last call")
+    expect(bob).to_have_title("(4 · @2) #ping · Murmur")
+    assert len(notifications(bob)) == 2

@@ -25,14 +25,18 @@ import {
   firstSeq,
   initialState,
   isLimited,
+  isMine,
   lastSeq,
+  mentionsMe,
   skipsSeq,
   type ChatState,
   type Room,
 } from "./chatReducer";
 import { DraftStore } from "./drafts";
+import { deserves, notify, notifyLevel } from "./notifications";
 import { saveIdentity, type Identity } from "./identity";
 import { loadKnownTrips, saveKnownTrips } from "./identityMemory";
+import { isChange } from "./protocol";
 import type {
   Connected,
   JoinRequest,
@@ -234,7 +238,31 @@ export function ChatProvider({ socket, children }: { socket: ChatSocket; childre
     function onChange(payload: MessageChange) {
       onMessages([payload]);
     }
+    /** A notification for what arrived in a room you are not looking at, if its
+     * level asks for one: one per room per showing, naming the newest message. */
+    function notifyAbout(roomName: string, entries: RoomEntry[]) {
+      const state = stateRef.current;
+      if (!state.hidden && state.activeRoom === roomName) return;
+      const level = notifyLevel(roomName);
+      const worth = entries.filter(
+        (entry): entry is ServerMessage =>
+          !isChange(entry) && !isMine(state, entry) && deserves(level, { mentionsMe: mentionsMe(state, entry) }),
+      );
+      const newest = worth[worth.length - 1];
+      if (!newest) return;
+      const title = worth.length > 1 ? `${worth.length} new messages in #${roomName}` : `${newest.username} in #${roomName}`;
+      notify(title, `${newest.username}: ${newest.message}`, `room-${roomName}`, () =>
+        dispatch({ type: "room_selected", room: roomName }),
+      );
+    }
     function onWhisper(payload: Whisper) {
+      const state = stateRef.current;
+      const elsewhere = state.hidden || state.activeRoom !== payload.room;
+      if (elsewhere && !isMine(state, payload) && notifyLevel(payload.room) !== "none") {
+        notify(`${payload.username} whispers in #${payload.room}`, payload.message, `whisper-${payload.id}`, () =>
+          dispatch({ type: "room_selected", room: payload.room }),
+        );
+      }
       // After the messages that came before it, which may still wait to be shown.
       if (showTimer.current !== null) {
         window.clearTimeout(showTimer.current);
@@ -266,6 +294,7 @@ export function ChatProvider({ socket, children }: { socket: ChatSocket; childre
         messages.sort((a, b) => a.seq - b.seq);
         const room = stateRef.current.rooms[name];
         const gap = room !== undefined && skipsSeq(room, messages);
+        if (room) notifyAbout(name, messages);
         // Not urgent: React may render them between keystrokes.
         startTransition(() => dispatch({ type: "messages_received", messages }));
         if (room && gap) fillGap(room);

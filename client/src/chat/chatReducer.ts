@@ -463,6 +463,11 @@ export function isLimited(state: ChatState, now: number = Date.now()): boolean {
   return state.limitedUntil !== null && state.limitedUntil > now;
 }
 
+/** Unread mentions of you (and whispers) across every room. */
+export function totalMentions(state: ChatState): number {
+  return Object.values(state.rooms).reduce((sum, room) => sum + room.unreadMentions, 0);
+}
+
 /** Unread messages across every room, for the document title. */
 export function totalUnread(state: ChatState): number {
   return Object.values(state.rooms).reduce((sum, room) => sum + room.unread, 0);

@@ -1,10 +1,12 @@
-import { useEffect, useId, useRef, useState, type FormEvent } from "react";
+import { lazy, Suspense, useEffect, useId, useRef, useState, type FormEvent } from "react";
 
 import { useChat } from "../chat/ChatProvider";
 import { splitNickname } from "../chat/identity";
 import { nicknameProblem, roomNameProblem } from "../chat/protocol";
 import { useSecondsUntil } from "./Composer";
-import { IdentityPanel } from "./IdentityPanel";
+
+// Collapsed until asked for, so fetched after the lobby shows (keeps the first file small).
+const IdentityPanel = lazy(() => import("./IdentityPanel").then((module) => ({ default: module.IdentityPanel })));
 
 const REFRESH_MS = 5000;
 
@@ -181,7 +183,9 @@ export function Lobby({
           {deriving ? "Making your identity…" : joining ? (connected ? "Joining…" : "Joining when back online…") : "Join"}
         </button>
       </form>
-      <IdentityPanel />
+      <Suspense fallback={null}>
+        <IdentityPanel />
+      </Suspense>
       <div className="lobby__rooms-block">
         <h3 className="lobby__subtitle">Rooms with people in them</h3>
         {state.lobbyRooms.length === 0 ? (

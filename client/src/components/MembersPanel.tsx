@@ -5,6 +5,7 @@ import { nameKey, personKey } from "../chat/chatReducer";
 import { splitNickname } from "../chat/identity";
 import { nicknameProblem, type Member } from "../chat/protocol";
 import { Author } from "./Author";
+import { NotificationSettings } from "./NotificationSettings";
 
 /** Your name in this room, changed in place (as `/nick` does). */
 function RenameForm({ room, current, onDone }: { room: string; current: string; onDone: () => void }) {
@@ -173,6 +174,7 @@ export const MembersPanel = memo(function MembersPanel({
           );
         })}
       </ul>
+      <NotificationSettings key={room} room={room} />
     </aside>
   );
 });

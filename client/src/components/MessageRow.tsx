@@ -96,7 +96,8 @@ export const MessageRow = memo(function MessageRow({ item, username, myTrip, fla
         message.deleted && "row--deleted",
       ];
       return (
-        <div className={classes.filter(Boolean).join(" ")} data-seq={message.seq} data-id={message.id}>
+        // Focusable (not in the Tab order): a tap on a phone shows the message's actions.
+        <div className={classes.filter(Boolean).join(" ")} data-seq={message.seq} data-id={message.id} tabIndex={-1}>
           {item.grouped && !message.reply_to ? null : (
             <div className="row__meta">
               <Author name={message.username} trip={message.trip ?? null} flagged={flagged} />
