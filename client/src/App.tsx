@@ -9,6 +9,7 @@ import { nicknameProblem, roomNameProblem } from "./chat/protocol";
 import { loadNickname, saveNickname } from "./chat/storage";
 import { ConnectionBadge } from "./components/ConnectionBadge";
 import { Lobby, PRODUCT_NAME } from "./components/Lobby";
+import { MentionsView } from "./components/MentionsView";
 import { RoomList } from "./components/RoomList";
 import { createRoomMemory } from "./components/roomMemory";
 import { RoomView } from "./components/RoomView";
@@ -116,7 +117,9 @@ export function App() {
       <div className="app__body">
         <RoomList />
         <main className="app__main">
-          {activeRoom ? (
+          {state.mentionsView ? (
+            <MentionsView />
+          ) : activeRoom ? (
             <RoomView room={activeRoom} memory={roomMemory} />
           ) : (
             <Lobby

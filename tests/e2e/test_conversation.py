@@ -230,3 +230,30 @@ def test_a_mention_notifies_and_counts_in_the_title_and_icon(
     say(alice, "ping", "@bob last call")
     expect(bob).to_have_title("(4 · @2) #ping · Murmur")
     assert len(notifications(bob)) == 2
+
+
+@pytest.mark.parametrize("size", SIZES, ids=list(SIZES))
+def test_the_mentions_view_lists_mentions_and_opens_each(
+    open_page: OpenPage, size: str
+) -> None:
+    width, height = SIZES[size]
+    alice, bob = open_page(), open_page(width=width, height=height)
+    join(alice, "alice", "work")
+    join(bob, "bob", "work")
+    say(alice, "work", "@bob the report is due")
+    for n in range(40):
+        say(alice, "work", f"chatter {n}")
+    bob.get_by_role("button", name="+ Join a room").click()
+    join(bob, "bob", "play")
+    say(alice, "work", "@bob also, lunch?")
+    mentions = bob.get_by_role("button", name=re.compile("Mentions"))
+    expect(mentions).to_contain_text("1")
+    mentions.click()
+    expect(bob.get_by_role("heading", name="Mentions of you")).to_be_focused()
+    items = bob.locator(".mentions__item")
+    expect(items).to_have_count(2)
+    expect(items.first).to_contain_text("also, lunch?")
+    items.last.get_by_role("button", name="Show in #work").click()
+    expect(bob.get_by_role("heading", name="#work")).to_be_visible()
+    expect(row(bob, "the report is due")).to_be_in_viewport()
+    expect(mentions).not_to_contain_text("1")

@@ -80,6 +80,10 @@ export interface ChatActions {
   deleteMessage: (room: string, id: string) => Promise<boolean>;
   /** Add (`on`) or take back your reaction with `emoji`. */
   react: (room: string, id: string, emoji: string, on: boolean) => Promise<boolean>;
+  /** Show the Mentions view (or close it). */
+  showMentions: (open: boolean) => void;
+  /** Open `room` at message `id`, marked for a moment. */
+  jumpTo: (room: string, id: string) => void;
   /** Say something to one person in the room; only the two of you see it. */
   whisper: (room: string, to: string, text: string) => Promise<boolean>;
   retryMessage: (room: string, clientId: string) => void;
@@ -508,6 +512,12 @@ export function ChatProvider({ socket, children }: { socket: ChatSocket; childre
           kind: options.kind,
           replyTo: options.replyTo,
         });
+      },
+      showMentions(open) {
+        dispatch({ type: "mentions_view", open });
+      },
+      jumpTo(room, id) {
+        dispatch({ type: "jump_requested", room, id });
       },
       editMessage(room, id, text) {
         return request((done) => socket.timeout(ACK_TIMEOUT_MS).emit("edit", { room, id, message: text, client_id: newClientId() }, done));

@@ -149,6 +149,11 @@ export interface ChatState {
   announcement: Announcement;
   /** While the server rate-limits us (ms since epoch), nothing is sent. */
   limitedUntil: number | null;
+  /** The Mentions view is shown instead of the room or lobby. */
+  mentionsView: boolean;
+  /** A message to show (scroll to and mark): a reply's original, a mention. `n`
+   * makes a repeated request a new one. */
+  jump: { room: string; id: string; n: number } | null;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -180,6 +185,8 @@ export const initialState: ChatState = {
   hidden: false,
   announcement: { id: 0, text: "" },
   limitedUntil: null,
+  mentionsView: false,
+  jump: null,
 };
 
 export type ChatAction =
@@ -223,6 +230,8 @@ export type ChatAction =
   | { type: "typing_expired"; now: number }
   | { type: "rooms_listed"; rooms: RoomCount[] }
   | { type: "room_selected"; room: string | null }
+  | { type: "mentions_view"; open: boolean }
+  | { type: "jump_requested"; room: string; id: string }
   | { type: "room_closed"; room: string }
   | { type: "error_received"; error: ServerError; room: string | null }
   | { type: "error_dismissed" }
@@ -382,6 +391,13 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
     case "room_selected":
       if (action.room !== null && !state.rooms[action.room]) return state;
       return selectRoom(state, action.room);
+    case "mentions_view":
+      return action.open ? { ...lookAway(state), mentionsView: true, activeRoom: null } : { ...state, mentionsView: false };
+    case "jump_requested": {
+      if (!state.rooms[action.room]) return state;
+      const jump = { room: action.room, id: action.id, n: (state.jump?.n ?? 0) + 1 };
+      return { ...selectRoom(state, action.room), jump };
+    }
     case "room_closed": {
       const left = lookAway(state);
       const rooms = { ...left.rooms };
@@ -461,6 +477,17 @@ export function noteTrip(room: Room, username: string, trip: string | null, mine
 /** Whether the server asked us to wait before sending anything more. */
 export function isLimited(state: ChatState, now: number = Date.now()): boolean {
   return state.limitedUntil !== null && state.limitedUntil > now;
+}
+
+/** Messages that mention you across your rooms, newest first (the Mentions view). */
+export function recentMentions(state: ChatState, limit = 100): ChatMessage[] {
+  const found: ChatMessage[] = [];
+  for (const room of Object.values(state.rooms)) {
+    for (const message of room.messages) {
+      if (!message.deleted && mentionsMe(state, message) && !isMine(state, message)) found.push(message);
+    }
+  }
+  return found.sort((a, b) => b.timestamp - a.timestamp).slice(0, limit);
 }
 
 /** Unread mentions of you (and whispers) across every room. */
@@ -589,9 +616,9 @@ function lookAt(state: ChatState, name: string | null): ChatState {
 }
 
 function selectRoom(state: ChatState, name: string | null): ChatState {
-  if (state.activeRoom === name) return { ...state, error: null };
+  if (state.activeRoom === name) return { ...state, error: null, mentionsView: false };
   const away = lookAway(state);
-  const next = { ...away, activeRoom: name, error: null };
+  const next = { ...away, activeRoom: name, error: null, mentionsView: false };
   return state.hidden ? next : lookAt(next, name);
 }
 

@@ -169,16 +169,24 @@ export function MessageList({ room, memory, jump = null }: { room: Room; memory:
     const index = itemsRef.current.findIndex((item) => item.key === `m-${jump.id}`);
     if (index < 0) return;
     readingBack.current = true;
-    virtuoso.current?.scrollToIndex({ index, align: "center" });
     const timers: number[] = [];
-    const mark = () => {
-      const row = scroller.current?.querySelector<HTMLElement>(`[data-id="${CSS.escape(jump.id)}"]`);
-      if (!row) return false;
-      row.classList.add("row--flash");
-      timers.push(window.setTimeout(() => row.classList.remove("row--flash"), FLASH_MS));
-      return true;
+    // Scrolled to until it is on the page: the list may still be settling (a room
+    // just opened measures its rows and places itself first).
+    const attempt = (left: number) => {
+      virtuoso.current?.scrollToIndex({ index, align: "center" });
+      timers.push(
+        window.setTimeout(() => {
+          const row = scroller.current?.querySelector<HTMLElement>(`[data-id="${CSS.escape(jump.id)}"]`);
+          if (row) {
+            row.classList.add("row--flash");
+            timers.push(window.setTimeout(() => row.classList.remove("row--flash"), FLASH_MS));
+          } else if (left > 0) {
+            attempt(left - 1);
+          }
+        }, 120),
+      );
     };
-    timers.push(window.setTimeout(() => void (mark() || timers.push(window.setTimeout(mark, 250))), 60));
+    attempt(5);
     return () => timers.forEach((timer) => window.clearTimeout(timer));
   }, [jump]);
 

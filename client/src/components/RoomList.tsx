@@ -1,4 +1,5 @@
 import { useChat } from "../chat/ChatProvider";
+import { totalMentions } from "../chat/chatReducer";
 
 /**
  * The rooms you are in, with unread counts, and the way back to the lobby. A
@@ -6,16 +7,33 @@ import { useChat } from "../chat/ChatProvider";
  */
 export function RoomList() {
   const { state, actions } = useChat();
+  const mentions = totalMentions(state);
+  const inLobby = state.activeRoom === null && !state.mentionsView;
   return (
     <nav className="room-list" aria-label="Your rooms">
       <button
         type="button"
-        className={`room-list__item room-list__lobby ${state.activeRoom === null ? "room-list__item--active" : ""}`}
-        aria-current={state.activeRoom === null ? "page" : undefined}
+        className={`room-list__item room-list__lobby ${inLobby ? "room-list__item--active" : ""}`}
+        aria-current={inLobby ? "page" : undefined}
         onClick={() => actions.selectRoom(null)}
       >
         + Join a room
       </button>
+      {state.roomOrder.length > 0 ? (
+        <button
+          type="button"
+          className={`room-list__item ${state.mentionsView ? "room-list__item--active" : ""}`}
+          aria-current={state.mentionsView ? "page" : undefined}
+          onClick={() => actions.showMentions(true)}
+        >
+          <span className="room-list__name">@ Mentions</span>
+          {mentions > 0 ? (
+            <span className="room-list__unread" aria-label={`${mentions} unread`}>
+              {mentions > 99 ? "99+" : mentions}
+            </span>
+          ) : null}
+        </button>
+      ) : null}
       {state.roomOrder.length === 0 ? (
         <p className="room-list__empty">You are not in any room yet.</p>
       ) : null}

@@ -8,7 +8,7 @@ import { Composer, type ComposeTarget } from "./Composer";
 import { MessageActionsContext, type MessageActions } from "./messageActions";
 import { ConnectionBadge } from "./ConnectionBadge";
 import { MembersPanel } from "./MembersPanel";
-import { MessageList, type JumpRequest } from "./MessageList";
+import { MessageList } from "./MessageList";
 import type { RoomMemory } from "./roomMemory";
 import { TypingIndicator } from "./TypingIndicator";
 
@@ -126,7 +126,7 @@ export function RoomView({ room, memory }: { room: Room; memory: RoomMemory }) {
   );
 
   const [target, setTarget] = useState<ComposeTarget | null>(null);
-  const [jump, setJump] = useState<JumpRequest | null>(null);
+  const jump = state.jump?.room === room.name ? state.jump : null;
   const voter = trip ?? state.sid;
   const editWindowMs = state.limits.edit_window_seconds * 1000;
   const roomName = room.name;
@@ -136,7 +136,7 @@ export function RoomView({ room, memory }: { room: Room; memory: RoomMemory }) {
       edit: (message) => setTarget({ mode: "edit", message }),
       remove: (message) => void actions.deleteMessage(roomName, message.id),
       react: (message, emoji, on) => void actions.react(roomName, message.id, emoji, on),
-      jumpTo: (id) => setJump((last) => ({ id, n: (last?.n ?? 0) + 1 })),
+      jumpTo: (id) => actions.jumpTo(roomName, id),
       voter,
       canEdit: (message) => Date.now() - message.timestamp < editWindowMs,
     }),
