@@ -115,3 +115,38 @@ def test_a_whisper_reaches_only_its_two_people(open_client: Any) -> None:
         "whisper", {"room": "whispers", "to": "nobody", "message": "x"}
     )
     assert refused["error"]["code"] == "no_such_member"
+
+
+def test_every_refusal_of_the_conversation_on_a_real_server(open_client: Any) -> None:
+    alice, bob = open_client(), open_client()
+    join(alice, "refusals", "alice")
+    join(bob, "refusals", "bob")
+    sent = alice.call("message", {"room": "refusals", "message": "mine"})
+    cases = [
+        (bob, "edit", {"id": sent["id"], "message": "x"}, "not_author"),
+        (bob, "delete", {"id": sent["id"]}, "not_author"),
+        (bob, "edit", {"id": "nope", "message": "x"}, "unknown_message"),
+        (bob, "react", {"id": "nope", "emoji": "👍", "on": True}, "unknown_message"),
+        (bob, "message", {"message": "re", "reply_to": "nope"}, "unknown_message"),
+        (
+            bob,
+            "react",
+            {"id": sent["id"], "emoji": "no", "on": True},
+            "invalid_payload",
+        ),
+        (bob, "whisper", {"to": "carol", "message": "hi"}, "no_such_member"),
+        (bob, "message", {"message": "x", "kind": "shout"}, "invalid_payload"),
+    ]
+    for client, event, payload, code in cases:
+        reply = client.call(event, {"room": "refusals", **payload})
+        assert reply["ok"] is False and reply["error"]["code"] == code, (event, reply)
+        client.wait_for(
+            "error", lambda e, c=code, ev=event: (e["code"], e["event"]) == (c, ev)
+        )
+    for n in range(20):
+        react = {"room": "refusals", "id": sent["id"], "emoji": chr(0x1F600 + n)}
+        assert bob.call("react", {**react, "on": True})["ok"]
+    extra = {"room": "refusals", "id": sent["id"], "emoji": "🚀", "on": True}
+    assert bob.call("react", extra)["error"]["code"] == "too_many_reactions"
+    # Nothing refused reached the room.
+    assert alice.received("message_edited") == alice.received("message_deleted") == []
