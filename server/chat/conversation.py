@@ -22,6 +22,11 @@ _TRAILING = ".,:;!?)]}\"'»”’…"
 _EMOJI_JOINERS = frozenset("\u200d\ufe0e\ufe0f\u20e3")
 _KEYCAP_BASES = frozenset("0123456789#*")
 MAX_EMOJI_LENGTH = 16
+# Unicode's emoji blocks (Mahjong tiles to Symbols and Pictographs Extended-A): their
+# newest emoji may be newer than this Python's Unicode data, yet still emoji.
+_EMOJI_BLOCKS = range(0x1F000, 0x1FB00)
+# Arrows to Miscellaneous Symbols and Arrows: math-symbol emoji such as ◽ live here.
+_SYMBOL_BLOCKS = range(0x2190, 0x2C00)
 MESSAGE_KINDS = ("action",)
 
 
@@ -52,24 +57,35 @@ def mentioned(text: str, members: Iterable[dict[str, Any]]) -> list[str]:
     return found
 
 
+def _pictographic(char: str, category: str) -> bool:
+    code = ord(char)
+    return (
+        category == "So"
+        or code in _EMOJI_BLOCKS
+        or (category == "Sm" and code in _SYMBOL_BLOCKS)
+    )
+
+
 def is_emoji(text: str) -> bool:
-    """One emoji (a single pictograph, flag, keycap or ZWJ sequence), nothing else:
-    reactions are pictures, not words."""
-    if not 1 <= len(text) <= MAX_EMOJI_LENGTH:
+    """One emoji (a pictograph, a symbol asking for emoji presentation with U+FE0F,
+    a flag, a keycap or a ZWJ sequence of them), nothing else: reactions are
+    pictures, not words."""
+    if not 1 <= len(text) <= MAX_EMOJI_LENGTH or text[0] in _EMOJI_JOINERS:
         return False
     pictographs = 0
     for index, char in enumerate(text):
         category = unicodedata.category(char)
-        if category == "So":
+        presented = text[index + 1 : index + 2] == "\ufe0f"
+        if _pictographic(char, category) or (
+            presented and not char.isspace() and not (char.isascii() and char.isalnum())
+        ):
             pictographs += 1
         elif char in _EMOJI_JOINERS or category in ("Sk", "Mn", "Me"):
-            if index == 0:
-                return False
+            continue
         elif 0xE0020 <= ord(char) <= 0xE007F:  # tag characters (subdivision flags)
-            if index == 0:
-                return False
+            continue
         elif char in _KEYCAP_BASES and index == 0 and "\u20e3" in text:
             pictographs += 1
         else:
             return False
-    return pictographs >= 1
+    return pictographs >= 1 and unicodedata.category(text[0]) not in ("Sk", "Mn", "Me")

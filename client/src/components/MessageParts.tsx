@@ -3,11 +3,14 @@
  * reactions, and the actions on it (reply, react, edit, delete, copy), shown on
  * hover or keyboard focus, and with the "…" button on touch screens.
  */
-import { useState } from "react";
+import { lazy, Suspense, useState } from "react";
 
 import type { ChatMessage } from "../chat/chatReducer";
 import type { ReplyQuote as Quote } from "../chat/protocol";
 import { QUICK_REACTIONS, useMessageActions } from "./messageActions";
+
+// Every emoji: its own file (data and all), fetched when first asked for.
+const EmojiPicker = lazy(() => import("./EmojiPicker"));
 
 /** What a reply answers; a click shows the original (when it is still here). */
 export function ReplyQuote({ quote }: { quote: Quote }) {
@@ -60,6 +63,7 @@ export function Reactions({ message }: { message: ChatMessage }) {
 export function MessageToolbar({ message, mine }: { message: ChatMessage; mine: boolean }) {
   const actions = useMessageActions();
   const [picking, setPicking] = useState(false);
+  const [browsing, setBrowsing] = useState(false);
   const [confirming, setConfirming] = useState(false);
   const [copied, setCopied] = useState(false);
   if (!actions || message.deleted) return null;
@@ -137,7 +141,28 @@ export function MessageToolbar({ message, mine }: { message: ChatMessage; mine: 
               </button>
             );
           })}
+          <button
+            type="button"
+            className="reaction-picker__more"
+            aria-expanded={browsing}
+            onClick={() => setBrowsing((open) => !open)}
+          >
+            More…
+          </button>
         </div>
+      ) : null}
+      {picking && browsing ? (
+        <Suspense fallback={<p className="emoji-picker emoji-picker--loading">Loading emoji…</p>}>
+          <EmojiPicker
+            onClose={() => setBrowsing(false)}
+            onPick={(emoji) => {
+              setBrowsing(false);
+              setPicking(false);
+              const mineAlready = voter != null && (message.reactions?.[emoji] ?? []).includes(voter);
+              actions.react(message, emoji, !mineAlready);
+            }}
+          />
+        </Suspense>
       ) : null}
     </div>
   );
