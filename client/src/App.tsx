@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useRef, useState } from "react";
+import { lazy, Suspense, useCallback, useEffect, useRef, useState } from "react";
 
 import { useChat } from "./chat/ChatProvider";
 import { totalMentions, totalUnread } from "./chat/chatReducer";
@@ -9,11 +9,13 @@ import { nicknameProblem, roomNameProblem } from "./chat/protocol";
 import { loadNickname, saveNickname } from "./chat/storage";
 import { ConnectionBadge } from "./components/ConnectionBadge";
 import { Lobby, PRODUCT_NAME } from "./components/Lobby";
-import { MentionsView } from "./components/MentionsView";
 import { RoomList } from "./components/RoomList";
 import { createRoomMemory } from "./components/roomMemory";
 import { RoomView } from "./components/RoomView";
 import "./App.css";
+
+// Opened now and then: its own file, fetched when first shown.
+const MentionsView = lazy(() => import("./components/MentionsView").then((m) => ({ default: m.MentionsView })));
 
 /** The page: your rooms, and the lobby or a room; the page itself never scrolls. */
 export function App() {
@@ -118,7 +120,9 @@ export function App() {
         <RoomList />
         <main className="app__main">
           {state.mentionsView ? (
-            <MentionsView />
+            <Suspense fallback={null}>
+              <MentionsView />
+            </Suspense>
           ) : activeRoom ? (
             <RoomView room={activeRoom} memory={roomMemory} />
           ) : (

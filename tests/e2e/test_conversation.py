@@ -204,6 +204,8 @@ def test_a_mention_notifies_and_counts_in_the_title_and_icon(
 ) -> None:
     alice = open_page()
     bob = open_page(width=360, height=740)
+    bob.context.grant_permissions(["notifications"])
+    # Headless Chromium shows no notifications: the page's constructor is recorded.
     bob.context.add_init_script(RECORD_NOTIFICATIONS)
     bob.reload()
     join(alice, "alice", "ping")
