@@ -114,6 +114,12 @@ def test_me_mentions_and_commands(open_page: OpenPage) -> None:
     composer.press("Tab")
     expect(composer).to_have_value("thanks @bob ")
     composer.press("Enter")
+    # Typing `@` offers the names here; a click completes one.
+    composer.fill("and @")
+    composer.press("End")
+    alice.locator(".composer__names").get_by_role("button", name="@bob").click()
+    expect(composer).to_have_value("and @bob ")
+    composer.fill("")
     mentioned = row(bob, "thanks @bob")
     expect(mentioned).to_have_class(re.compile("row--mention"))
     expect(mentioned.locator(".mention--me")).to_have_text("@bob")

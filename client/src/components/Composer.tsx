@@ -12,6 +12,7 @@ import {
 import { useChatTools } from "../chat/ChatProvider";
 import type { ChatMessage, ShownError } from "../chat/chatReducer";
 import { COMMAND_HELP, completeName, parseLine } from "../chat/commands";
+import { mentionAt } from "../chat/mentions";
 import { splitNickname } from "../chat/identity";
 import { nicknameProblem, roomNameProblem } from "../chat/protocol";
 
@@ -98,6 +99,8 @@ export const Composer = memo(function Composer({
   const [text, setText] = useState(() => drafts.get(room));
   const completion = useRef({ base: "", caret: 0, skip: 0, source: "", sourceCaret: 0 });
   const [command, setCommand] = useState<CommandProblem | null>(null);
+  // Where the caret is, for the names offered while an `@name` is being typed.
+  const [caret, setCaret] = useState(0);
   const input = useRef<HTMLTextAreaElement>(null);
   const inputId = useId();
   const length = [...text.trim()].length;
@@ -106,6 +109,12 @@ export const Composer = memo(function Composer({
   const limited = limitedUntil !== null && secondsLeft > 0;
   const canSend = length > 0 && !tooLong;
   const error = shownError && (shownError.room === null || shownError.room === room) ? shownError : null;
+  const typingName = mentionAt(text, caret);
+  const offered = typingName
+    ? names
+        .filter((name) => name.toLowerCase().startsWith(typingName.prefix.toLowerCase()) && !/\s/u.test(name))
+        .slice(0, 6)
+    : [];
 
   // The person's next move is to type: the composer takes focus when a room opens,
   // and when they choose to reply to or edit a message.
@@ -249,6 +258,18 @@ export const Composer = memo(function Composer({
     return true;
   }
 
+  function pickName(name: string) {
+    const typing = mentionAt(text, caret);
+    if (!typing) return;
+    const next = `${text.slice(0, typing.start)}@${name} ${text.slice(caret)}`;
+    const at = typing.start + name.length + 2;
+    update(next);
+    setCaret(at);
+    const element = input.current;
+    element?.focus();
+    window.requestAnimationFrame(() => element?.setSelectionRange(at, at));
+  }
+
   function onKeyDown(event: KeyboardEvent<HTMLTextAreaElement>) {
     if (event.nativeEvent.isComposing) return;
     if (event.key === "Tab" && !event.shiftKey && complete(event)) {
@@ -296,6 +317,17 @@ export const Composer = memo(function Composer({
       <label htmlFor={inputId} className="visually-hidden">
         Message #{room}
       </label>
+      {offered.length > 0 ? (
+        <ul className="composer__names" aria-label="Names here (Tab completes the first)">
+          {offered.map((name) => (
+            <li key={name}>
+              <button type="button" className="composer__name" onClick={() => pickName(name)}>
+                @{name}
+              </button>
+            </li>
+          ))}
+        </ul>
+      ) : null}
       <div className="composer__row">
         <textarea
           ref={input}
@@ -308,7 +340,11 @@ export const Composer = memo(function Composer({
           placeholder={offline ? "Offline: messages are sent when you're back" : `Message #${room}`}
           aria-invalid={tooLong ? true : undefined}
           aria-describedby={`${inputId}-status`}
-          onChange={(event) => update(event.target.value)}
+          onChange={(event) => {
+            update(event.target.value);
+            setCaret(event.target.selectionStart);
+          }}
+          onSelect={(event) => setCaret(event.currentTarget.selectionStart)}
           onKeyDown={onKeyDown}
           onBlur={() => actions.setTyping(room, false)}
         />
