@@ -29,12 +29,13 @@ export function NotificationSettings({ room }: { room: string }) {
   }
 
   return (
-    <fieldset className="notify">
+    <div className="notify">
+      <fieldset className="notify__set">
       <legend className="notify__title">Notify me about</legend>
       {(Object.keys(LABELS) as NotifyLevel[]).map((option) => (
         <label key={option} className="notify__option">
-          <input type="radio" name={name} value={option} checked={level === option} onChange={() => choose(option)} />{" "}
-          {LABELS[option]}
+          <input type="radio" name={name} value={option} checked={level === option} onChange={() => choose(option)} />
+          <span>{LABELS[option]}</span>
         </label>
       ))}
       {level === "none" ? null : allowed === "default" ? (
@@ -53,6 +54,7 @@ export function NotificationSettings({ room }: { room: string }) {
       ) : allowed === "granted" ? (
         <p className="notify__note">Shown on your desktop, with a short tone.</p>
       ) : null}
-    </fieldset>
+      </fieldset>
+    </div>
   );
 }
