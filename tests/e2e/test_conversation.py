@@ -124,6 +124,8 @@ def test_me_mentions_and_commands(open_page: OpenPage) -> None:
     expect(mentioned).to_have_class(re.compile("row--mention"))
     expect(mentioned.locator(".mention--me")).to_have_text("@bob")
     expect(row(alice, "thanks @bob")).not_to_have_class(re.compile("row--mention"))
+    composer.fill("/w")
+    expect(alice.locator(".composer__hints")).to_contain_text("whisper to one person")
     composer.fill("/help")
     composer.press("Enter")
     expect(alice.locator(".commands")).to_contain_text("/w name text")

@@ -1,8 +1,8 @@
 /**
  * Telling you about messages while you look elsewhere: per room, "all" messages,
  * only "mentions" of you (and whispers to you), or "none". Desktop notifications go
- * through the browser's Notification API once you allow them; a short tone plays
- * with each; the tab's title and icon count what is unread (favicon.ts).
+ * through the browser's Notification API once you allow them, each with a short
+ * tone; the tab's title and icon count what is unread (favicon.ts) in any case.
  */
 
 export type NotifyLevel = "all" | "mentions" | "none";
@@ -81,10 +81,11 @@ export function chime(): void {
   }
 }
 
-/** Show one desktop notification (when allowed), with a tone; a click opens the room. */
+/** Show one desktop notification, with a tone, once the person has allowed them
+ * (opt-in: until then only the tab's title and icon count); a click opens the room. */
 export function notify(title: string, body: string, tag: string, onClick: () => void): void {
-  chime();
   if (permission() !== "granted") return;
+  chime();
   try {
     const shown = new Notification(title, { body: body.slice(0, 180), tag });
     shown.onclick = () => {

@@ -109,6 +109,11 @@ export const Composer = memo(function Composer({
   const limited = limitedUntil !== null && secondsLeft > 0;
   const canSend = length > 0 && !tooLong;
   const error = shownError && (shownError.room === null || shownError.room === room) ? shownError : null;
+  // A command being typed: the commands it could be, with what they do.
+  const commandHints =
+    text.startsWith("/") && !/\s/u.test(text) && !text.startsWith("//")
+      ? COMMAND_HELP.filter((entry) => entry.usage.startsWith(text.toLowerCase()) && entry.usage !== "//text")
+      : [];
   const typingName = mentionAt(text, caret);
   const offered = typingName
     ? names
@@ -361,6 +366,14 @@ export const Composer = memo(function Composer({
         {limited ? (
           <span className="composer__error" role="status">
             You're sending too fast. Your messages go out in {secondsLeft} s.
+          </span>
+        ) : commandHints.length > 0 && !command ? (
+          <span className="composer__hints">
+            {commandHints.map((entry) => (
+              <span key={entry.usage} className="composer__hint">
+                <code>{entry.usage}</code> {entry.what}
+              </span>
+            ))}
           </span>
         ) : command?.help ? (
           <span className="composer__help" role="status">

@@ -50,7 +50,9 @@ export function NotificationSettings({ room }: { room: string }) {
           Show them on my desktop
         </button>
       ) : allowed === "denied" ? (
-        <p className="notify__note">Desktop notifications are blocked in this browser's site settings; you still get a tone and the tab's count.</p>
+        <p className="notify__note">
+          Desktop notifications are blocked in this browser's site settings; the tab's title still counts them.
+        </p>
       ) : allowed === "granted" ? (
         <p className="notify__note">Shown on your desktop, with a short tone.</p>
       ) : null}
