@@ -30,6 +30,8 @@ _BIDI_MARKS = "\u200e\u200f"
 
 def visible(text: str) -> bool:
     """True when `text` shows at least one character (not only blanks)."""
+    if INVISIBLE.search(text) is None:  # nearly every message: no regex rewrite
+        return bool(text) and not text.isspace()
     return any(not c.isspace() for c in INVISIBLE.sub("", text))
 
 

@@ -200,7 +200,10 @@ def message_text(payload: dict[str, Any], max_length: int) -> str:
         raise ChatError(
             "message_too_long", f"Messages are at most {max_length} characters."
         )
-    text = _BLANK_LINES.sub("\n\n", _MESSAGE_CONTROL.sub("", raw)).strip()
+    if raw.isprintable():  # one line, no control characters: nothing to clean
+        text = raw.strip()
+    else:
+        text = _BLANK_LINES.sub("\n\n", _MESSAGE_CONTROL.sub("", raw)).strip()
     if not names.visible(text):
         raise ChatError("empty_message")
     if len(text) > max_length:
