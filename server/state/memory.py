@@ -191,16 +191,11 @@ class MemoryRoomStore:
 
     def add_message(self, room: str, sid: str, draft: Draft) -> tuple[Message, bool]:
         with self._lock:
-            state = self._rooms.get(room)
-            holder = state.members.get(sid) if state else None
-            if state is None or holder is None:
-                raise NotAMember(room)
-            now = self._clock()
-            self._forget_old_retries(state, now)
-            key = draft.dedupe_key()
-            if key is not None and key in state.recent:
-                return state.recent[key][0], True
-            person = state.people[holder]
+            state, person, now, key, retried = self._entry_request(
+                room, sid, draft.dedupe_key()
+            )
+            if retried is not None:
+                return retried, True
             message = new_message(
                 room, self._ids.next(), sid, draft, self._wall_clock_ms()
             )
@@ -218,21 +213,16 @@ class MemoryRoomStore:
         self, room: str, sid: str, change: Change
     ) -> tuple[Message, bool]:
         with self._lock:
-            state = self._rooms.get(room)
-            holder = state.members.get(sid) if state else None
-            if state is None or holder is None:
-                raise NotAMember(room)
-            now = self._clock()
-            self._forget_old_retries(state, now)
-            key = change.dedupe_key()
-            if key is not None and key in state.recent:
-                return state.recent[key][0], True
-            trip = state.people[holder].trip
+            state, person, now, key, retried = self._entry_request(
+                room, sid, change.dedupe_key()
+            )
+            if retried is not None:
+                return retried, True
             replaced, event = apply_change(
                 list(state.history),
                 change,
                 sid,
-                trip,
+                person.trip,
                 self._wall_clock_ms(),
                 self._edit_window_ms,
             )
@@ -337,6 +327,22 @@ class MemoryRoomStore:
         for key in person.keys:
             if state.names.get(key) == holder:
                 del state.names[key]
+
+    def _entry_request(
+        self, room: str, sid: str, key: str | None
+    ) -> tuple[_Room, _Person, float, str | None, Message | None]:
+        """What adding to `room`'s history needs: (room, sender, now, retry key,
+        the entry a retry already made or None). Raises NotAMember."""
+        state = self._rooms.get(room)
+        holder = state.members.get(sid) if state else None
+        if state is None or holder is None:
+            raise NotAMember(room)
+        now = self._clock()
+        self._forget_old_retries(state, now)
+        retried = (
+            state.recent[key][0] if key is not None and key in state.recent else None
+        )
+        return state, state.people[holder], now, key, retried
 
     @staticmethod
     def _append(state: _Room, entry: Message, key: str | None, now: float) -> None:

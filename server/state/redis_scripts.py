@@ -223,6 +223,19 @@ local function snippet(text, limit)
   return text
 end
 
+-- The sender's person (KEYS: members .. cid people; ARGV[1] sid, ARGV[5] has a
+-- client_id), and the entry a retry of theirs already made; nil when not a member.
+local function sender()
+  local member = redis.call('HGET', KEYS[1], ARGV[1])
+  if not member then return nil end
+  if ARGV[5] == '1' then
+    local existing = redis.call('GET', KEYS[4])
+    if existing then return {}, existing end
+  end
+  local holder = cjson.decode(member)['holder']
+  return cjson.decode(redis.call('HGET', KEYS[5], holder)), nil
+end
+
 -- `entry` has its seq already. Appends, trims, remembers the retry key.
 local function store_entry(history_key, seq_key, cid_key, entry, size, ttl, has_cid)
   local encoded = cjson.encode(entry)
@@ -241,13 +254,9 @@ MESSAGE = (
     _DEADLINE
     + _HISTORY
     + """
-local member = redis.call('HGET', KEYS[1], ARGV[1])
-if not member then return {-1} end
-if ARGV[5] == '1' then
-  local existing = redis.call('GET', KEYS[4])
-  if existing then return {0, existing} end
-end
-local person = cjson.decode(redis.call('HGET', KEYS[5], cjson.decode(member)['holder']))
+local person, existing = sender()
+if not person then return {-1} end
+if existing then return {0, existing} end
 local message = cjson.decode(ARGV[2])
 if ARGV[6] ~= '' then
   local _, original = find_message(redis.call('LRANGE', KEYS[3], 0, -1), ARGV[6])
@@ -274,14 +283,10 @@ CHANGE = (
     _DEADLINE
     + _HISTORY
     + """
-local member = redis.call('HGET', KEYS[1], ARGV[1])
-if not member then return {-1} end
+local person, existing = sender()
+if not person then return {-1} end
+if existing then return {0, existing} end
 local has_cid = ARGV[5] == '1'
-if has_cid then
-  local existing = redis.call('GET', KEYS[4])
-  if existing then return {0, existing} end
-end
-local person = cjson.decode(redis.call('HGET', KEYS[5], cjson.decode(member)['holder']))
 local trip = person.trip
 local change = cjson.decode(ARGV[2])
 local history = redis.call('LRANGE', KEYS[3], 0, -1)

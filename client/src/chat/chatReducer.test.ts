@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 
+import { TEST_LIMITS } from "../testing/limits";
 import {
   chatReducer,
   initialState,
@@ -16,13 +17,7 @@ import {
 import type { ServerMessage } from "./protocol";
 import { buildTimeline } from "./timeline";
 
-const LIMITS = {
-  max_message_length: 100,
-  max_username_length: 32,
-  max_room_length: 64,
-  history_size: 100,
-  edit_window_seconds: 600,
-};
+const LIMITS = TEST_LIMITS;
 
 function message(seq: number, overrides: Partial<ServerMessage> = {}): ServerMessage {
   return {

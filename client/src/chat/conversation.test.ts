@@ -1,28 +1,14 @@
 import { describe, expect, it } from "vitest";
 
+import { TEST_LIMITS } from "../testing/limits";
+import { serverMessage } from "../testing/renderChat";
 import { chatReducer, initialState, lastSeq, skipsSeq, type ChatAction, type ChatState } from "./chatReducer";
 import type { MessageChange, RoomEntry, ServerMessage, Whisper } from "./protocol";
 
-const LIMITS = {
-  max_message_length: 100,
-  max_username_length: 32,
-  max_room_length: 64,
-  history_size: 100,
-  edit_window_seconds: 600,
-};
+const LIMITS = TEST_LIMITS;
 
 function message(seq: number, overrides: Partial<ServerMessage> = {}): ServerMessage {
-  return {
-    room: "lobby",
-    id: `id-${seq}`,
-    seq,
-    sid: "other",
-    username: "bob",
-    trip: "bobtrip000",
-    message: `m${seq}`,
-    timestamp: 1000 + seq,
-    ...overrides,
-  };
+  return serverMessage(seq, { sid: "other", trip: "bobtrip000", message: `m${seq}`, timestamp: 1000 + seq, ...overrides });
 }
 
 const edit = (seq: number, id: string, text: string): MessageChange => ({
