@@ -120,11 +120,13 @@ def keystrokes(page: Page) -> dict[str, float]:
     }
 
 
-def load_earlier(browser: Any, url: str) -> float:
+def load_earlier(browser: Any, url: str, number: int) -> float:
     """A newcomer (who got the last HISTORY_SIZE messages on joining) scrolls to the
-    top: seconds until the older ones, fetched from the server, are on screen."""
+    top: seconds until the older ones, fetched from the server, are on screen. Each
+    is someone new: an earlier newcomer's name stays theirs for a while after they
+    go (NICK_LEASE_SECONDS)."""
     page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
-    join(page, url, "newcomer")
+    join(page, url, f"newcomer{number}")
     first = page.evaluate(
         "Math.min(...[...document.querySelectorAll('[data-seq]')]"
         ".map(e => +e.dataset.seq))"
@@ -196,7 +198,7 @@ def run(quick: bool) -> dict[str, Any]:
                     "heap_mb": heap_mb(page),
                 }
                 feeder.keep_going(0)
-                measured["load_earlier_s"] = load_earlier(chromium, url)
+                measured["load_earlier_s"] = load_earlier(chromium, url, count)
                 figures.append(measured)
                 print(json.dumps(measured), flush=True)
             chromium.close()

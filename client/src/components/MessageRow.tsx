@@ -1,5 +1,6 @@
-import { memo, useState } from "react";
+import { memo, useState, type ReactNode } from "react";
 
+import type { ChatMessage } from "../chat/chatReducer";
 import type { TimelineItem } from "../chat/timeline";
 import { Author } from "./Author";
 import { MessageToolbar, Reactions, ReplyQuote } from "./MessageParts";
@@ -33,6 +34,43 @@ export function Timestamp({ at }: { at: number }) {
     >
       <time dateTime={new Date(at).toISOString()}>{open ? full : timeOfDay(at)}</time>
     </button>
+  );
+}
+
+/**
+ * A message's row. Its actions are made only while it is hovered or holds focus:
+ * a room of thousands of rows does not carry thousands of hidden toolbars. It is
+ * focusable (not in the Tab order), so a tap on a phone shows them.
+ */
+function ActionableRow({
+  className,
+  message,
+  mine,
+  children,
+}: {
+  className: string;
+  message: ChatMessage;
+  mine: boolean;
+  children: ReactNode;
+}) {
+  const [hovered, setHovered] = useState(false);
+  const [focused, setFocused] = useState(false);
+  return (
+    <div
+      className={className}
+      data-seq={message.seq}
+      data-id={message.id}
+      tabIndex={-1}
+      onMouseEnter={() => setHovered(true)}
+      onMouseLeave={() => setHovered(false)}
+      onFocus={() => setFocused(true)}
+      onBlur={(event) => {
+        if (!event.currentTarget.contains(event.relatedTarget)) setFocused(false);
+      }}
+    >
+      {children}
+      {hovered || focused ? <MessageToolbar message={message} mine={mine} /> : null}
+    </div>
   );
 }
 
@@ -96,8 +134,7 @@ export const MessageRow = memo(function MessageRow({ item, username, myTrip, fla
         message.deleted && "row--deleted",
       ];
       return (
-        // Focusable (not in the Tab order): a tap on a phone shows the message's actions.
-        <div className={classes.filter(Boolean).join(" ")} data-seq={message.seq} data-id={message.id} tabIndex={-1}>
+        <ActionableRow className={classes.filter(Boolean).join(" ")} message={message} mine={item.mine}>
           {item.grouped && !message.reply_to ? null : (
             <div className="row__meta">
               <Author name={message.username} trip={message.trip ?? null} flagged={flagged} />
@@ -123,8 +160,7 @@ export const MessageRow = memo(function MessageRow({ item, username, myTrip, fla
             ) : null}
           </div>
           <Reactions message={message} />
-          <MessageToolbar message={message} mine={item.mine} />
-        </div>
+        </ActionableRow>
       );
     }
     case "pending": {
