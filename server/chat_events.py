@@ -16,7 +16,6 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 import socketio
@@ -242,9 +241,7 @@ class ChatEvents:
         draft = Draft(
             text=text,
             dedupe_scope=self._connection(sid).dedupe_scope,
-            client_id=protocol.optional_string(
-                data, "client_id", protocol.MAX_CLIENT_ID_LENGTH
-            ),
+            client_id=protocol.client_id(data),
             client_timestamp=protocol.optional_number(data, "timestamp"),
             kind=protocol.message_kind(data),
             reply_to=protocol.optional_string(
@@ -278,8 +275,8 @@ class ChatEvents:
         data = protocol.require_object(payload)
         room = protocol.room_name(data)
         text = protocol.message_text(data, self._limits.max_message_length)
-        change = self._change_of(sid, data, "edit")
-        change = replace(change, text=text, mentions=self._mentions(room, text))
+        mentions = self._mentions(room, text)
+        change = self._change_of(sid, data, "edit", text=text, mentions=mentions)
         return self._apply_change(sid, room, change)
 
     def on_delete(self, sid: str, payload: Any) -> dict[str, Any]:
@@ -294,10 +291,8 @@ class ChatEvents:
         `reaction` with the emoji's new count."""
         data = protocol.require_object(payload)
         room = protocol.room_name(data)
-        change = self._change_of(sid, data, "react")
-        change = replace(
-            change, emoji=protocol.emoji(data), on=protocol.required_bool(data, "on")
-        )
+        emoji, on = protocol.emoji(data), protocol.required_bool(data, "on")
+        change = self._change_of(sid, data, "react", emoji=emoji, on=on)
         return self._apply_change(sid, room, change)
 
     def on_whisper(self, sid: str, payload: Any) -> dict[str, Any]:
@@ -435,14 +430,15 @@ class ChatEvents:
             return []
         return conversation.mentioned(text, self._store.members(room))
 
-    def _change_of(self, sid: str, data: dict[str, Any], kind: str) -> Change:
+    def _change_of(
+        self, sid: str, data: dict[str, Any], kind: str, **fields: Any
+    ) -> Change:
         return Change(
             kind=kind,
             message_id=protocol.message_id(data),
             dedupe_scope=self._connection(sid).dedupe_scope,
-            client_id=protocol.optional_string(
-                data, "client_id", protocol.MAX_CLIENT_ID_LENGTH
-            ),
+            client_id=protocol.client_id(data),
+            **fields,
         )
 
     def _apply_change(self, sid: str, room: str, change: Change) -> dict[str, Any]:

@@ -213,6 +213,11 @@ def message_text(payload: dict[str, Any], max_length: int) -> str:
     return text
 
 
+def client_id(payload: dict[str, Any]) -> str | None:
+    """The sender's own id for a request, so that its retry is recognised."""
+    return optional_string(payload, "client_id", MAX_CLIENT_ID_LENGTH)
+
+
 def message_id(payload: dict[str, Any], key: str = "id") -> str:
     """The id of a message the request is about."""
     value = optional_string(payload, key, MAX_MESSAGE_ID_LENGTH)

@@ -531,16 +531,12 @@ export function ChatProvider({ socket, children }: { socket: ChatSocket; childre
         );
       },
       whisper(room, to, text) {
-        return new Promise<boolean>((resolve) => {
-          if (!socket.connected) {
-            resolve(false);
-            return;
-          }
+        return request((done) =>
           socket.timeout(ACK_TIMEOUT_MS).emit("whisper", { room, to, message: text }, (err, reply) => {
             if (!err && reply.ok) dispatch({ type: "whisper_received", whisper: reply, at: Date.now() });
-            resolve(!err && reply.ok);
-          });
-        });
+            done(err, reply);
+          }),
+        );
       },
       retryMessage(room, clientId) {
         dispatch({ type: "pending_retried", room, clientId });

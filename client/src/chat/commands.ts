@@ -3,6 +3,7 @@
  * `/msg`, `/join`, `/leave`, `/help`). Pure, so every spelling is tested without a
  * page. `//text` sends "/text" as a message.
  */
+import { mentionAt } from "./mentions";
 
 export type ComposerLine =
   | { kind: "message"; text: string }
@@ -70,17 +71,22 @@ export function completeName(
   names: readonly string[],
   skip = 0,
 ): { text: string; caret: number } | null {
-  const before = text.slice(0, caret);
-  const mention = /(^|\s)@([^\s@]*)$/u.exec(before);
-  const leading = mention ? null : /^([^\s@/]+)$/u.exec(before);
-  const prefix = mention ? (mention[2] ?? "") : (leading?.[1] ?? null);
+  const mention = mentionAt(text, caret);
+  const leading = mention ? null : /^([^\s@/]+)$/u.exec(text.slice(0, caret));
+  const prefix = mention ? mention.prefix : (leading?.[1] ?? null);
   if (prefix === null) return null;
-  const lower = prefix.toLowerCase();
-  const matches = names.filter((name) => name.toLowerCase().startsWith(lower) && !/\s/u.test(name));
+  const matches = namesStartingWith(names, prefix);
   if (matches.length === 0) return null;
   const chosen = matches[skip % matches.length] ?? matches[0]!;
   const start = caret - prefix.length;
   const completed = mention ? `${chosen} ` : `${chosen}: `;
   const next = text.slice(0, start) + completed + text.slice(caret);
   return { text: next, caret: start + completed.length };
+}
+
+/** Names that `prefix` could be the start of (case aside); names with spaces
+ * cannot follow an `@`, so they are left out. */
+export function namesStartingWith(names: readonly string[], prefix: string): string[] {
+  const lower = prefix.toLowerCase();
+  return names.filter((name) => name.toLowerCase().startsWith(lower) && !/\s/u.test(name));
 }

@@ -11,7 +11,7 @@ import {
 
 import { useChatTools } from "../chat/ChatProvider";
 import type { ChatMessage, ShownError } from "../chat/chatReducer";
-import { COMMAND_HELP, completeName, parseLine } from "../chat/commands";
+import { COMMAND_HELP, completeName, namesStartingWith, parseLine } from "../chat/commands";
 import { mentionAt } from "../chat/mentions";
 import { splitNickname } from "../chat/identity";
 import { nicknameProblem, roomNameProblem } from "../chat/protocol";
@@ -115,11 +115,7 @@ export const Composer = memo(function Composer({
       ? COMMAND_HELP.filter((entry) => entry.usage.startsWith(text.toLowerCase()) && entry.usage !== "//text")
       : [];
   const typingName = mentionAt(text, caret);
-  const offered = typingName
-    ? names
-        .filter((name) => name.toLowerCase().startsWith(typingName.prefix.toLowerCase()) && !/\s/u.test(name))
-        .slice(0, 6)
-    : [];
+  const offered = typingName ? namesStartingWith(names, typingName.prefix).slice(0, 6) : [];
 
   // The person's next move is to type: the composer takes focus when a room opens,
   // and when they choose to reply to or edit a message.
