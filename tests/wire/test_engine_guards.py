@@ -177,7 +177,15 @@ def test_a_stream_of_cheap_frames_is_cut_off(
         pass
     assert is_closed(streamer)
     assert answers_list_rooms(canary)
-    assert server.metric("chat_frame_budget_closes_total") == 1
+    budget_closes = server.metric("chat_frame_budget_closes_total")
+    if frame == "4x":
+        # Refused as undecodable by the handler, which runs in its own greenlet
+        # while the reader keeps spending the budget: either guard may win.
+        refusals = server.log().count("sent a packet that does not decode")
+        assert budget_closes + min(refusals, 1) >= 1
+        assert budget_closes <= 1
+    else:
+        assert budget_closes == 1
     canary.close()
 
 
