@@ -22,6 +22,7 @@ from flask_socketio import SocketIO
 
 import wire
 from chat.broadcast import Broadcaster
+from chat.moderation import Moderation
 from chat.protocol import Limits
 from chat_events import ChatEvents
 from config import REPO_ROOT, Config, ConfigError
@@ -100,6 +101,13 @@ def create_app(config: Config | None = None) -> Flask:
     # The handlers, and how their events reach people.
     broadcast = Broadcaster(sio, clustered=shared.clustered)
     chat_metrics = metrics.ChatMetrics()
+    moderation = Moderation(
+        shared.policies,
+        server_moderators=config.mod_trips,
+        owner_ttl_seconds=config.room_owner_ttl_days * 86400,
+        kick_seconds=config.kick_seconds,
+        listed_by_default=config.list_rooms_by_default,
+    )
     events = ChatEvents(
         sio,
         shared.store,
@@ -113,6 +121,7 @@ def create_app(config: Config | None = None) -> Flask:
         chat_metrics,
         close_connection=lambda sid: engine_socket.close_connection(sio, sid),
         trip_secret=config.trip_secret,
+        moderation=moderation,
     )
     events.register()
     # Background work: batch flushing, housekeeping, and with Redis the cluster keeper.
@@ -123,6 +132,7 @@ def create_app(config: Config | None = None) -> Flask:
         housekeeping.interval_for(config.room_ttl_seconds),
         shared.store.expire_idle_rooms,
         guards.limiter.forget_old,
+        moderation.forget_idle,
     )
     keeper = shared.make_keeper(
         config.node_timeout_seconds,

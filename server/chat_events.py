@@ -20,9 +20,10 @@ from typing import Any
 
 import socketio
 
-from chat import conversation, identity, protocol
+from chat import conversation, identity, moderation, protocol
 from chat.broadcast import Broadcaster
 from chat.connections import Connection, Connections
+from chat.moderation import Actor, Moderation, Target
 from chat.protocol import ChatError
 from guards.handshake import address_of
 from guards.request_guard import ConnectionGuards, RequestGuard
@@ -54,8 +55,11 @@ class ChatEvents:
         metrics: ChatMetrics,
         close_connection: Callable[[str], None],
         trip_secret: str,
+        moderation: Moderation,
     ) -> None:
         self._sio = sio
+        self._moderation = moderation
+        self._policies = moderation.policies
         self._trip_secret = trip_secret
         self._store = store
         self._broadcast = broadcast
@@ -100,8 +104,12 @@ class ChatEvents:
             scope = f"trip:{trip}"
         else:
             scope = f"session:{session}" if session else f"sid:{sid}"
-        self.connections.add(Connection(sid, address, batching, scope, trip))
+        address_key = moderation.address_key(address, self._trip_secret)
+        self.connections.add(
+            Connection(sid, address, batching, scope, trip, address_key)
+        )
         self._guards.limiter.open(sid, address)
+        self._policies.remember_address(sid, address_key)
         log.info("connect sid=%s addr=%s trip=%s", sid, address, trip)
         connected = {
             "sid": sid,
@@ -133,6 +141,7 @@ class ChatEvents:
         finally:
             self.connections.pop(sid)
             self._guards.limiter.close(sid)
+            self._forget_address(sid)
         return None
 
     def on_test_message(self, sid: str, payload: Any) -> dict[str, Any]:
@@ -151,7 +160,8 @@ class ChatEvents:
 
         A name someone else holds here is refused with `nickname_taken` and a free
         suggestion. Another tab of someone already here joins as that person
-        (under their name), and the room hears nothing.
+        (under their name), and the room hears nothing. Someone banned, kicked or
+        locked out is refused; the first trip in a room without an owner owns it.
         """
         data = protocol.require_object(payload)
         room = protocol.room_name(data)
@@ -160,6 +170,7 @@ class ChatEvents:
         since = protocol.optional_seq(data, "since")
         self._check_room_cap(sid, room)
         connection = self._connection(sid)
+        policy = self._moderation.admit(room, connection.trip, connection.address_key)
         try:
             membership = self._store.join(room, sid, name, connection.trip)
         except NameTaken as taken:
@@ -170,6 +181,13 @@ class ChatEvents:
             if membership.person_changed:
                 self.announce_joined(membership)
             log.info("join sid=%s room=%s count=%d", sid, room, membership.count)
+            claimed = self._moderation.arrived(
+                room, policy, connection.trip, membership.username
+            )
+            if claimed is not None:
+                policy = claimed
+                info = self._moderation.info(room, policy)
+                self._broadcast.to_room("room_info", info, room, skip_sid=sid)
         # Catching up gets everything missed; a plain join the latest page.
         limit = (
             self._limits.history_size if since is not None else self._limits.join_page
@@ -183,6 +201,7 @@ class ChatEvents:
             "messages": snapshot.messages,
             "epoch": snapshot.epoch,
             "last_seq": snapshot.last_seq,
+            "info": self._moderation.info(room, policy),
         }
         self._broadcast.to_client(sid, "room_state", state)
         return {"ok": True, **state}
@@ -238,6 +257,7 @@ class ChatEvents:
         data = protocol.require_object(payload)
         room = protocol.room_name(data)
         text = protocol.message_text(data, self._limits.max_message_length)
+        self._moderation.check_post(room, sid, self._connection(sid).trip)
         draft = Draft(
             text=text,
             dedupe_scope=self._connection(sid).dedupe_scope,
@@ -275,6 +295,9 @@ class ChatEvents:
         data = protocol.require_object(payload)
         room = protocol.room_name(data)
         text = protocol.message_text(data, self._limits.max_message_length)
+        self._moderation.check_post(
+            room, sid, self._connection(sid).trip, slow_mode=False
+        )
         mentions = self._mentions(room, text)
         change = self._change_of(sid, data, "edit", text=text, mentions=mentions)
         return self._apply_change(sid, room, change)
@@ -303,6 +326,7 @@ class ChatEvents:
         to = protocol.member_name(data, "to")
         text = protocol.message_text(data, self._limits.max_message_length)
         sender = self._require_member(room, sid)
+        self._moderation.check_post(room, sid, sender.trip)
         found = self._store.person_named(room, to)
         if found is None:
             raise ChatError("no_such_member", f"Nobody here is called {to}.")
@@ -366,11 +390,110 @@ class ChatEvents:
         return {"ok": True}
 
     def on_list_rooms(self, sid: str, payload: Any) -> dict[str, Any]:
-        """A client asks which rooms are active: it gets `rooms`, busiest first."""
+        """A client asks which rooms are active: it gets `rooms`, busiest first.
+        Only listed rooms (LIST_ROOMS_DEFAULT, or their owner's choice) are named."""
         protocol.require_object(payload, allow_missing=True)
-        rooms = {"rooms": self._store.list_rooms(protocol.ROOM_LIST_LIMIT)}
+        rooms = {"rooms": self._listed_rooms()}
         self._broadcast.to_client(sid, "rooms", rooms)
         return {"ok": True, **rooms}
+
+    # -- moderation (chat/moderation.py says who may do what) -----------------------
+
+    def on_kick(self, sid: str, payload: Any) -> dict[str, Any]:
+        """A moderator sends someone out; they may come back after KICK_SECONDS."""
+        data = protocol.require_object(payload)
+        room = protocol.room_name(data)
+        return self._remove(sid, room, protocol.member_name(data, "name"), None)
+
+    def on_ban(self, sid: str, payload: Any) -> dict[str, Any]:
+        """A moderator sends someone out for `minutes`: by trip and address key."""
+        data = protocol.require_object(payload)
+        room = protocol.room_name(data)
+        name = protocol.member_name(data, "name")
+        minutes = protocol.number_between(
+            data, "minutes", 1, moderation.MAX_BAN_MINUTES
+        )
+        return self._remove(sid, room, name, minutes)
+
+    def on_unban(self, sid: str, payload: Any) -> dict[str, Any]:
+        """A moderator lifts the bans (and kicks) of someone, by their name."""
+        data = protocol.require_object(payload)
+        room = protocol.room_name(data)
+        name = protocol.member_name(data, "name")
+        actor = self._actor(room, sid)
+        self._moderation.unban(room, actor, name)
+        self._notify(room, "unban", actor, {"target": name})
+        return {"ok": True, "room": room, "target": name}
+
+    def on_mute(self, sid: str, payload: Any) -> dict[str, Any]:
+        """A moderator stops someone posting for `minutes` (0: no longer)."""
+        data = protocol.require_object(payload)
+        room = protocol.room_name(data)
+        name = protocol.member_name(data, "name")
+        minutes = protocol.number_between(
+            data, "minutes", 0, moderation.MAX_BAN_MINUTES
+        )
+        actor, target = self._actor(room, sid), self._target(room, name)
+        _, until = self._moderation.mute(room, actor, target, minutes)
+        details: dict[str, Any] = _target_payload(target)
+        if minutes:
+            details["until"] = until
+        self._notify(room, "mute" if minutes else "unmute", actor, details)
+        return {"ok": True, "room": room, **details}
+
+    def on_topic(self, sid: str, payload: Any) -> dict[str, Any]:
+        data = protocol.require_object(payload)
+        room = protocol.room_name(data)
+        topic = protocol.topic_text(data, moderation.MAX_TOPIC_LENGTH)
+        return self._set_room(sid, room, "topic", topic)
+
+    def on_slow_mode(self, sid: str, payload: Any) -> dict[str, Any]:
+        """One message per `seconds` per person (0: off); moderators are exempt."""
+        data = protocol.require_object(payload)
+        room = protocol.room_name(data)
+        seconds = protocol.number_between(
+            data, "seconds", 0, moderation.MAX_SLOW_SECONDS
+        )
+        return self._set_room(sid, room, "slow", seconds)
+
+    def on_lock(self, sid: str, payload: Any) -> dict[str, Any]:
+        """Locked, only those here now (by trip) and moderators may (re)join."""
+        data = protocol.require_object(payload)
+        room = protocol.room_name(data)
+        return self._set_room(sid, room, "lock", protocol.required_bool(data, "locked"))
+
+    def on_list_room(self, sid: str, payload: Any) -> dict[str, Any]:
+        """The owner shows the room in the lobby's list, or takes it out."""
+        data = protocol.require_object(payload)
+        room = protocol.room_name(data)
+        return self._set_room(sid, room, "list", protocol.required_bool(data, "listed"))
+
+    def on_moderator(self, sid: str, payload: Any) -> dict[str, Any]:
+        """The owner appoints (`on`) or removes a moderator, a member with a trip."""
+        data = protocol.require_object(payload)
+        room = protocol.room_name(data)
+        name = protocol.member_name(data, "name")
+        on = protocol.required_bool(data, "on")
+        actor, target = self._actor(room, sid), self._target(room, name)
+        policy = self._moderation.appoint(room, actor, target, on)
+        action = "moderator" if on else "unmoderator"
+        return self._announce_policy(room, policy, actor, action, target)
+
+    def on_hand_over(self, sid: str, payload: Any) -> dict[str, Any]:
+        """The owner gives the room to another member with a trip."""
+        data = protocol.require_object(payload)
+        room = protocol.room_name(data)
+        name = protocol.member_name(data, "name")
+        actor, target = self._actor(room, sid), self._target(room, name)
+        policy = self._moderation.hand_over(room, actor, target)
+        return self._announce_policy(room, policy, actor, "hand_over", target)
+
+    def on_audit_log(self, sid: str, payload: Any) -> dict[str, Any]:
+        """Owner and moderators read who did what, and the bans and mutes running."""
+        room = protocol.room_name(protocol.require_object(payload))
+        audit = self._moderation.audit(room, self._actor(room, sid))
+        self._broadcast.to_client(sid, "audit_log", audit)
+        return {"ok": True, **audit}
 
     def announce_joined(self, membership: Membership) -> None:
         """Tell a room someone is (again) in it; also used when presence is restored."""
@@ -453,6 +576,118 @@ class ChatEvents:
         log.debug("%s sid=%s room=%s seq=%d", change.kind, sid, room, event["seq"])
         return {"ok": True, "id": event["id"], "seq": event["seq"]}
 
+    def _listed_rooms(self) -> list[dict[str, Any]]:
+        listed, unlisted = self._policies.listing()
+        shown = []
+        for entry in self._store.list_rooms(protocol.ROOM_LIST_LIMIT * 10):
+            name = entry["room"]
+            if name in unlisted or (
+                name not in listed and not self._moderation.listed_by_default
+            ):
+                continue
+            info = self._moderation.info(name, self._policies.cached(name))
+            shown.append(
+                {**entry, "topic": info["topic"], "owner_name": info["owner_name"]}
+            )
+            if len(shown) == protocol.ROOM_LIST_LIMIT:
+                break
+        return shown
+
+    def _actor(self, room: str, sid: str) -> Actor:
+        member = self._require_member(room, sid)
+        return Actor(sid, member.username, member.trip)
+
+    def _target(self, room: str, name: str) -> Target:
+        found = self._store.person_named(room, name)
+        if found is None:
+            raise ChatError("no_such_member", f"Nobody here is called {name}.")
+        member, sids = found
+        keys = []
+        for target_sid in sids:
+            connection = self.connections.get(target_sid)
+            key = (
+                connection.address_key
+                if connection
+                else self._policies.address_key(target_sid)
+            )
+            if key:
+                keys.append(key)
+        return Target(member.username, member.trip, tuple(sids), tuple(keys))
+
+    def _remove(
+        self, sid: str, room: str, name: str, minutes: int | None
+    ) -> dict[str, Any]:
+        """Kick (`minutes` None) or ban: every connection of theirs leaves the room,
+        and the room, they included, hears `left` with who did it and until when."""
+        actor, target = self._actor(room, sid), self._target(room, name)
+        _, until = self._moderation.ban(room, actor, target, minutes)
+        reason = "kicked" if minutes is None else "banned"
+        last = None
+        for target_sid in target.sids:
+            membership = self._store.evict(room, target_sid)
+            if membership is not None and membership.person_changed:
+                last = membership
+        if last is not None:
+            left = {
+                **_membership_payload(last),
+                "reason": reason,
+                "by": actor.username,
+                "until": until,
+            }
+            self._broadcast.to_room("left", left, room)
+        for target_sid in target.sids:
+            self._broadcast.evict(target_sid, room)
+        log.info("%s room=%s target=%s by=%s", reason, room, target.trip, actor.trip)
+        return {"ok": True, "room": room, **_target_payload(target), "until": until}
+
+    def _set_room(
+        self, sid: str, room: str, setting: str, value: Any
+    ) -> dict[str, Any]:
+        actor = self._actor(room, sid)
+        present = []
+        if setting == "lock" and value:
+            present = [m["trip"] for m in self._store.members(room) if m["trip"]]
+        policy = self._moderation.set_room(room, actor, setting, value, present)
+        return self._announce_policy(room, policy, actor, setting, None, value)
+
+    def _announce_policy(
+        self,
+        room: str,
+        policy: Any,
+        actor: Actor,
+        action: str,
+        target: Target | None,
+        value: Any = None,
+    ) -> dict[str, Any]:
+        """A setting or a role changed: the room hears the notice and `room_info`."""
+        details: dict[str, Any] = _target_payload(target) if target else {}
+        if value is not None:
+            details["value"] = value
+        self._notify(room, action, actor, details)
+        info = self._moderation.info(room, policy)
+        self._broadcast.to_room("room_info", info, room)
+        return {"ok": True, **info}
+
+    def _notify(
+        self, room: str, action: str, actor: Actor, details: dict[str, Any]
+    ) -> None:
+        """The room's `moderation` notice: visible, never a shadow action."""
+        notice = {
+            "room": room,
+            "action": action,
+            "by": actor.username,
+            "by_trip": actor.trip,
+            "at": now_ms(),
+            **details,
+        }
+        self._broadcast.to_room("moderation", notice, room)
+
+    def _forget_address(self, sid: str) -> None:
+        try:
+            self._policies.forget_address(sid)
+        except Exception:  # Redis away: the key expires by itself
+            log.debug("could not forget the address key of sid=%s", sid)
+
     def _require_member(self, room: str, sid: str) -> Member:
         member = self._store.member(room, sid)
         if member is None:
@@ -468,6 +703,10 @@ def _membership_payload(membership: Membership) -> dict[str, Any]:
         "trip": membership.trip,
         "count": membership.count,
     }
+
+
+def _target_payload(target: Target) -> dict[str, Any]:
+    return {"target": target.username, "target_trip": target.trip}
 
 
 def _name_taken(name: str, taken: NameTaken) -> ChatError:

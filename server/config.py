@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TypeVar
@@ -68,6 +69,15 @@ class Config:
     nick_lease_seconds: float = 300.0
     # How long after sending a message its author may still edit it.
     edit_window_seconds: float = 600.0
+    # Rooms appear in the lobby's list only when their owner lists them, unless
+    # this is True (LIST_ROOMS_DEFAULT=listed).
+    list_rooms_by_default: bool = False
+    # A room's owner keeps it while they come back at least this often.
+    room_owner_ttl_days: float = 7.0
+    # Trips that moderate every room.
+    mod_trips: frozenset[str] = frozenset()
+    # How long someone kicked out of a room must wait to rejoin it.
+    kick_seconds: float = 300.0
     trusted_proxies: tuple[Network, ...] = ()
     max_connections_per_ip: int = 100
     connection_rate_limit: str = "30 per 10 seconds"
@@ -182,6 +192,18 @@ class Config:
                 _float_between(0, 30 * 86400),
                 defaults.edit_window_seconds,
             ),
+            list_rooms_by_default=read(
+                "LIST_ROOMS_DEFAULT", _parse_listing, defaults.list_rooms_by_default
+            ),
+            room_owner_ttl_days=read(
+                "ROOM_OWNER_TTL_DAYS",
+                _float_between(0.001, 3650),
+                defaults.room_owner_ttl_days,
+            ),
+            mod_trips=read("MOD_TRIPS", _parse_trips, defaults.mod_trips),
+            kick_seconds=read(
+                "KICK_SECONDS", _float_between(0, 30 * 86400), defaults.kick_seconds
+            ),
             trusted_proxies=read(
                 "TRUSTED_PROXIES", _parse_proxies, defaults.trusted_proxies
             ),
@@ -274,6 +296,23 @@ def _parse_log_format(name: str, raw: str) -> str:
     if value not in {"text", "json"}:
         raise ConfigError(f"{name}={raw!r}: use text or json")
     return value
+
+
+def _parse_listing(name: str, raw: str) -> bool:
+    value = raw.lower()
+    if value not in {"listed", "unlisted"}:
+        raise ConfigError(f"{name}={raw!r}: use listed or unlisted")
+    return value == "listed"
+
+
+def _parse_trips(name: str, raw: str) -> frozenset[str]:
+    trips = frozenset(part.strip().lower() for part in raw.split(",") if part.strip())
+    for trip in trips:
+        if not re.fullmatch(r"[a-z2-7]{10}", trip):
+            raise ConfigError(
+                f"{name}: {trip!r} is not a trip (10 characters, a-z and 2-7)"
+            )
+    return trips
 
 
 def _parse_proxies(name: str, raw: str) -> tuple[Network, ...]:

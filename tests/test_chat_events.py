@@ -219,12 +219,22 @@ def test_shutdown_drain_says_the_members_are_only_away(
     assert {left["reason"] for left in lefts} == {"shutdown"}
 
 
-def test_list_rooms_busiest_first(connect: Connect) -> None:
+def test_list_rooms_busiest_first() -> None:
+    """With LIST_ROOMS_DEFAULT=listed (unlisted rooms: test_moderation_events.py)."""
+    app = create_app(make_config(list_rooms_by_default=True))
+
+    def connect() -> SocketIOTestClient:
+        return app.extensions["socketio"].test_client(app)
+
     joined_client(connect, "quiet", "a")
     joined_client(connect, "busy", "b")
     asker = joined_client(connect, "busy", "c")
     ack = asker.emit("list_rooms", {}, callback=True)
-    expected = [{"room": "busy", "count": 2}, {"room": "quiet", "count": 1}]
+    no_owner = {"topic": "", "owner_name": None}
+    expected = [
+        {"room": "busy", "count": 2, **no_owner},
+        {"room": "quiet", "count": 1, **no_owner},
+    ]
     assert ack == {"ok": True, "rooms": expected}
     assert received(asker, "rooms") == [{"rooms": expected}]
     assert asker.emit("list_rooms", callback=True)["rooms"] == expected

@@ -67,6 +67,9 @@ def test_every_supported_async_mode_is_accepted(mode: str) -> None:
         ("CORS_ORIGINS", " , ", "is empty"),
         ("CORS_ORIGINS", "example.com", "not an origin"),
         ("LOG_LEVEL", "loud", "use DEBUG, INFO"),
+        ("LIST_ROOMS_DEFAULT", "public", "use listed or unlisted"),
+        ("MOD_TRIPS", "alice", "is not a trip"),
+        ("ROOM_OWNER_TTL_DAYS", "0", "between"),
     ],
 )
 def test_bad_values_stop_with_a_message_naming_the_variable(
@@ -76,6 +79,21 @@ def test_bad_values_stop_with_a_message_naming_the_variable(
         Config.from_env({name: value})
     assert name in str(raised.value)
     assert complaint in str(raised.value)
+
+
+def test_moderation_settings_are_read() -> None:
+    config = Config.from_env(
+        {
+            "LIST_ROOMS_DEFAULT": "Listed",
+            "MOD_TRIPS": "abcdefghij, ABCDEFGH23",
+            "ROOM_OWNER_TTL_DAYS": "2.5",
+            "KICK_SECONDS": "60",
+        }
+    )
+    assert config.list_rooms_by_default is True
+    assert config.mod_trips == frozenset({"abcdefghij", "abcdefgh23"})
+    assert config.room_owner_ttl_days == 2.5 and config.kick_seconds == 60
+    assert Config.from_env({"MOD_TRIPS": ""}).mod_trips == frozenset()
 
 
 def test_star_origin_is_only_taken_when_set_explicitly() -> None:

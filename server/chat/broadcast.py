@@ -52,6 +52,12 @@ class Broadcaster:
     def leave(self, sid: str, room: str, batching: bool) -> None:
         self._sio.leave_room(sid, _channel_for(room, batching))
 
+    def evict(self, sid: str, room: str) -> None:
+        """`sid` stops receiving `room`'s events, wherever its connection is (the
+        message queue takes the leave to its node)."""
+        for socket_room in channels(room):
+            self._sio.leave_room(sid, socket_room)
+
     def message(self, room: str, message: Message) -> None:
         """A new chat message: at once to plain members, in the next batch to others."""
         if self._may_have_members(channel(room)):

@@ -23,6 +23,8 @@ class Connection:
     dedupe_scope: str
     # Who this is across tabs and visits (chat/identity.py), or None: unverified.
     trip: str | None = None
+    # What a ban keeps of its address (chat/moderation.py): never the address.
+    address_key: str = ""
     typing_at: dict[str, float] = field(default_factory=dict)  # [room] = monotonic
 
     def typing_due(self, room: str, now: float | None = None) -> bool:

@@ -28,6 +28,17 @@ CLIENT_EVENTS = (
     "delete",
     "react",
     "whisper",
+    "kick",
+    "ban",
+    "unban",
+    "mute",
+    "topic",
+    "slow_mode",
+    "lock",
+    "list_room",
+    "moderator",
+    "hand_over",
+    "audit_log",
 )
 # Events the server sends.
 SERVER_EVENTS = (
@@ -46,11 +57,15 @@ SERVER_EVENTS = (
     "message_deleted",
     "reaction",
     "whisper",
+    "room_info",
+    "moderation",
+    "audit_log",
     "error",
 )
 # Why someone is gone from a room, on `left`: they left, their connection closed,
 # their server shut down (they will likely be back), or their node died.
-LEAVE_REASONS = ("leave", "disconnect", "shutdown", "lost")
+# A moderator removed them (`by` and `until` say who and until when).
+LEAVE_REASONS = ("leave", "disconnect", "shutdown", "lost", "kicked", "banned")
 # What a client may announce it accepts, in its connect auth {"features": [...]}.
 FEATURE_MESSAGE_BATCHES = "messages"
 KNOWN_FEATURES = frozenset({FEATURE_MESSAGE_BATCHES})
@@ -73,6 +88,14 @@ ERROR_CODES = {
     "edit_window_passed": "That message is too old to edit.",
     "too_many_reactions": "That message has as many different reactions as it can.",
     "no_such_member": "Nobody here has that nickname.",
+    "not_allowed": "Only the room's owner or moderators can do that.",
+    "no_trip": "Roles need a trip, and that person is unverified.",
+    "not_banned": "Nobody of that name is banned here.",
+    "banned": "You are banned from this room for now.",
+    "kicked": "You were kicked out of this room; you can come back soon.",
+    "room_locked": "This room is locked: only people it lets in can join.",
+    "muted": "You are muted in this room for now.",
+    "slow_mode": "This room is in slow mode; wait a moment.",
     "unavailable": "The chat is briefly unavailable; please try again in a moment.",
     "internal_error": "Something went wrong on the server; please try again.",
 }
@@ -305,6 +328,31 @@ def optional_string(payload: dict[str, Any], key: str, max_length: int) -> str |
             "invalid_payload", f"'{key}' must be a string of 1-{max_length} characters."
         )
     return value
+
+
+def number_between(payload: dict[str, Any], key: str, low: int, high: int) -> int:
+    """A whole number within [low, high] (minutes of a ban, seconds of slow mode)."""
+    value = payload.get(key)
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not low <= value <= high
+    ):
+        raise ChatError(
+            "invalid_payload", f"'{key}' must be a whole number from {low} to {high}."
+        )
+    return value
+
+
+def topic_text(payload: dict[str, Any], max_length: int) -> str:
+    """A room's topic: one line of text, or "" to clear it."""
+    raw = required_text(payload, "topic")
+    text = " ".join(_MESSAGE_CONTROL.sub("", raw).split())
+    if len(text) > max_length:
+        raise ChatError(
+            "invalid_payload", f"A topic is at most {max_length} characters."
+        )
+    return text
 
 
 def required_bool(payload: dict[str, Any], key: str) -> bool:

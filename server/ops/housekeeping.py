@@ -1,8 +1,9 @@
 """Chores that keep long-running state bounded: one loop, started by the factory.
 
 Empty rooms past ROOM_TTL_SECONDS are forgotten (the in-memory store; Redis expires
-its own keys) and rate-limit scores that closed connections left behind are dropped
-once they have decayed.
+its own keys), rate-limit scores that closed connections left behind are dropped
+once they have decayed, and so are rooms' policies (owners gone, bans run out) and
+slow-mode times that no longer matter.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ def run(
     interval: float,
     expire_idle_rooms: Callable[[], int],
     forget_old_scores: Callable[[], int],
+    *more_chores: Callable[[], Any],
 ) -> None:
     """The loop; never returns."""
     while True:
@@ -34,6 +36,8 @@ def run(
         try:
             dropped = expire_idle_rooms()
             forget_old_scores()
+            for chore in more_chores:
+                chore()
             if dropped:
                 log.info("expired %d idle room(s)", dropped)
         except Exception:

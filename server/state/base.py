@@ -238,6 +238,12 @@ class RoomStore(Protocol):
         for NICK_LEASE_SECONDS after their last connection left."""
         ...
 
+    def evict(self, room: str, sid: str) -> Membership | None:
+        """Remove `sid` from `room` whichever node its connection is on (a
+        moderator's kick or ban); its name is free at once. None when it was not
+        a member."""
+        ...
+
     def leave_all(self, sid: str) -> list[Membership]:
         """Remove `sid` from every room, as when its connection closes: trips keep
         their names on lease. Never raises `StoreUnavailable`: what cannot be

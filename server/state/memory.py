@@ -155,6 +155,9 @@ class MemoryRoomStore:
         with self._lock:
             return self._leave(room, sid, keep_name)
 
+    def evict(self, room: str, sid: str) -> Membership | None:
+        return self.leave(room, sid)
+
     def leave_all(self, sid: str) -> list[Membership]:
         with self._lock:
             rooms = sorted(self._rooms_of.get(sid, ()))

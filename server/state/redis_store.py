@@ -168,6 +168,20 @@ class RedisRoomStore:
         self._forget(room, sid)
         return membership
 
+    def evict(self, room: str, sid: str) -> Membership | None:
+        """On behalf of the node holding `sid`; that node still lists the room
+        among the connection's own until it rejoins or goes."""
+        raw = self._space.call(
+            self._redis.hget, self._key("room", room, "members"), sid
+        )
+        if raw is None:
+            return None
+        node = json.loads(raw)["node"]
+        membership = self.leave_of(node, room, sid, keep_name=False)
+        if node == self.node_id:
+            self._forget(room, sid)
+        return membership
+
     def leave_all(self, sid: str) -> list[Membership]:
         """Leave every room; what Redis cannot be told now is retried later."""
         left = []

@@ -13,13 +13,18 @@ from typing import Any
 from config import Config
 from state.base import Membership, RoomStore, StoreUnavailable
 from state.memory import MemoryRoomStore
+from state.policy_store import MemoryPolicyStore, PolicyStore
 
 
 class SharedState:
     """The room store, and with Redis the queue manager and the cluster keeper."""
 
-    def __init__(self, store: RoomStore, manager: Any = None) -> None:
+    def __init__(
+        self, store: RoomStore, policies: PolicyStore, manager: Any = None
+    ) -> None:
         self.store = store
+        # Rooms' owners, moderators and rules (state/policy_store.py).
+        self.policies = policies
         self.manager = manager
         self.keeper: Any = None
         # (RedisRoomStore, NodeRegistry, RedisSpace) with REDIS_URL
@@ -34,12 +39,14 @@ class SharedState:
                     config.room_ttl_seconds,
                     config.nick_lease_seconds,
                     edit_window_seconds=config.edit_window_seconds,
-                )
+                ),
+                MemoryPolicyStore(),
             )
         # Imported only here: a single process needs neither redis nor cluster code.
         import wire
         from state import redis_space
         from state.nodes import NodeRegistry
+        from state.policy_store import RedisPolicyStore
         from state.redis_store import RedisRoomStore
 
         client = redis_space.connect(config.redis_url)
@@ -56,7 +63,7 @@ class SharedState:
             config.nick_lease_seconds,
             edit_window_seconds=config.edit_window_seconds,
         )
-        state = cls(store)
+        state = cls(store, RedisPolicyStore(space, config.room_owner_ttl_days * 86400))
         state._redis = (store, NodeRegistry(space, node_id), space)
         state.manager = wire.redis_manager(
             config.redis_url,

@@ -17,6 +17,17 @@ export const CLIENT_EVENTS = [
   "delete",
   "react",
   "whisper",
+  "kick",
+  "ban",
+  "unban",
+  "mute",
+  "topic",
+  "slow_mode",
+  "lock",
+  "list_room",
+  "moderator",
+  "hand_over",
+  "audit_log",
 ] as const;
 
 export const SERVER_EVENTS = [
@@ -35,6 +46,9 @@ export const SERVER_EVENTS = [
   "message_deleted",
   "reaction",
   "whisper",
+  "room_info",
+  "moderation",
+  "audit_log",
   "error",
 ] as const;
 
@@ -68,6 +82,14 @@ export const ERROR_CODES = [
   "edit_window_passed",
   "too_many_reactions",
   "no_such_member",
+  "not_allowed",
+  "no_trip",
+  "not_banned",
+  "banned",
+  "kicked",
+  "room_locked",
+  "muted",
+  "slow_mode",
   "unavailable",
   "internal_error",
 ] as const;
@@ -174,7 +196,7 @@ export interface Connected {
 }
 
 /** Why someone is no longer in a room (`left` events). */
-export type LeaveReason = "leave" | "disconnect" | "shutdown" | "lost";
+export type LeaveReason = "leave" | "disconnect" | "shutdown" | "lost" | "kicked" | "banned";
 
 export interface Membership {
   room: string;
@@ -184,6 +206,64 @@ export interface Membership {
   count: number;
   /** On `left`: whether they left, lost their connection, or their server went away. */
   reason?: LeaveReason;
+  /** On `left` of someone kicked or banned: the moderator's name, and until when. */
+  by?: string;
+  until?: number;
+}
+
+/** A room's owner, moderators and rules (`room_info`, and in `room_state`). */
+export interface RoomInfo {
+  room: string;
+  /** The owner's trip, or null: the next person with a trip to join owns it. */
+  owner: string | null;
+  owner_name: string | null;
+  moderators: string[];
+  server_moderators: string[];
+  topic: string;
+  listed: boolean;
+  locked: boolean;
+  slow_seconds: number;
+}
+
+export type Role = "server_moderator" | "owner" | "moderator" | "member";
+
+/** What someone with `trip` may do in a room described by `info`. */
+export function roleOf(info: RoomInfo | undefined, trip: string | null): Role {
+  if (!info || !trip) return "member";
+  if (info.server_moderators.includes(trip)) return "server_moderator";
+  if (info.owner === trip) return "owner";
+  if (info.moderators.includes(trip)) return "moderator";
+  return "member";
+}
+
+/** A moderation action, announced to the whole room. */
+export interface ModerationNotice {
+  room: string;
+  action: string;
+  by: string;
+  by_trip: string | null;
+  at: number;
+  target?: string;
+  target_trip?: string | null;
+  until?: number;
+  value?: string | number | boolean;
+}
+
+export interface AuditLog {
+  room: string;
+  entries: {
+    at: number;
+    action: string;
+    by: string;
+    by_trip: string | null;
+    target?: string;
+    target_trip?: string | null;
+    until?: number;
+    setting?: string;
+    value?: string | number | boolean;
+  }[];
+  bans: { username: string; trip: string | null; until: number; by: string; kind: string }[];
+  mutes: { username: string; until: number; by: string }[];
 }
 
 export interface RoomState {
@@ -195,6 +275,7 @@ export interface RoomState {
   messages: RoomEntry[];
   epoch: string;
   last_seq: number;
+  info: RoomInfo;
 }
 
 export interface HistoryPage {
@@ -224,6 +305,8 @@ export interface Renamed {
 export interface RoomCount {
   room: string;
   count: number;
+  topic?: string;
+  owner_name?: string | null;
 }
 
 /** A room's position, sent after an outage so clients can fetch what they missed. */
@@ -241,11 +324,19 @@ export interface ServerError {
   retry_after_ms?: number;
   /** Present on `nickname_taken`: a free name close to the one asked for. */
   suggestion?: string;
+  /** Present on `banned`, `kicked`, `muted`: when it runs out (ms since the epoch). */
+  until?: number;
 }
 
 export interface Refusal {
   ok: false;
-  error: { code: ErrorCode; message: string; retry_after_ms?: number; suggestion?: string };
+  error: {
+    code: ErrorCode;
+    message: string;
+    retry_after_ms?: number;
+    suggestion?: string;
+    until?: number;
+  };
 }
 
 export type Ack<T> = ({ ok: true } & T) | Refusal;
