@@ -33,7 +33,8 @@ def logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def server(logs: Path) -> Iterator[ServerProcess]:
     """A server with limits lifted, so attacks reach the handlers."""
-    process = ServerProcess("eventlet", logs).start()
+    # Rooms listed, as an operator may choose, so list_rooms shows the fuzzed room.
+    process = ServerProcess("eventlet", logs, LIST_ROOMS_DEFAULT="listed").start()
     yield process
     process.stop()
     assert "Traceback" not in process.log(), process.log()[-3000:]

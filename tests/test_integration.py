@@ -23,6 +23,10 @@ from support import (
 
 pytestmark = pytest.mark.integration
 
+# Rooms listed as an operator may choose, so that list_rooms shows every room here
+# (unlisted rooms: test_moderation_server.py).
+SERVER_ENV = {"LIST_ROOMS_DEFAULT": "listed"}
+
 
 @pytest.fixture
 def clients(server: ServerProcess) -> Iterator[list[RecordingClient]]:

@@ -45,6 +45,7 @@ def start_node(tmp_path: Path, redis_server: RedisProcess) -> Iterator[StartNode
         settings = {
             "REDIS_URL": redis_server.url,
             "NODE_TIMEOUT_SECONDS": NODE_TIMEOUT,
+            "LIST_ROOMS_DEFAULT": "listed",  # list_rooms counts every room
             **env,
         }
         node = ServerProcess(async_mode, tmp_path, **settings)
@@ -73,6 +74,10 @@ def connect(
     return client
 
 
+def room_counts(client: RecordingClient) -> list[tuple[str, int]]:
+    return [(r["room"], r["count"]) for r in client.call("list_rooms")["rooms"]]
+
+
 @pytest.mark.parametrize("async_mode", ["eventlet", "gevent"])
 def test_clients_on_two_nodes_share_a_room(
     start_node: StartNode, clients: list[RecordingClient], async_mode: str
@@ -90,13 +95,13 @@ def test_clients_on_two_nodes_share_a_room(
     assert alice.wait_for("message", lambda m: m["id"] == ack["id"])["seq"] == 2
 
     for client in (alice, bob):
-        assert client.call("list_rooms")["rooms"] == [{"room": "shared", "count": 2}]
+        assert room_counts(client) == [("shared", 2)]
     bob.call("typing", {"room": "shared", "typing": True})
     alice.wait_for("typing", lambda d: d["username"] == "bob")
 
     bob.close()
     assert alice.wait_for("left", lambda d: d["username"] == "bob")["count"] == 1
-    assert alice.call("list_rooms")["rooms"] == [{"room": "shared", "count": 1}]
+    assert room_counts(alice) == [("shared", 1)]
 
 
 def test_message_batches_cross_nodes(
@@ -189,7 +194,7 @@ def test_a_dead_nodes_members_leave_presence(
         f"dead node's member left after {elapsed:.1f}s (NODE_TIMEOUT={NODE_TIMEOUT}s)"
     )
     assert left["count"] == 1 and left["reason"] == "lost"
-    assert survivor.call("list_rooms")["rooms"] == [{"room": "wake", "count": 1}]
+    assert room_counts(survivor) == [("wake", 1)]
     members = survivor.call("join", {"room": "wake"})["members"]
     assert [m["username"] for m in members] == ["survivor"]
 
@@ -581,3 +586,57 @@ def test_catching_up_after_a_restart_with_redis_shows_each_change_once(
         ("reaction", changes[1]["seq"]),
         ("message_deleted", changes[2]["seq"]),
     ]
+
+
+@pytest.mark.parametrize("async_mode", ["eventlet", "gevent"])
+def test_a_ban_or_lock_made_on_one_node_holds_on_the_other_at_once(
+    start_node: StartNode, clients: list[RecordingClient], async_mode: str
+) -> None:
+    """Issue #14: moderation is stored with the room, for every node."""
+    node_a, node_b = start_node(async_mode), start_node(async_mode)
+    owner = connect(node_a, clients, auth={"identity": new_identity()})
+    spammer_identity = new_identity()
+    spammer = connect(node_b, clients, auth={"identity": spammer_identity})
+    watcher = connect(node_b, clients)
+    owner.call("join", {"room": "guarded", "username": "owner"})
+    spammer.call("join", {"room": "guarded", "username": "spammer"})
+    watcher.call("join", {"room": "guarded", "username": "watcher"})
+    ban = owner.call("ban", {"room": "guarded", "name": "spammer", "minutes": 10})
+    assert ban["ok"], ban
+    # The spammer's connection is on the other node: it is told, and is out.
+    left = spammer.wait_for("left", lambda d: d["reason"] == "banned")
+    assert left["by"] == "owner" and left["until"] == ban["until"]
+    refused = spammer.call("message", {"room": "guarded", "message": "still?"})
+    assert refused["error"]["code"] == "not_in_room"
+    owner.call("message", {"room": "guarded", "message": "after the ban"})
+    watcher.wait_for("message", lambda m: m["message"] == "after the ban")
+    assert spammer.received("message") == []
+    again = connect(node_b, clients, auth={"identity": spammer_identity})
+    assert again.call("join", {"room": "guarded"})["error"]["code"] == "banned"
+    # A lock made through node B keeps a newcomer on node A out (another room:
+    # every test client shares one address, which the ban above covers).
+    locker = connect(node_b, clients, auth={"identity": new_identity()})
+    locker.call("join", {"room": "locked", "username": "locker"})
+    assert locker.call("lock", {"room": "locked", "locked": True})["locked"]
+    newcomer = connect(node_a, clients, auth={"identity": new_identity()})
+    assert newcomer.call("join", {"room": "locked"})["error"]["code"] == "room_locked"
+
+
+def test_ownership_survives_its_node(
+    start_node: StartNode, clients: list[RecordingClient]
+) -> None:
+    node_a, node_b = start_node(), start_node()
+    identity = new_identity()
+    owner = connect(node_a, clients, auth={"identity": identity})
+    state = owner.call("join", {"room": "kept", "username": "owner"})
+    assert state["info"]["owner"] == state["trip"]
+    owner.call("topic", {"room": "kept", "topic": "still mine"})
+    assert node_a.process is not None
+    node_a.process.kill()
+    node_a.process.wait()
+    other = connect(node_b, clients, auth={"identity": new_identity()})
+    info = other.call("join", {"room": "kept", "username": "other"})["info"]
+    assert info["owner"] == state["trip"] and info["topic"] == "still mine"
+    back = connect(node_b, clients, auth={"identity": identity})
+    assert back.call("join", {"room": "kept", "username": "owner"})["ok"]
+    assert back.call("kick", {"room": "kept", "name": "other"})["ok"]

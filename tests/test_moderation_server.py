@@ -1,0 +1,94 @@
+"""Moderation on a real server (`python app.py`) over real websockets, in each async
+mode (issue #14): unlisted rooms, a kick and a ban that hold, and an address ban
+that a made-up X-Forwarded-For does not get around."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from support import RecordingClient, ServerProcess, StartServer, new_identity
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def opened() -> Iterator[list[RecordingClient]]:
+    clients: list[RecordingClient] = []
+    yield clients
+    for client in clients:
+        client.close()
+
+
+def person(
+    server: ServerProcess,
+    opened: list[RecordingClient],
+    identity: str | None = "new",
+    **headers: str,
+) -> RecordingClient:
+    auth = {"identity": new_identity() if identity == "new" else identity}
+    client = RecordingClient(server.url, auth=auth if identity else None, **headers)
+    opened.append(client)
+    return client
+
+
+def test_unlisted_rooms_never_appear_in_the_list(
+    server: ServerProcess, opened: list[RecordingClient]
+) -> None:
+    owner, anonymous = person(server, opened), person(server, opened, None)
+    owner.call("join", {"room": "secret-place", "username": "owner"})
+    anonymous.call("join", {"room": "no-owner", "username": "anon"})
+    rooms = anonymous.call("list_rooms")["rooms"]
+    assert not {"secret-place", "no-owner"} & {r["room"] for r in rooms}
+    owner.call("list_room", {"room": "secret-place", "listed": True})
+    rooms = anonymous.call("list_rooms")["rooms"]
+    assert [r for r in rooms if r["room"] == "secret-place"] == [
+        {"room": "secret-place", "count": 1, "topic": "", "owner_name": "owner"}
+    ]
+    owner.call("list_room", {"room": "secret-place", "listed": False})
+    assert "secret-place" not in {r["room"] for r in owner.call("list_rooms")["rooms"]}
+
+
+def test_kick_and_ban_hold_and_a_forged_forwarded_for_does_not_evade(
+    server: ServerProcess, opened: list[RecordingClient]
+) -> None:
+    room = f"defended-{server.async_mode}"
+    owner, spammer = person(server, opened), person(server, opened)
+    bystander = person(server, opened)
+    owner.call("join", {"room": room, "username": "owner"})
+    spammer.call("join", {"room": room, "username": "spammer"})
+    bystander.call("join", {"room": room, "username": "bystander"})
+    kick = owner.call("kick", {"room": room, "name": "spammer"})
+    assert spammer.wait_for("left", lambda d: d["reason"] == "kicked")["by"] == "owner"
+    assert spammer.call("join", {"room": room})["error"]["code"] == "kicked"
+    assert owner.call("unban", {"room": room, "name": "spammer"})["ok"]
+    assert spammer.call("join", {"room": room, "username": "spammer"})["ok"]
+    ban = owner.call("ban", {"room": room, "name": "spammer", "minutes": 30})
+    assert ban["until"] > kick["until"]
+    bystander.wait_for("left", lambda d: d["reason"] == "banned")
+    # A new identity with a made-up address: no TRUSTED_PROXIES, so the header is
+    # ignored and the address is the ban's.
+    disguised = person(server, opened, **{"X-Forwarded-For": "203.0.113.99"})
+    refused = disguised.call("join", {"room": room, "username": "innocent"})
+    assert refused["error"]["code"] == "banned"
+    assert refused["error"]["retry_after_ms"] > 0
+    # The room goes on.
+    ack = bystander.call("message", {"room": room, "message": "quiet now"})
+    owner.wait_for("message", lambda m: m["id"] == ack["id"])
+
+
+def test_behind_a_trusted_proxy_each_address_is_its_own(
+    start_server: StartServer, opened: list[RecordingClient]
+) -> None:
+    server = start_server("eventlet", TRUSTED_PROXIES="127.0.0.1")
+    proxied = {"X-Forwarded-For": "203.0.113.1"}
+    owner = person(server, opened, **{"X-Forwarded-For": "203.0.113.2"})
+    spammer = person(server, opened, **proxied)
+    owner.call("join", {"room": "r", "username": "owner"})
+    spammer.call("join", {"room": "r", "username": "spammer"})
+    owner.call("ban", {"room": "r", "name": "spammer", "minutes": 5})
+    same_address = person(server, opened, **proxied)
+    assert same_address.call("join", {"room": "r"})["error"]["code"] == "banned"
+    neighbour = person(server, opened, **{"X-Forwarded-For": "203.0.113.3"})
+    assert neighbour.call("join", {"room": "r", "username": "neighbour"})["ok"]
