@@ -83,7 +83,7 @@ describe("lobby", () => {
     const socket = cooperativeSocket();
     socket.respond = (event) => (event === "list_rooms" ? { ok: true, rooms: [] } : undefined);
     renderChat(socket);
-    expect(await screen.findByText(/Nobody is chatting right now/)).toBeInTheDocument();
+    expect(await screen.findByText(/No listed room has people in it right now/)).toBeInTheDocument();
     expect(screen.getByText("You are not in any room yet.")).toBeInTheDocument();
   });
 

@@ -490,7 +490,9 @@ def test_the_lobby_says_what_this_is_and_never_shows_a_blank_list(
     page = open_page()
     expect(page.get_by_role("heading", name="Welcome to Murmur")).to_be_visible()
     expect(page.get_by_text("Chat rooms for a quick conversation")).to_be_visible()
-    expect(page.get_by_text(re.compile("Nobody is chatting right now"))).to_be_visible()
+    expect(
+        page.get_by_text(re.compile("No listed room has people in it right now"))
+    ).to_be_visible()
     expect(page.get_by_text("You are not in any room yet.")).to_be_visible()
 
 

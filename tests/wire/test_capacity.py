@@ -13,6 +13,8 @@ import websockets
 from support import RecordingClient, ServerProcess
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("capacity")]
+# Rooms listed, as an operator may choose: the late client's room_list names its room.
+SERVER_ENV = {"LIST_ROOMS_DEFAULT": "listed"}
 
 CONNECTIONS = 10_000
 CONNECT_CONCURRENCY = 200

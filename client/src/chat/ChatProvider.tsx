@@ -36,13 +36,19 @@ import { DraftStore } from "./drafts";
 import { deserves, notify, notifyLevel } from "./notifications";
 import { saveIdentity, type Identity } from "./identity";
 import { loadKnownTrips, saveKnownTrips } from "./identityMemory";
+import { untilText } from "./moderation";
 import { isChange } from "./protocol";
 import type {
+  AuditLog,
   Connected,
   JoinRequest,
   Membership,
   MessageChange,
+  ModerationEvent,
+  ModerationNotice,
+  ModerationRequests,
   Renamed,
+  RoomInfo,
   RoomEntry,
   RoomSeq,
   RoomState,
@@ -84,6 +90,10 @@ export interface ChatActions {
   showMentions: (open: boolean) => void;
   /** Open `room` at message `id`, marked for a moment. */
   jumpTo: (room: string, id: string) => void;
+  /** A moderation request (docs/protocol.md); a refusal shows as an error. */
+  moderate: <E extends ModerationEvent>(room: string, event: E, payload: ModerationRequests[E]) => Promise<boolean>;
+  /** The room's audit log, bans and mutes (owner and moderators); null if refused. */
+  auditLog: (room: string) => Promise<AuditLog | null>;
   /** Say something to one person in the room; only the two of you see it. */
   whisper: (room: string, to: string, text: string) => Promise<boolean>;
   retryMessage: (room: string, clientId: string) => void;
@@ -131,6 +141,15 @@ export function useChat(): ChatContextValue {
   const tools = useChatTools();
   if (!state) throw new Error("useChat() must be used inside <ChatProvider>");
   return { state, ...tools };
+}
+
+/** A refused message's reason, with until when a mute lasts or when to try again. */
+function refusalText(error: Omit<ServerError, "event">): string {
+  if (error.code === "muted") return `${error.message} (${untilText(error.until)})`;
+  if (error.code === "slow_mode" && error.retry_after_ms) {
+    return `${error.message} Try again in ${Math.ceil(error.retry_after_ms / 1000)} s.`;
+  }
+  return error.message;
 }
 
 function newClientId(): string {
@@ -231,6 +250,12 @@ export function ChatProvider({ socket, children }: { socket: ChatSocket; childre
     }
     function onJoined(payload: Membership) {
       dispatch({ type: "member_joined", membership: payload, at: Date.now() });
+    }
+    function onRoomInfo(payload: RoomInfo) {
+      dispatch({ type: "room_info_received", info: payload });
+    }
+    function onModeration(payload: ModerationNotice) {
+      dispatch({ type: "moderation_notice", notice: payload, at: Date.now() });
     }
     function onLeft(payload: Membership) {
       dispatch({ type: "member_left", membership: payload, at: Date.now() });
@@ -344,10 +369,14 @@ export function ChatProvider({ socket, children }: { socket: ChatSocket; childre
     socket.on("message_deleted", onChange);
     socket.on("reaction", onChange);
     socket.on("whisper", onWhisper);
+    socket.on("room_info", onRoomInfo);
+    socket.on("moderation", onModeration);
     socket.on("error", onError);
     window.addEventListener("offline", onOffline);
     socket.connect();
     return () => {
+      socket.off("room_info", onRoomInfo);
+      socket.off("moderation", onModeration);
       socket.off("connect", onConnect);
       socket.off("disconnect", onDisconnect);
       socket.off("connected", onConnected);
@@ -402,7 +431,7 @@ export function ChatProvider({ socket, children }: { socket: ChatSocket; childre
               const until = Date.now() + (reply.error.retry_after_ms ?? 1000);
               dispatch({ type: "message_rate_limited", room: roomName, clientId: next.clientId, until });
             } else {
-              dispatch({ type: "message_refused", room: roomName, clientId: next.clientId, error: reply.error.message });
+              dispatch({ type: "message_refused", room: roomName, clientId: next.clientId, error: refusalText(reply.error) });
             }
           },
         );
@@ -529,6 +558,23 @@ export function ChatProvider({ socket, children }: { socket: ChatSocket; childre
         return request((done) =>
           socket.timeout(ACK_TIMEOUT_MS).emit("react", { room, id, emoji, on, client_id: newClientId() }, done),
         );
+      },
+      moderate(room, event, payload) {
+        return request((done) =>
+          // One emit for every moderation event: the payload's type follows the event's.
+          (socket.timeout(ACK_TIMEOUT_MS).emit as (...args: unknown[]) => void)(event, { room, ...payload }, done),
+        );
+      },
+      auditLog(room) {
+        return new Promise<AuditLog | null>((resolve) => {
+          if (!socket.connected) {
+            resolve(null);
+            return;
+          }
+          socket.timeout(ACK_TIMEOUT_MS).emit("audit_log", { room }, (err, reply) => {
+            resolve(!err && reply.ok ? reply : null);
+          });
+        });
       },
       whisper(room, to, text) {
         return request((done) =>

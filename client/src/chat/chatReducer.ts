@@ -4,6 +4,7 @@
  * Drafts are not here: they live beside the composer (drafts.ts), so typing never
  * re-renders the message list.
  */
+import { isRemoval, noticeText, removalText, untilText } from "./moderation";
 import { isChange } from "./protocol";
 import type {
   HistoryPage,
@@ -15,7 +16,9 @@ import type {
   Member,
   MessageReceipt,
   Membership,
+  ModerationNotice,
   Renamed,
+  RoomInfo,
   RoomCount,
   RoomState,
   ServerError,
@@ -99,6 +102,8 @@ export interface Room {
   /** Names whose trip changed since they were last seen here (by nameKey): shown
    * as "new identity", so impersonation after a lease ran out is visible. */
   newIdentities: Record<string, true>;
+  /** Owner, moderators, topic and rules, as the server last said (null: not yet). */
+  info: RoomInfo | null;
 }
 
 /** A join the server refused, shown at the field the person needs to change. */
@@ -206,6 +211,8 @@ export type ChatAction =
   | { type: "member_joined"; membership: Membership; at: number }
   | { type: "member_left"; membership: Membership; at: number }
   | { type: "renamed"; renamed: Renamed; at: number }
+  | { type: "room_info_received"; info: RoomInfo }
+  | { type: "moderation_notice"; notice: ModerationNotice; at: number }
   | { type: "renamed_after_return"; room: string; from: string; to: string; at: number }
   | { type: "messages_received"; messages: RoomEntry[] }
   | { type: "whisper_received"; whisper: Whisper; at: number }
@@ -287,10 +294,20 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
       return updateRoom(state, action.membership.room, (room) =>
         memberJoined(room, action.membership, isMine(state, action.membership), action.at),
       );
-    case "member_left":
+    case "member_left": {
+      const mine = isMine(state, action.membership);
+      if (mine && isRemoval(action.membership)) return removed(state, action.membership, action.at);
       return updateRoom(state, action.membership.room, (room) =>
-        memberLeft(room, action.membership, isMine(state, action.membership), action.at),
+        memberLeft(room, action.membership, mine, action.at),
       );
+    }
+    case "room_info_received":
+      return updateRoom(state, action.info.room, (room) => ({ ...room, info: action.info }));
+    case "moderation_notice":
+      return updateRoom(state, action.notice.room, (room) => ({
+        ...room,
+        system: [...room.system, systemLine(room, noticeText(action.notice, action.at), action.at)],
+      }));
     case "renamed":
       return updateRoom(state, action.renamed.room, (room) =>
         renamed(room, action.renamed, isMine(state, action.renamed), action.at),
@@ -572,6 +589,7 @@ function newRoom(name: string, username: string, knownTrips: Record<string, stri
     away: {},
     knownTrips,
     newIdentities: {},
+    info: null,
   };
 }
 
@@ -622,6 +640,23 @@ function selectRoom(state: ChatState, name: string | null): ChatState {
   return state.hidden ? next : lookAt(next, name);
 }
 
+/** A moderator removed us from a room: it closes, and the lobby says who and until
+ * when (a room you cannot rejoin yet is not joined again on reconnect). */
+function removed(state: ChatState, membership: Membership, at: number): ChatState {
+  const closed = chatReducer(state, { type: "room_closed", room: membership.room });
+  const code = membership.reason === "kicked" ? "kicked" : "banned";
+  const message = removalText(membership, true, at);
+  // The lobby shows it as an alert, which is also what screen readers hear.
+  return {
+    ...closed,
+    joinRefusal: { room: membership.room, code, message, field: "form", until: null, suggestion: null },
+  };
+}
+
+/** Refusals that keep you out of one room for a long while: no countdown, which
+ * would hold back joining any other room. */
+const KEPT_OUT = new Set(["banned", "kicked"]);
+
 function joinRefused(state: ChatState, name: string, error: ServerError, at: number): ChatState {
   const room = state.rooms[name];
   let next = state;
@@ -643,9 +678,9 @@ function joinRefused(state: ChatState, name: string, error: ServerError, at: num
     joinRefusal: {
       room: name,
       code: error.code,
-      message: error.message,
+      message: KEPT_OUT.has(error.code) ? `${error.message} (${untilText(error.until, at)})` : error.message,
       field,
-      until: error.retry_after_ms ? at + error.retry_after_ms : null,
+      until: error.retry_after_ms && !KEPT_OUT.has(error.code) ? at + error.retry_after_ms : null,
       suggestion: error.suggestion ?? null,
     },
   };
@@ -667,6 +702,7 @@ function applyRoomState(room: Room, state: RoomState, at: number, chat: ChatStat
     synced: true,
     typing: {},
     status: "joined",
+    info: state.info ?? room.info,
   };
   for (const member of state.members) {
     next = noteTrip(next, member.username, member.trip, isMine(chat, member));
@@ -920,6 +956,10 @@ function memberLeft(room: Room, membership: Membership, mine: boolean, at: numbe
   delete typing[membership.sid];
   const members = room.members.filter((m) => personKey(m) !== person);
   const reason = membership.reason ?? "leave";
+  if (isRemoval(membership)) {
+    const text = removalText(membership, false, at);
+    return { ...room, typing, members, system: [...room.system, systemLine(room, text, at)] };
+  }
   if (reason === "leave") {
     return {
       ...room,

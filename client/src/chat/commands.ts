@@ -1,9 +1,10 @@
 /**
  * What the composer makes of a line: a message, or a command (`/me`, `/nick`, `/w`,
- * `/msg`, `/join`, `/leave`, `/help`). Pure, so every spelling is tested without a
- * page. `//text` sends "/text" as a message.
+ * `/msg`, `/join`, `/leave`, `/help`, and the moderators' of moderation.ts). Pure, so
+ * every spelling is tested without a page. `//text` sends "/text" as a message.
  */
 import { mentionAt } from "./mentions";
+import { MODERATOR_HELP, parseModerationCommand, type ModerationLine } from "./moderation";
 
 export type ComposerLine =
   | { kind: "message"; text: string }
@@ -13,6 +14,7 @@ export type ComposerLine =
   | { kind: "join"; room: string }
   | { kind: "leave" }
   | { kind: "help" }
+  | ModerationLine
   | { kind: "problem"; message: string };
 
 export const COMMAND_HELP: readonly { usage: string; what: string }[] = [
@@ -23,6 +25,7 @@ export const COMMAND_HELP: readonly { usage: string; what: string }[] = [
   { usage: "/leave", what: "leave this room" },
   { usage: "/help", what: "this list" },
   { usage: "//text", what: "send a message that starts with /" },
+  ...MODERATOR_HELP,
 ];
 
 /** Read one line of the composer (already trimmed). */
@@ -52,8 +55,11 @@ export function parseLine(line: string): ComposerLine {
     case "help":
     case "?":
       return { kind: "help" };
-    default:
+    default: {
+      const moderation = parseModerationCommand(name, rest);
+      if (moderation) return moderation;
       return problem(`There is no /${name} command. /help lists them; //${name} sends it as text.`);
+    }
   }
 }
 

@@ -275,7 +275,8 @@ export interface RoomState {
   messages: RoomEntry[];
   epoch: string;
   last_seq: number;
-  info: RoomInfo;
+  /** The room's owner, moderators and rules (sent by every server of this version). */
+  info?: RoomInfo;
 }
 
 export interface HistoryPage {
@@ -396,10 +397,37 @@ export interface ServerToClientEvents {
   message_deleted: (payload: Extract<MessageChange, { event: "message_deleted" }>) => void;
   reaction: (payload: Extract<MessageChange, { event: "reaction" }>) => void;
   whisper: (payload: Whisper) => void;
+  room_info: (payload: RoomInfo) => void;
+  moderation: (payload: ModerationNotice) => void;
+  audit_log: (payload: AuditLog) => void;
   error: (payload: ServerError) => void;
 }
 
-export interface ClientToServerEvents {
+/** The moderation requests (docs/protocol.md) and what each carries besides `room`. */
+export interface ModerationRequests {
+  kick: { name: string };
+  ban: { name: string; minutes: number };
+  unban: { name: string };
+  mute: { name: string; minutes: number };
+  topic: { topic: string };
+  slow_mode: { seconds: number };
+  lock: { locked: boolean };
+  list_room: { listed: boolean };
+  moderator: { name: string; on: boolean };
+  hand_over: { name: string };
+}
+
+export type ModerationEvent = keyof ModerationRequests;
+
+type ModerationEmitters = {
+  [E in ModerationEvent]: (
+    payload: { room: string } & ModerationRequests[E],
+    ack: (reply: Ack<Record<string, unknown>>) => void,
+  ) => void;
+};
+
+export interface ClientToServerEvents extends ModerationEmitters {
+  audit_log: (payload: { room: string }, ack: (reply: Ack<AuditLog>) => void) => void;
   test_message: (
     payload: { message: string; timestamp?: number },
     ack: (reply: Ack<{ data: unknown }>) => void,

@@ -81,6 +81,8 @@ export interface ComposerProps {
   onTarget: (target: ComposeTarget | null) => void;
   /** ↑ in an empty composer: your last message here, to edit (null when none). */
   lastOwnMessage: () => ChatMessage | null;
+  /** `/mod`: open the room's moderation panel; why not, when it cannot. */
+  onModerationPanel: () => string | null;
 }
 
 export const Composer = memo(function Composer({
@@ -94,6 +96,7 @@ export const Composer = memo(function Composer({
   target,
   onTarget,
   lastOwnMessage,
+  onModerationPanel,
 }: ComposerProps) {
   const { actions, drafts } = useChatTools();
   const [text, setText] = useState(() => drafts.get(room));
@@ -223,6 +226,18 @@ export const Composer = memo(function Composer({
         }
         cleared();
         void actions.joinRoom(line.room.toLowerCase(), username);
+        return;
+      }
+      case "moderate":
+        actions.setTyping(room, false);
+        void actions.moderate(room, line.event, line.payload).then((ok) => {
+          if (ok) cleared();
+        });
+        return;
+      case "moderation_panel": {
+        const problem = onModerationPanel();
+        if (problem) setCommand({ message: problem, suggestion: null });
+        else cleared();
         return;
       }
       case "whisper":

@@ -187,13 +187,17 @@ export function Lobby({
         <IdentityPanel />
       </Suspense>
       <div className="lobby__rooms-block">
-        <h3 className="lobby__subtitle">Rooms with people in them</h3>
+        <h3 className="lobby__subtitle">Listed rooms with people in them</h3>
+        <p className="lobby__hint">
+          Rooms are private unless their owner lists them here: a room you make is found only by its
+          name or link, and the first person with a badge to join it owns it.
+        </p>
         {state.lobbyRooms.length === 0 ? (
           <p className="lobby__empty">
             {!connected
               ? "Waiting for the server…"
               : state.lobbyRoomsLoaded
-                ? "Nobody is chatting right now. Start a room: type a name above."
+                ? "No listed room has people in it right now. Start a room: type a name above."
                 : "Looking for rooms…"}
           </p>
         ) : (
@@ -201,7 +205,11 @@ export function Lobby({
             {state.lobbyRooms.map((active) => (
               <li key={active.room}>
                 <button type="button" className="lobby__room" onClick={() => join(active.room)}>
-                  <span dir="auto">#{active.room}</span>
+                  <span className="lobby__room-name" dir="auto">
+                    #{active.room}
+                    {active.topic ? <span className="lobby__topic">{active.topic}</span> : null}
+                    {active.owner_name ? <span className="lobby__owner">owned by {active.owner_name}</span> : null}
+                  </span>
                   <span className="lobby__count">
                     {active.count} {active.count === 1 ? "person" : "people"}
                   </span>

@@ -3,8 +3,9 @@ import { memo, useEffect, useId, useRef, useState, type FormEvent } from "react"
 import { useChatTools } from "../chat/ChatProvider";
 import { nameKey, personKey } from "../chat/chatReducer";
 import { splitNickname } from "../chat/identity";
-import { nicknameProblem, type Member } from "../chat/protocol";
+import { nicknameProblem, roleOf, type Member, type Role, type RoomInfo } from "../chat/protocol";
 import { Author } from "./Author";
+import { MemberModeration, outranks, ROLE_LABEL } from "./MemberModeration";
 import { NotificationSettings } from "./NotificationSettings";
 
 /** Your name in this room, changed in place (as `/nick` does). */
@@ -106,7 +107,8 @@ function RenameForm({ room, current, onDone }: { room: string; current: string; 
 
 /**
  * Who is in the room, one entry per person (several tabs of one identity are one
- * person); you are marked "(you)" and can rename yourself here. Beside the
+ * person); you are marked "(you)" and can rename yourself here, owners and
+ * moderators are marked, and moderators act on people from here. Beside the
  * messages on wide screens; on phones a drawer over them, closed with its button
  * or Escape, which keeps focus while it is open.
  */
@@ -116,6 +118,8 @@ export const MembersPanel = memo(function MembersPanel({
   isMe,
   myName,
   newIdentities,
+  info,
+  myRole,
   open,
   onClose,
 }: {
@@ -124,11 +128,14 @@ export const MembersPanel = memo(function MembersPanel({
   isMe: (member: Member) => boolean;
   myName: string;
   newIdentities: Record<string, true>;
+  info: RoomInfo | null;
+  myRole: Role;
   open: boolean;
   onClose: () => void;
 }) {
   const close = useRef<HTMLButtonElement>(null);
   const renameButton = useRef<HTMLButtonElement>(null);
+  const title = useRef<HTMLHeadingElement>(null);
   const [renaming, setRenaming] = useState(false);
   const sorted = [...members].sort((a, b) => a.username.localeCompare(b.username));
 
@@ -139,7 +146,9 @@ export const MembersPanel = memo(function MembersPanel({
   return (
     <aside id="members-panel" className={`members ${open ? "members--open" : ""}`} aria-label="Members">
       <div className="members__head">
-        <h3 className="members__title">People here ({members.length})</h3>
+        <h3 ref={title} tabIndex={-1} className="members__title">
+          People here ({members.length})
+        </h3>
         <button ref={close} type="button" className="button button--icon members__close" aria-label="Close" onClick={onClose}>
           ×
         </button>
@@ -147,9 +156,12 @@ export const MembersPanel = memo(function MembersPanel({
       <ul className="members__list">
         {sorted.map((member) => {
           const me = isMe(member);
+          const role = roleOf(info ?? undefined, member.trip);
+          const label = ROLE_LABEL[role];
           return (
             <li key={personKey(member)} className="members__item">
               <Author name={member.username} trip={member.trip} flagged={newIdentities[nameKey(member.username)] === true} />
+              {label ? <span className={`role-badge role-badge--${role}`}>{label}</span> : null}
               {me ? (
                 <>
                   <span className="members__you"> (you)</span>{" "}
@@ -159,6 +171,15 @@ export const MembersPanel = memo(function MembersPanel({
                     </button>
                   )}
                 </>
+              ) : null}
+              {!me && outranks(myRole, role) ? (
+                <MemberModeration
+                  room={room}
+                  member={member}
+                  role={role}
+                  myRole={myRole}
+                  onRemoved={() => title.current?.focus()}
+                />
               ) : null}
               {me && renaming ? (
                 <RenameForm

@@ -1,8 +1,8 @@
-import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
+import { lazy, Suspense, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
 
 import { useChat } from "../chat/ChatProvider";
 import { isLimited, type Room } from "../chat/chatReducer";
-import type { Member } from "../chat/protocol";
+import { roleOf, type Member } from "../chat/protocol";
 import { roomLink } from "../chat/hashRoute";
 import { Composer, type ComposeTarget } from "./Composer";
 import { MessageActionsContext, type MessageActions } from "./messageActions";
@@ -11,6 +11,9 @@ import { MembersPanel } from "./MembersPanel";
 import { MessageList } from "./MessageList";
 import type { RoomMemory } from "./roomMemory";
 import { TypingIndicator } from "./TypingIndicator";
+
+// Only owners and moderators ever open it: fetched then.
+const ModerationPanel = lazy(() => import("./ModerationPanel").then((module) => ({ default: module.ModerationPanel })));
 
 const WIDE_SCREEN = "(min-width: 900px)";
 
@@ -38,11 +41,14 @@ function useCopyLink(room: string): [boolean, () => Promise<void>] {
 function RoomMenu({
   onCopy,
   onMembers,
+  onModeration,
   onLeave,
   copied,
 }: {
   onCopy: () => void;
   onMembers: () => void;
+  /** Present for owners and moderators. */
+  onModeration: (() => void) | null;
   onLeave: () => void;
   copied: boolean;
 }) {
@@ -99,6 +105,13 @@ function RoomMenu({
               Members
             </button>
           </li>
+          {onModeration ? (
+            <li role="none">
+              <button type="button" role="menuitem" onClick={() => choose(onModeration)}>
+                Moderation
+              </button>
+            </li>
+          ) : null}
           <li role="none">
             <button type="button" role="menuitem" className="danger" onClick={() => choose(onLeave)}>
               Leave room
@@ -115,11 +128,19 @@ export function RoomView({ room, memory }: { room: Room; memory: RoomMemory }) {
   const { state, actions } = useChat();
   const [membersOpen, setMembersOpen] = useState(isWideScreen);
   const [copied, copyLink] = useCopyLink(room.name);
+  const [moderating, setModerating] = useState(false);
   const membersButton = useRef<HTMLButtonElement>(null);
   const typingNames = Object.values(room.typing).map((t) => t.username);
   const count = room.members.length;
 
   const { mySids, trip } = state;
+  const myRole = roleOf(room.info ?? undefined, trip);
+  const canModerate = myRole !== "member" && room.info !== null;
+  const openModeration = useCallback(() => {
+    if (!canModerate) return "Only the room's owner and moderators have a moderation panel.";
+    setModerating(true);
+    return null;
+  }, [canModerate]);
   const isMe = useCallback(
     (member: Member) => mySids.includes(member.sid) || (Boolean(trip) && member.trip === trip),
     [mySids, trip],
@@ -176,6 +197,16 @@ export function RoomView({ room, memory }: { room: Room; memory: RoomMemory }) {
         <h2 id="room-title" className="room__title" dir="auto">
           #{room.name}
         </h2>
+        {room.info?.locked ? (
+          <span className="room__flag" title="Locked: only people it lets in can join">
+            🔒<span className="visually-hidden">Locked</span>
+          </span>
+        ) : null}
+        {room.info?.slow_seconds ? (
+          <span className="room__flag" title={`Slow mode: one message every ${room.info.slow_seconds} s`}>
+            🐢<span className="visually-hidden">Slow mode, {room.info.slow_seconds} s</span>
+          </span>
+        ) : null}
         <button
           ref={membersButton}
           type="button"
@@ -188,6 +219,11 @@ export function RoomView({ room, memory }: { room: Room; memory: RoomMemory }) {
         </button>
         <ConnectionBadge status={state.status} compact />
         <div className="room__actions room__actions--wide">
+          {canModerate ? (
+            <button type="button" className="button" aria-expanded={moderating} onClick={() => setModerating((open) => !open)}>
+              Moderation
+            </button>
+          ) : null}
           <button type="button" className="button" onClick={() => void copyLink()}>
             {copied ? "Link copied" : "Copy link"}
           </button>
@@ -200,10 +236,17 @@ export function RoomView({ room, memory }: { room: Room; memory: RoomMemory }) {
             copied={copied}
             onCopy={() => void copyLink()}
             onMembers={() => setMembersOpen(true)}
+            onModeration={canModerate ? () => void openModeration() : null}
             onLeave={() => actions.leaveRoom(room.name)}
           />
         </div>
       </header>
+      {room.info && (room.info.topic || room.info.owner_name) ? (
+        <p className="room__topic" dir="auto">
+          {room.info.topic ? <span className="room__topic-text">{room.info.topic}</span> : null}
+          {room.info.owner_name ? <span className="room__owner">owned by {room.info.owner_name}</span> : null}
+        </p>
+      ) : null}
       <div className="room__body">
         <div className="room__main">
           <MessageActionsContext.Provider value={messageActions}>
@@ -222,6 +265,7 @@ export function RoomView({ room, memory }: { room: Room; memory: RoomMemory }) {
             target={target}
             onTarget={setTarget}
             lastOwnMessage={lastOwnMessage}
+            onModerationPanel={openModeration}
           />
         </div>
         <MembersPanel
@@ -230,9 +274,16 @@ export function RoomView({ room, memory }: { room: Room; memory: RoomMemory }) {
           isMe={isMe}
           myName={room.username}
           newIdentities={room.newIdentities}
+          info={room.info}
+          myRole={myRole}
           open={membersOpen}
           onClose={closeMembers}
         />
+        {moderating && canModerate && room.info ? (
+          <Suspense fallback={null}>
+            <ModerationPanel room={room.name} info={room.info} myRole={myRole} onClose={() => setModerating(false)} />
+          </Suspense>
+        ) : null}
       </div>
     </section>
   );

@@ -1,0 +1,138 @@
+"""Moderation in real Chromium (issue #14), at phone and desktop sizes: the owner
+kicks and bans a spammer, who is told why; the panel lets them back in and locks
+the room; a newcomer meets the lock; rooms stay out of the lobby until listed."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from browser import OpenPage, join, message_log, watch_for_trouble
+
+SIZES = {
+    "desktop": {"width": 1280, "height": 800},
+    "phone": {"width": 360, "height": 740, "has_touch": True, "is_mobile": True},
+}
+
+
+def members_panel(page: Page, size: str) -> None:
+    """On phones the members list is a drawer opened from the header."""
+    if size == "phone":
+        page.locator(".room__count").click()
+    expect(page.get_by_role("complementary", name="Members")).to_be_visible()
+
+
+def open_moderation(page: Page, size: str) -> None:
+    if size == "phone":
+        page.get_by_role("button", name="Room actions").click()
+        page.get_by_role("menuitem", name="Moderation").click()
+    else:
+        page.get_by_role("button", name="Moderation").click()
+    expect(
+        page.get_by_role("heading", name=re.compile("^Moderation of #"))
+    ).to_be_focused()
+
+
+def command(page: Page, room: str, text: str) -> None:
+    """Typed and sent with the Send button (on touch screens Enter is a new line)."""
+    composer = page.get_by_label(f"Message #{room}")
+    composer.fill(text)
+    page.locator(".composer button[type=submit]").click()
+    expect(composer).to_have_value("")
+
+
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_an_owner_removes_a_spammer_who_is_told_why_and_locks_the_room(
+    open_page: OpenPage, size: str
+) -> None:
+    room = f"guarded-{size}"
+    owner = open_page(**SIZES[size])
+    trouble = watch_for_trouble(owner)
+    join(owner, "keeper", room)
+    expect(owner.get_by_text("owned by keeper")).to_be_visible()
+    spammer = open_page(**SIZES[size])
+    join(spammer, "spammer", room)
+    command(spammer, room, "buy cheap watches")
+    expect(message_log(owner).get_by_text("buy cheap watches")).to_be_visible()
+
+    # Kick from the members list: the spammer's room closes, and the lobby says why.
+    members_panel(owner, size)
+    owner.get_by_role("button", name="Moderate spammer").click()
+    owner.get_by_role("button", name="Kick").click()
+    expect(
+        message_log(owner).get_by_text("spammer was kicked out by keeper")
+    ).to_be_visible()
+    alert = spammer.get_by_role("alert")
+    expect(alert).to_contain_text(
+        f"keeper kicked you out of #{room}; you can come back until"
+    )
+    expect(spammer.get_by_role("heading", name=f"#{room}")).to_be_hidden()
+    spammer.get_by_label("Room name").fill(room)
+    spammer.get_by_label("Room name").press("Enter")
+    expect(spammer.get_by_role("alert")).to_contain_text(
+        "You were kicked out of this room"
+    )
+
+    # Let back in with a command, then banned for two hours with another.
+    if size == "phone":
+        owner.keyboard.press("Escape")
+    command(owner, room, "/unban spammer")
+    expect(message_log(owner).get_by_text("keeper let spammer back in")).to_be_visible()
+    spammer.get_by_role("button", name="Join", exact=True).click()
+    expect(spammer.get_by_role("heading", name=f"#{room}")).to_be_visible()
+    command(owner, room, "/ban spammer 2h")
+    expect(spammer.get_by_role("alert")).to_contain_text(
+        f"keeper banned you from #{room} until"
+    )
+    expect(
+        message_log(owner).get_by_text(
+            re.compile("^spammer was banned by keeper until")
+        )
+    ).to_be_visible()
+
+    # The panel: the ban is listed and undone with one click; the room gets locked.
+    open_moderation(owner, size)
+    panel = owner.get_by_role("region", name=re.compile("^Moderation of #"))
+    expect(
+        panel.get_by_text(re.compile("spammer banned by keeper until"))
+    ).to_be_visible()
+    panel.get_by_role("button", name="Let back in").click()
+    expect(panel.get_by_text("Nobody is banned or kicked.")).to_be_visible()
+    panel.get_by_label(re.compile("^Locked")).check()
+    expect(owner.get_by_text("Locked", exact=True)).to_be_attached()
+    expect(panel.get_by_text("keeper locked the room")).to_be_visible()
+    owner.keyboard.press("Escape")
+    expect(panel).to_be_hidden()
+    newcomer = open_page(**SIZES[size])
+    newcomer.get_by_label("Nickname").fill("newcomer")
+    newcomer.get_by_label("Room name").fill(room)
+    newcomer.get_by_label("Room name").press("Enter")
+    expect(newcomer.get_by_role("alert")).to_contain_text("This room is locked")
+    assert trouble == []
+
+
+def test_a_room_joins_the_lobby_list_only_when_its_owner_lists_it(
+    open_page: OpenPage,
+) -> None:
+    owner = open_page()
+    join(owner, "host", "hidden-den")
+    visitor = open_page(**SIZES["phone"])
+    expect(
+        visitor.get_by_text(
+            re.compile("Rooms are private unless their owner lists them")
+        )
+    ).to_be_visible()
+    expect(visitor.get_by_role("button", name=re.compile("#hidden-den"))).to_have_count(
+        0
+    )
+    command(owner, "hidden-den", "/topic Quiet talk about nothing")
+    command(owner, "hidden-den", "/list")
+    listed = visitor.get_by_role("button", name=re.compile("#hidden-den"))
+    expect(listed).to_contain_text("Quiet talk about nothing", timeout=10_000)
+    expect(listed).to_contain_text("owned by host")
+    visitor.get_by_label("Nickname").fill("visitor")
+    listed.click()
+    expect(visitor.get_by_role("heading", name="#hidden-den")).to_be_visible()
+    expect(visitor.locator(".room__topic")).to_contain_text("Quiet talk about nothing")
