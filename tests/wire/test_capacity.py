@@ -13,8 +13,6 @@ import websockets
 from support import RecordingClient, ServerProcess
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("capacity")]
-# Rooms listed, as an operator may choose: the late client's room_list names its room.
-SERVER_ENV = {"LIST_ROOMS_DEFAULT": "listed"}
 
 CONNECTIONS = 10_000
 CONNECT_CONCURRENCY = 200
@@ -24,9 +22,12 @@ CONNECT_CONCURRENCY = 200
 def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerProcess]:
-    """A real server in a green-thread mode, with a quiet log."""
+    """A real server in a green-thread mode, with a quiet log; rooms listed, as an
+    operator may choose, so the late client's list_rooms names its room."""
     logs = tmp_path_factory.mktemp("capacity")
-    process = ServerProcess(request.param, logs, LOG_LEVEL="WARNING").start()
+    process = ServerProcess(
+        request.param, logs, LOG_LEVEL="WARNING", LIST_ROOMS_DEFAULT="listed"
+    ).start()
     yield process
     process.stop()
 
