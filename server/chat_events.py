@@ -33,6 +33,8 @@ from state.changes import Change, ChangeRefused
 
 log = logging.getLogger("chat.events")
 
+MAX_REPORT_REASON = 300
+
 
 def anonymous_name() -> str:
     return f"anon-{secrets.token_hex(2)}"
@@ -170,7 +172,9 @@ class ChatEvents:
         since = protocol.optional_seq(data, "since")
         self._check_room_cap(sid, room)
         connection = self._connection(sid)
-        policy = self._moderation.admit(room, connection.trip, connection.address_key)
+        policy = self._moderation.admit(
+            room, sid, connection.trip, connection.address_key
+        )
         try:
             membership = self._store.join(room, sid, name, connection.trip)
         except NameTaken as taken:
@@ -488,6 +492,56 @@ class ChatEvents:
         policy = self._moderation.hand_over(room, actor, target)
         return self._announce_policy(room, policy, actor, "hand_over", target)
 
+    def on_knock(self, sid: str, payload: Any) -> dict[str, Any]:
+        """Someone kept out of a locked room asks in; its moderators hear `knock`.
+        `locked: false` means the room is open: just join."""
+        data = protocol.require_object(payload)
+        room = protocol.room_name(data)
+        name = protocol.username(data) or anonymous_name()
+        connection = self._connection(sid)
+        knock = self._moderation.knock(room, sid, connection.trip, name)
+        if knock is None:
+            return {"ok": True, "room": room, "locked": False}
+        self._to_moderators(room, "knock", moderation.knock_payload(room, knock))
+        return {"ok": True, "room": room, "locked": True, "id": knock.id}
+
+    def on_answer_knock(self, sid: str, payload: Any) -> dict[str, Any]:
+        """A moderator lets a knocker in (`approve`) or not; the knocker hears
+        `knock_answered`, the room a `moderation` notice."""
+        data = protocol.require_object(payload)
+        room = protocol.room_name(data)
+        knock_id = protocol.message_id(data)
+        approve = protocol.required_bool(data, "approve")
+        actor = self._actor(room, sid)
+        knock = self._moderation.answer_knock(room, actor, knock_id, approve)
+        answer = {"room": room, "approved": approve, "by": actor.username}
+        self._broadcast.to_connection(knock.sid, "knock_answered", answer)
+        action = "let_in" if approve else "turned_away"
+        self._notify(room, action, actor, {"target": knock.username, "knock": knock.id})
+        return {"ok": True, **answer}
+
+    def on_report(self, sid: str, payload: Any) -> dict[str, Any]:
+        """A member reports a message (with a reason); the room's moderators present
+        hear `report`, and find it in `audit_log` later. Costs like a rename."""
+        data = protocol.require_object(payload)
+        room = protocol.room_name(data)
+        message_id = protocol.message_id(data)
+        reason = protocol.optional_string(data, "reason", MAX_REPORT_REASON) or ""
+        reporter = self._actor(room, sid)
+        message = self._message_in_history(room, message_id)
+        report = self._moderation.report(room, reporter, message, reason.strip())
+        if report is not None:
+            self._to_moderators(room, "report", moderation.report_payload(room, report))
+        return {"ok": True, "room": room, "id": message_id}
+
+    def on_resolve_report(self, sid: str, payload: Any) -> dict[str, Any]:
+        """A moderator is done with a report."""
+        data = protocol.require_object(payload)
+        room = protocol.room_name(data)
+        report_id = protocol.message_id(data)
+        self._moderation.resolve_report(room, self._actor(room, sid), report_id)
+        return {"ok": True, "room": room, "id": report_id}
+
     def on_audit_log(self, sid: str, payload: Any) -> dict[str, Any]:
         """Owner and moderators read who did what, and the bans and mutes running."""
         room = protocol.room_name(protocol.require_object(payload))
@@ -646,7 +700,10 @@ class ChatEvents:
         actor = self._actor(room, sid)
         present = []
         if setting == "lock" and value:
-            present = [m["trip"] for m in self._store.members(room) if m["trip"]]
+            present = [
+                moderation.person_key(m["sid"], m["trip"])
+                for m in self._store.members(room)
+            ]
         policy = self._moderation.set_room(room, actor, setting, value, present)
         return self._announce_policy(room, policy, actor, setting, None, value)
 
@@ -681,6 +738,25 @@ class ChatEvents:
             **details,
         }
         self._broadcast.to_room("moderation", notice, room)
+
+    def _to_moderators(self, room: str, event: str, payload: Any) -> None:
+        """An event for the room's owner and moderators present (every tab)."""
+        policy = self._policies.get(room)
+        for member in self._store.members(room):
+            if not self._moderation.is_moderator(policy, member["trip"]):
+                continue
+            found = self._store.person_named(room, member["username"])
+            for moderator_sid in found[1] if found else [member["sid"]]:
+                self._broadcast.to_connection(moderator_sid, event, payload)
+
+    def _message_in_history(self, room: str, message_id: str) -> dict[str, Any]:
+        history = self._store.snapshot(room, limit=self._limits.history_size)
+        for entry in history.messages:
+            if entry.get("id") == message_id and "event" not in entry:
+                if entry.get("deleted"):
+                    break
+                return entry
+        raise ChatError("unknown_message")
 
     def _forget_address(self, sid: str) -> None:
         try:

@@ -92,3 +92,36 @@ def test_behind_a_trusted_proxy_each_address_is_its_own(
     assert same_address.call("join", {"room": "r"})["error"]["code"] == "banned"
     neighbour = person(server, opened, **{"X-Forwarded-For": "203.0.113.3"})
     assert neighbour.call("join", {"room": "r", "username": "neighbour"})["ok"]
+
+
+def test_mute_slow_mode_knock_and_report_on_a_real_server(
+    server: ServerProcess, opened: list[RecordingClient]
+) -> None:
+    room = f"house-{server.async_mode}"
+    owner, member = person(server, opened), person(server, opened)
+    owner.call("join", {"room": room, "username": "owner"})
+    member.call("join", {"room": room, "username": "member"})
+    mute = owner.call("mute", {"room": room, "name": "member", "minutes": 5})
+    refused = member.call("message", {"room": room, "message": "hello?"})
+    assert refused["error"]["code"] == "muted"
+    assert refused["error"]["until"] == mute["until"]
+    owner.call("mute", {"room": room, "name": "member", "minutes": 0})
+    owner.call("slow_mode", {"room": room, "seconds": 120})
+    sent = member.call("message", {"room": room, "message": "one"})
+    assert sent["ok"]
+    assert member.call("message", {"room": room, "message": "two"})["error"][
+        "code"
+    ] == ("slow_mode")
+    assert member.call("report", {"room": room, "id": sent["id"], "reason": "test"})[
+        "ok"
+    ]
+    report = owner.wait_for("report")
+    assert report["reporter"] == "member" and report["message_id"] == sent["id"]
+    owner.call("lock", {"room": room, "locked": True})
+    guest = person(server, opened)
+    assert guest.call("join", {"room": room})["error"]["code"] == "room_locked"
+    knock = guest.call("knock", {"room": room, "username": "guest"})
+    assert owner.wait_for("knock")["id"] == knock["id"]
+    owner.call("answer_knock", {"room": room, "id": knock["id"], "approve": True})
+    assert guest.wait_for("knock_answered")["approved"] is True
+    assert guest.call("join", {"room": room, "username": "guest"})["ok"]

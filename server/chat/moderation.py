@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,7 +21,17 @@ from typing import Any
 
 from chat.names import name_keys
 from chat.protocol import ChatError
-from state.policy import MAX_BANS, MAX_MODERATORS, Ban, Mute, RoomPolicy
+from state.policy import (
+    MAX_BANS,
+    MAX_KNOCKS,
+    MAX_MODERATORS,
+    MAX_REPORTS,
+    Ban,
+    Knock,
+    Mute,
+    Report,
+    RoomPolicy,
+)
 from state.policy_store import PolicyStore
 
 SERVER_MODERATOR, OWNER, MODERATOR, MEMBER = 4, 3, 2, 1
@@ -168,11 +179,13 @@ class Moderation:
                 {"username": mute.username, "until": mute.until_ms, "by": mute.by}
                 for mute in policy.mutes
             ],
+            "knocks": [knock_payload(room, knock) for knock in policy.knocks],
+            "reports": [report_payload(room, report) for report in policy.reports],
         }
 
     # -- joining and posting --------------------------------------------------------
 
-    def admit(self, room: str, trip: str | None, address: str) -> RoomPolicy:
+    def admit(self, room: str, sid: str, trip: str | None, address: str) -> RoomPolicy:
         """The room's policy, or the refusal of someone banned, kicked or locked
         out. `address` is the joiner's address key."""
         policy = self.policies.get(room)
@@ -195,7 +208,7 @@ class Moderation:
                 retry_after_ms=ban.until_ms - now,
             )
         if policy.locked and rank < MODERATOR:
-            if not trip or trip not in policy.allowed:
+            if person_key(sid, trip) not in policy.allowed:
                 raise ChatError("room_locked")
         return policy
 
@@ -341,7 +354,7 @@ class Moderation:
         self, room: str, actor: Actor, setting: str, value: Any, present: list[str]
     ) -> RoomPolicy:
         """Change one of the room's settings: topic, slow, lock (moderators) or list
-        (owner). Locking lets in the trips of those `present`."""
+        (owner). Locking lets in those `present` (their person keys)."""
         needed = OWNER if setting == "list" else MODERATOR
 
         def change(policy: RoomPolicy) -> None:
@@ -399,6 +412,96 @@ class Moderation:
 
         return self.policies.update(room, change)[0]
 
+    def knock(
+        self, room: str, sid: str, trip: str | None, username: str
+    ) -> Knock | None:
+        """Ask to be let into a locked room; None when it is not locked (just join).
+        Knocking again replaces one's earlier knock."""
+
+        def change(policy: RoomPolicy) -> Knock | None:
+            if not policy.locked:
+                return None
+            now = self._now()
+            policy.forget_expired(now)
+            key = person_key(sid, trip)
+            policy.knocks = [k for k in policy.knocks if k.key != key]
+            if len(policy.knocks) >= MAX_KNOCKS:
+                raise ChatError(
+                    "not_allowed", "Too many people are knocking; try later."
+                )
+            knock = Knock(secrets.token_hex(6), key, username, trip, sid, now)
+            policy.knocks.append(knock)
+            return knock
+
+        return self.policies.update(room, change)[1]
+
+    def answer_knock(
+        self, room: str, actor: Actor, knock_id: str, approve: bool
+    ) -> Knock:
+        """A moderator lets a knocker in (they may join while it stays locked) or
+        turns them away."""
+
+        def change(policy: RoomPolicy) -> Knock:
+            self._require(policy, actor, MODERATOR)
+            now = self._now()
+            policy.forget_expired(now)
+            found = [k for k in policy.knocks if k.id == knock_id]
+            if not found:
+                raise ChatError("unknown_request")
+            knock = found[0]
+            policy.knocks.remove(knock)
+            if approve and knock.key not in policy.allowed:
+                policy.allowed.append(knock.key)
+            action = "let_in" if approve else "turned_away"
+            policy.record(
+                _entry(now, action, actor.username, actor.trip, knock.username, None)
+            )
+            return knock
+
+        return self.policies.update(room, change)[1]
+
+    def report(
+        self, room: str, reporter: Actor, message: dict[str, Any], reason: str
+    ) -> Report | None:
+        """File a member's report of a message; None when they already reported it."""
+
+        def change(policy: RoomPolicy) -> Report | None:
+            key = person_key(reporter.sid, reporter.trip)
+            for earlier in policy.reports:
+                if earlier.message_id == message["id"] and earlier.reporter_key == key:
+                    return None
+            report = Report(
+                secrets.token_hex(6),
+                message["id"],
+                message["message"][:200],
+                message["username"],
+                message.get("trip"),
+                reporter.username,
+                key,
+                reason,
+                self._now(),
+            )
+            policy.reports.append(report)
+            del policy.reports[:-MAX_REPORTS]
+            return report
+
+        return self.policies.update(room, change)[1]
+
+    def resolve_report(self, room: str, actor: Actor, report_id: str) -> None:
+        """A moderator is done with a report (acted on it, or found nothing)."""
+
+        def change(policy: RoomPolicy) -> None:
+            self._require(policy, actor, MODERATOR)
+            remaining = [r for r in policy.reports if r.id != report_id]
+            if len(remaining) == len(policy.reports):
+                raise ChatError("unknown_request")
+            policy.reports = remaining
+
+        self.policies.update(room, change)
+
+    def is_moderator(self, policy: RoomPolicy, trip: str | None) -> bool:
+        return self.rank(policy, trip) >= MODERATOR
+
     # -- rules ----------------------------------------------------------------------
 
     def _require(self, policy: RoomPolicy, actor: Actor, needed: int) -> None:
@@ -412,6 +515,32 @@ class Moderation:
             raise ChatError(
                 "not_allowed", f"{target.username} has as much say here as you."
             )
+
+
+def knock_payload(room: str, knock: Knock) -> dict[str, Any]:
+    """A `knock` as moderators see it."""
+    return {
+        "room": room,
+        "id": knock.id,
+        "username": knock.username,
+        "trip": knock.trip,
+        "at": knock.at_ms,
+    }
+
+
+def report_payload(room: str, report: Report) -> dict[str, Any]:
+    """A `report` as moderators see it (never who else reported what)."""
+    return {
+        "room": room,
+        "id": report.id,
+        "message_id": report.message_id,
+        "snippet": report.snippet,
+        "author": report.author,
+        "author_trip": report.author_trip,
+        "reporter": report.reporter,
+        "reason": report.reason,
+        "at": report.at_ms,
+    }
 
 
 def _trip_of(target: Target) -> str:

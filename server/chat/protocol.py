@@ -39,6 +39,10 @@ CLIENT_EVENTS = (
     "moderator",
     "hand_over",
     "audit_log",
+    "knock",
+    "answer_knock",
+    "report",
+    "resolve_report",
 )
 # Events the server sends.
 SERVER_EVENTS = (
@@ -60,6 +64,9 @@ SERVER_EVENTS = (
     "room_info",
     "moderation",
     "audit_log",
+    "knock",
+    "knock_answered",
+    "report",
     "error",
 )
 # Why someone is gone from a room, on `left`: they left, their connection closed,
@@ -91,6 +98,7 @@ ERROR_CODES = {
     "not_allowed": "Only the room's owner or moderators can do that.",
     "no_trip": "Roles need a trip, and that person is unverified.",
     "not_banned": "Nobody of that name is banned here.",
+    "unknown_request": "That knock or report was already answered (or expired).",
     "banned": "You are banned from this room for now.",
     "kicked": "You were kicked out of this room; you can come back soon.",
     "room_locked": "This room is locked: only people it lets in can join.",

@@ -132,7 +132,7 @@ class RequestGuard:
             return policy.join_cost
         if event == "typing":
             return policy.typing_cost
-        if event == "rename":
+        if event in _COSTED_LIKE_RENAMES:
             return policy.rename_cost
         return policy.request_cost
 
@@ -140,3 +140,5 @@ class RequestGuard:
 # Events that put something in front of people: each costs what a message of its
 # length costs (a reaction or a deletion, what an empty message costs).
 _COSTED_LIKE_MESSAGES = frozenset({"message", "edit", "whisper", "react", "delete"})
+# Requests that ask something of other people: they cost what a rename costs.
+_COSTED_LIKE_RENAMES = frozenset({"rename", "knock", "report"})

@@ -16,6 +16,9 @@ from typing import Any
 AUDIT_LOG_SIZE = 200
 MAX_MODERATORS = 50
 MAX_BANS = 1000
+MAX_KNOCKS = 50
+MAX_REPORTS = 100
+KNOCK_SECONDS = 600
 
 
 @dataclass
@@ -41,6 +44,33 @@ class Mute:
 
 
 @dataclass
+class Knock:
+    """Someone asking to be let into a locked room."""
+
+    id: str
+    key: str  # trip:... or sid:..., what `allowed` gets when they are let in
+    username: str
+    trip: str | None
+    sid: str  # their connection, told the answer
+    at_ms: int
+
+
+@dataclass
+class Report:
+    """A member's report of a message, for the room's moderators."""
+
+    id: str
+    message_id: str
+    snippet: str
+    author: str
+    author_trip: str | None
+    reporter: str
+    reporter_key: str
+    reason: str
+    at_ms: int
+
+
+@dataclass
 class RoomPolicy:
     """Everything a room's owner and moderators have decided about it."""
 
@@ -51,7 +81,10 @@ class RoomPolicy:
     listed: bool | None = None  # None: the server's LIST_ROOMS_DEFAULT
     topic: str = ""
     locked: bool = False
-    allowed: list[str] = field(default_factory=list)  # trips let in while locked
+    # trip:... and sid:... keys let in while locked (those present, knocks let in)
+    allowed: list[str] = field(default_factory=list)
+    knocks: list[Knock] = field(default_factory=list)
+    reports: list[Report] = field(default_factory=list)
     slow_seconds: int = 0
     bans: list[Ban] = field(default_factory=list)
     mutes: list[Mute] = field(default_factory=list)
@@ -88,6 +121,8 @@ class RoomPolicy:
     def forget_expired(self, now_ms: int) -> None:
         self.bans = [ban for ban in self.bans if ban.until_ms > now_ms]
         self.mutes = [mute for mute in self.mutes if mute.until_ms > now_ms]
+        knocks_since = now_ms - KNOCK_SECONDS * 1000
+        self.knocks = [knock for knock in self.knocks if knock.at_ms > knocks_since]
 
     def record(self, entry: dict[str, Any]) -> None:
         """Add to the audit log, keeping its last AUDIT_LOG_SIZE entries."""
@@ -110,4 +145,6 @@ class RoomPolicy:
         data = json.loads(raw)
         data["bans"] = [Ban(**ban) for ban in data.get("bans", [])]
         data["mutes"] = [Mute(**mute) for mute in data.get("mutes", [])]
+        data["knocks"] = [Knock(**knock) for knock in data.get("knocks", [])]
+        data["reports"] = [Report(**report) for report in data.get("reports", [])]
         return cls(**data)

@@ -320,3 +320,60 @@ def test_every_moderation_event_refuses_bad_payloads(
             event, {"room": "elsewhere", "name": "x", "locked": True}, callback=True
         )
         assert code(ack) == "not_in_room", event
+
+
+def test_a_knock_on_a_locked_room_reaches_its_moderators_who_let_people_in(
+    arrive: Arrive, room: tuple[Person, Person, Person]
+) -> None:
+    alice, bob, carol = room
+    newcomer = arrive()
+    assert newcomer.call("knock", username="newcomer")["locked"] is False
+    alice.call("lock", locked=True)
+    assert code(newcomer.join("newcomer")) == "room_locked"
+    ack = newcomer.call("knock", username="newcomer")
+    assert ack["locked"] is True
+    (knock,) = alice.payloads("knock")
+    assert knock == {
+        "room": "r",
+        "id": ack["id"],
+        "username": "newcomer",
+        "trip": newcomer.trip,
+        "at": knock["at"],
+    }
+    assert bob.payloads("knock") == []  # members do not hear knocks
+    assert code(bob.call("answer_knock", id=ack["id"], approve=True)) == "not_allowed"
+    answer = alice.call("answer_knock", id=ack["id"], approve=True)
+    assert answer["approved"] is True
+    assert newcomer.payloads("knock_answered") == [
+        {"room": "r", "approved": True, "by": "alice"}
+    ]
+    assert [n["action"] for n in carol.payloads("moderation")][-1] == "let_in"
+    assert newcomer.join("newcomer")["ok"]
+    assert code(alice.call("answer_knock", id=ack["id"], approve=True)) == (
+        "unknown_request"
+    )
+    turned = arrive()
+    knock_id = turned.call("knock", username="turned")["id"]
+    alice.call("answer_knock", id=knock_id, approve=False)
+    assert turned.payloads("knock_answered")[0]["approved"] is False
+    assert code(turned.join("turned")) == "room_locked"
+
+
+def test_a_report_reaches_the_moderators_with_the_message(
+    room: tuple[Person, Person, Person],
+) -> None:
+    alice, bob, carol = room
+    sent = bob.call("message", message="buy cheap watches at example.com")
+    assert code(carol.call("report", id="nope")) == "unknown_message"
+    assert code(carol.call("report", id=sent["id"], reason=5)) == "invalid_payload"
+    assert carol.call("report", id=sent["id"], reason=" spam ")["ok"]
+    assert carol.call("report", id=sent["id"])["ok"]  # once is enough
+    (report,) = alice.payloads("report")
+    assert report["message_id"] == sent["id"] and report["author"] == "bob"
+    assert report["reporter"] == "carol" and report["reason"] == "spam"
+    assert report["snippet"] == "buy cheap watches at example.com"
+    assert bob.payloads("report") == []
+    assert [r["id"] for r in alice.call("audit_log")["reports"]] == [report["id"]]
+    assert code(carol.call("resolve_report", id=report["id"])) == "not_allowed"
+    assert alice.call("resolve_report", id=report["id"])["ok"]
+    assert alice.call("audit_log")["reports"] == []

@@ -136,3 +136,58 @@ def test_a_room_joins_the_lobby_list_only_when_its_owner_lists_it(
     listed.click()
     expect(visitor.get_by_role("heading", name="#hidden-den")).to_be_visible()
     expect(visitor.locator(".room__topic")).to_contain_text("Quiet talk about nothing")
+
+
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_a_knock_is_let_in_and_a_report_reaches_the_moderator(
+    open_page: OpenPage, size: str
+) -> None:
+    room = f"doorway-{size}"
+    owner = open_page(**SIZES[size])
+    trouble = watch_for_trouble(owner)
+    join(owner, "doorkeeper", room)
+    command(owner, room, "/lock")
+    expect(owner.get_by_text("Locked", exact=True)).to_be_attached()
+
+    # A newcomer is kept out, knocks, and is let in from the panel.
+    guest = open_page(**SIZES[size])
+    guest.get_by_label("Nickname").fill("guest")
+    guest.get_by_label("Room name").fill(room)
+    guest.get_by_label("Room name").press("Enter")
+    expect(guest.get_by_role("alert")).to_contain_text("This room is locked")
+    guest.get_by_role("button", name="Knock to ask a moderator to let you in").click()
+    expect(guest.get_by_role("status").filter(has_text="You knocked")).to_be_visible()
+    expect(message_log(owner).get_by_text("guest is knocking")).to_be_visible()
+    open_moderation(owner, size)
+    panel = owner.get_by_role("region", name=re.compile("^Moderation of #"))
+    panel.get_by_role("button", name="Let in").click()
+    expect(guest.get_by_role("heading", name=f"#{room}")).to_be_visible()
+    expect(message_log(owner).get_by_text("doorkeeper let guest in")).to_be_visible()
+    owner.keyboard.press("Escape")
+
+    # A third member insults the room; the guest reports it.
+    troll = open_page(**SIZES[size])
+    troll.get_by_label("Nickname").fill("troll")
+    troll.get_by_label("Room name").fill(room)
+    troll.get_by_label("Room name").press("Enter")
+    troll.get_by_role("button", name="Knock to ask a moderator to let you in").click()
+    open_moderation(owner, size)
+    panel.get_by_role("button", name="Let in").click()
+    expect(troll.get_by_role("heading", name=f"#{room}")).to_be_visible()
+    owner.keyboard.press("Escape")
+    command(troll, room, "you are all idiots")
+    row = message_log(guest).locator(".row", has_text="you are all idiots")
+    row.hover() if size == "desktop" else row.click()
+    row.get_by_role("button", name="Report").click()
+    guest.get_by_label(re.compile("^Why report this message")).fill("insults")
+    guest.get_by_role("button", name="Send report").click()
+    expect(row.get_by_text("Reported to the moderators")).to_be_visible()
+    expect(
+        message_log(owner).get_by_text("guest reported a message of troll")
+    ).to_be_visible()
+    open_moderation(owner, size)
+    expect(panel.get_by_text("guest reported troll: “insults”")).to_be_visible()
+    panel.get_by_role("button", name="Mute 10 min").click()
+    expect(panel.get_by_text("Reports")).to_be_hidden()
+    expect(panel.get_by_text(re.compile("^troll by doorkeeper until"))).to_be_visible()
+    assert trouble == []

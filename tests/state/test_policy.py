@@ -63,7 +63,7 @@ def actor(name: str, trip: str | None) -> Actor:
 
 
 def own(mod: Moderation, room: str, trip: str, name: str) -> RoomPolicy:
-    claimed = mod.arrived(room, mod.admit(room, trip, "addr:x"), trip, name)
+    claimed = mod.arrived(room, mod.admit(room, "sid-x", trip, "addr:x"), trip, name)
     assert claimed is not None
     return claimed
 
@@ -74,16 +74,23 @@ ALICE, BOB, CAROL = actor("alice", "alicetrip2"), person("bob", "bobbtrip22"), N
 def test_the_first_trip_owns_the_room_and_keeps_it_while_coming_back(
     mod: Moderation, clock: Clock
 ) -> None:
-    assert mod.arrived("r", mod.admit("r", None, "addr:x"), None, "anon") is None
+    assert (
+        mod.arrived("r", mod.admit("r", "sid-x", None, "addr:x"), None, "anon") is None
+    )
     policy = own(mod, "r", "alicetrip2", "alice")
     assert mod.info("r", policy)["owner"] == "alicetrip2"
     assert mod.info("r", policy)["owner_name"] == "alice"
     # Someone else arriving changes nothing.
     assert (
-        mod.arrived("r", mod.admit("r", "bobbtrip22", "a"), "bobbtrip22", "bob") is None
+        mod.arrived(
+            "r", mod.admit("r", "sid-x", "bobbtrip22", "a"), "bobbtrip22", "bob"
+        )
+        is None
     )
     clock.now += 6 * DAY_MS
-    mod.arrived("r", mod.admit("r", "alicetrip2", "a"), "alicetrip2", "alice")  # back
+    mod.arrived(
+        "r", mod.admit("r", "sid-x", "alicetrip2", "a"), "alicetrip2", "alice"
+    )  # back
     clock.now += 6 * DAY_MS
     assert mod.role(mod.policies.get("r"), "alicetrip2") == "owner"
     clock.now += 2 * DAY_MS  # away longer than the TTL
@@ -119,7 +126,7 @@ def test_ranks_decide_who_may_act_on_whom(mod: Moderation) -> None:
     # A server moderator outranks the owner.
     mod.ban("r", actor("staff", SERVER_MOD), person("alice", "alicetrip2"), 5)
     with pytest.raises(ChatError) as refused:
-        mod.admit("r", "alicetrip2", "addr:elsewhere")
+        mod.admit("r", "sid-x", "alicetrip2", "addr:elsewhere")
     assert refused.value.code == "banned"
 
 
@@ -137,13 +144,13 @@ def test_a_ban_holds_by_trip_and_by_address_until_it_runs_out(
         (None, same_address),
     ):
         with pytest.raises(ChatError) as refused:
-            mod.admit("r", trip, address)
+            mod.admit("r", "sid-x", trip, address)
         assert refused.value.code == "banned"
         assert refused.value.details["until"] == until
-    mod.admit("r", "newtrip222", "addr:other")  # someone else entirely
-    mod.admit("elsewhere", "spamtrip22", same_address)  # bans are per room
+    mod.admit("r", "sid-x", "newtrip222", "addr:other")  # someone else entirely
+    mod.admit("elsewhere", "sid-x", "spamtrip22", same_address)  # bans are per room
     clock.now = until + 1
-    mod.admit("r", "spamtrip22", same_address)
+    mod.admit("r", "sid-x", "spamtrip22", same_address)
 
 
 def test_ipv6_bans_cover_the_64_and_mapped_ipv4_is_ipv4() -> None:
@@ -165,13 +172,13 @@ def test_a_kick_lasts_kick_seconds_and_unban_lifts_it(
     _, until = mod.ban("r", ALICE, BOB, None)
     assert until == clock.now + 300_000
     with pytest.raises(ChatError) as refused:
-        mod.admit("r", "bobbtrip22", "addr:x")
+        mod.admit("r", "sid-x", "bobbtrip22", "addr:x")
     assert refused.value.code == "kicked"
     with pytest.raises(ChatError) as refused:
         mod.unban("r", ALICE, "carol")
     assert refused.value.code == "not_banned"
     mod.unban("r", ALICE, "BOB")  # names compare as names do
-    mod.admit("r", "bobbtrip22", "addr:x")
+    mod.admit("r", "sid-x", "bobbtrip22", "addr:x")
 
 
 def test_mutes_and_slow_mode(mod: Moderation, clock: Clock) -> None:
@@ -203,15 +210,15 @@ def test_mutes_and_slow_mode(mod: Moderation, clock: Clock) -> None:
 
 def test_a_locked_room_lets_in_those_present_and_moderators(mod: Moderation) -> None:
     own(mod, "r", "alicetrip2", "alice")
-    mod.set_room("r", ALICE, "lock", True, ["alicetrip2", "bobbtrip22"])
-    mod.admit("r", "bobbtrip22", "addr:x")
-    mod.admit("r", SERVER_MOD, "addr:x")
+    mod.set_room("r", ALICE, "lock", True, ["trip:alicetrip2", "trip:bobbtrip22"])
+    mod.admit("r", "sid-x", "bobbtrip22", "addr:x")
+    mod.admit("r", "sid-x", SERVER_MOD, "addr:x")
     for trip in ("newtrip222", None):
         with pytest.raises(ChatError) as refused:
-            mod.admit("r", trip, "addr:x")
+            mod.admit("r", "sid-x", trip, "addr:x")
         assert refused.value.code == "room_locked"
     mod.set_room("r", ALICE, "lock", False, [])
-    mod.admit("r", None, "addr:x")
+    mod.admit("r", "sid-x", None, "addr:x")
 
 
 def test_only_the_owner_lists_and_hands_over(
@@ -271,3 +278,56 @@ def test_policies_round_trip_through_json() -> None:
     policy = RoomPolicy(owner="alicetrip2", topic="hi", listed=True)
     assert RoomPolicy.from_json(policy.to_json()) == policy
     assert RoomPolicy.from_json(None) == RoomPolicy()
+
+
+def test_a_knock_lets_one_person_into_a_locked_room(mod: Moderation) -> None:
+    own(mod, "r", "alicetrip2", "alice")
+    assert mod.knock("r", "sid-new", None, "newbie") is None  # open: just join
+    mod.set_room("r", ALICE, "lock", True, ["trip:alicetrip2"])
+    knock = mod.knock("r", "sid-new", None, "newbie")
+    again = mod.knock("r", "sid-new", None, "newbie")  # replaces the first
+    assert knock is not None and again is not None
+    assert [k["id"] for k in mod.audit("r", ALICE)["knocks"]] == [again.id]
+    with pytest.raises(ChatError) as refused:
+        mod.answer_knock("r", actor("bob", "bobbtrip22"), again.id, True)
+    assert refused.value.code == "not_allowed"
+    with pytest.raises(ChatError) as refused:
+        mod.answer_knock("r", ALICE, knock.id, True)
+    assert refused.value.code == "unknown_request"
+    mod.answer_knock("r", ALICE, again.id, True)
+    mod.admit("r", "sid-new", None, "addr:x")  # that connection only
+    with pytest.raises(ChatError):
+        mod.admit("r", "sid-other", None, "addr:x")
+    turned = mod.knock("r", "sid-other", "othertrip2", "other")
+    assert turned is not None
+    mod.answer_knock("r", ALICE, turned.id, False)
+    with pytest.raises(ChatError):
+        mod.admit("r", "sid-other", "othertrip2", "addr:x")
+    actions = [entry["action"] for entry in mod.audit("r", ALICE)["entries"]][:2]
+    assert actions == ["turned_away", "let_in"]
+
+
+def test_reports_reach_moderators_once_each(mod: Moderation, clock: Clock) -> None:
+    own(mod, "r", "alicetrip2", "alice")
+    message = {
+        "id": "m1",
+        "message": "spam " * 100,
+        "username": "spammer",
+        "trip": None,
+    }
+    carol = actor("carol", "caroltrip2")
+    report = mod.report("r", carol, message, "spam")
+    assert report is not None and len(report.snippet) == 200
+    assert mod.report("r", carol, message, "spam again") is None
+    assert mod.report("r", actor("dave", None), message, "") is not None
+    reports = mod.audit("r", ALICE)["reports"]
+    assert [(r["reporter"], r["author"]) for r in reports] == [
+        ("carol", "spammer"),
+        ("dave", "spammer"),
+    ]
+    with pytest.raises(ChatError):
+        mod.resolve_report("r", carol, report.id)
+    mod.resolve_report("r", ALICE, report.id)
+    with pytest.raises(ChatError) as refused:
+        mod.resolve_report("r", ALICE, report.id)
+    assert refused.value.code == "unknown_request"

@@ -42,12 +42,14 @@ import type {
   AuditLog,
   Connected,
   JoinRequest,
+  Knock,
   Membership,
   MessageChange,
   ModerationEvent,
   ModerationNotice,
   ModerationRequests,
   Renamed,
+  Report,
   RoomInfo,
   RoomEntry,
   RoomSeq,
@@ -92,6 +94,12 @@ export interface ChatActions {
   jumpTo: (room: string, id: string) => void;
   /** A moderation request (docs/protocol.md); a refusal shows as an error. */
   moderate: <E extends ModerationEvent>(room: string, event: E, payload: ModerationRequests[E]) => Promise<boolean>;
+  /** Ask a moderator to let us into a locked room (joins at once if it is open). */
+  knock: (room: string, username: string) => void;
+  answerKnock: (room: string, id: string, approve: boolean) => Promise<boolean>;
+  /** Tell the room's moderators about a message (with a reason, if given). */
+  report: (room: string, id: string, reason: string) => Promise<boolean>;
+  resolveReport: (room: string, id: string) => Promise<boolean>;
   /** The room's audit log, bans and mutes (owner and moderators); null if refused. */
   auditLog: (room: string) => Promise<AuditLog | null>;
   /** Say something to one person in the room; only the two of you see it. */
@@ -257,6 +265,21 @@ export function ChatProvider({ socket, children }: { socket: ChatSocket; childre
     function onModeration(payload: ModerationNotice) {
       dispatch({ type: "moderation_notice", notice: payload, at: Date.now() });
     }
+    function onKnock(payload: Knock) {
+      dispatch({ type: "knock_received", knock: payload, at: Date.now() });
+    }
+    function onReport(payload: Report) {
+      dispatch({ type: "report_received", report: payload, at: Date.now() });
+    }
+    /** A moderator answered our knock: let in, we join at once. */
+    function onKnockAnswered(payload: { room: string; approved: boolean; by: string }) {
+      const knocking = stateRef.current.knocking;
+      dispatch({ type: "knock_answered", ...payload });
+      if (payload.approved && knocking?.room === payload.room) {
+        dispatch({ type: "join_requested", room: payload.room, username: knocking.username, focus: true });
+        requestJoin(payload.room, knocking.username);
+      }
+    }
     function onLeft(payload: Membership) {
       dispatch({ type: "member_left", membership: payload, at: Date.now() });
     }
@@ -371,12 +394,18 @@ export function ChatProvider({ socket, children }: { socket: ChatSocket; childre
     socket.on("whisper", onWhisper);
     socket.on("room_info", onRoomInfo);
     socket.on("moderation", onModeration);
+    socket.on("knock", onKnock);
+    socket.on("knock_answered", onKnockAnswered);
+    socket.on("report", onReport);
     socket.on("error", onError);
     window.addEventListener("offline", onOffline);
     socket.connect();
     return () => {
       socket.off("room_info", onRoomInfo);
       socket.off("moderation", onModeration);
+      socket.off("knock", onKnock);
+      socket.off("knock_answered", onKnockAnswered);
+      socket.off("report", onReport);
       socket.off("connect", onConnect);
       socket.off("disconnect", onDisconnect);
       socket.off("connected", onConnected);
@@ -565,6 +594,25 @@ export function ChatProvider({ socket, children }: { socket: ChatSocket; childre
           (socket.timeout(ACK_TIMEOUT_MS).emit as (...args: unknown[]) => void)(event, { room, ...payload }, done),
         );
       },
+      knock(room, username) {
+        if (!socket.connected) return;
+        socket.timeout(ACK_TIMEOUT_MS).emit("knock", { room, username }, (err, reply) => {
+          if (err || !reply.ok) return;
+          if (reply.locked) dispatch({ type: "knock_sent", room, username });
+          else void act.joinRoom(room, username); // unlocked meanwhile
+        });
+      },
+      answerKnock(room, id, approve) {
+        return request((done) => socket.timeout(ACK_TIMEOUT_MS).emit("answer_knock", { room, id, approve }, done));
+      },
+      report(room, id, reason) {
+        return request((done) =>
+          socket.timeout(ACK_TIMEOUT_MS).emit("report", { room, id, ...(reason ? { reason } : {}) }, done),
+        );
+      },
+      resolveReport(room, id) {
+        return request((done) => socket.timeout(ACK_TIMEOUT_MS).emit("resolve_report", { room, id }, done));
+      },
       auditLog(room) {
         return new Promise<AuditLog | null>((resolve) => {
           if (!socket.connected) {
@@ -572,6 +620,9 @@ export function ChatProvider({ socket, children }: { socket: ChatSocket; childre
             return;
           }
           socket.timeout(ACK_TIMEOUT_MS).emit("audit_log", { room }, (err, reply) => {
+            if (!err && reply.ok) {
+              dispatch({ type: "requests_loaded", room, knocks: reply.knocks, reports: reply.reports });
+            }
             resolve(!err && reply.ok ? reply : null);
           });
         });

@@ -8,7 +8,9 @@ import { isRemoval, noticeText, removalText, untilText } from "./moderation";
 import { isChange } from "./protocol";
 import type {
   HistoryPage,
+  Knock,
   MessageChange,
+  Report,
   RoomEntry,
   Whisper,
   LeaveReason,
@@ -104,6 +106,9 @@ export interface Room {
   newIdentities: Record<string, true>;
   /** Owner, moderators, topic and rules, as the server last said (null: not yet). */
   info: RoomInfo | null;
+  /** For moderators: people knocking and reports waiting, as they arrived. */
+  knocks: Knock[];
+  reports: Report[];
 }
 
 /** A join the server refused, shown at the field the person needs to change. */
@@ -143,6 +148,8 @@ export interface ChatState {
   rooms: Record<string, Room>;
   roomOrder: string[];
   activeRoom: string | null;
+  /** A locked room we knocked on, and the name we will join it under. */
+  knocking: { room: string; username: string } | null;
   /** The room a join is under way for, shown as soon as the server lets us in. */
   pendingFocus: string | null;
   lobbyRooms: RoomCount[];
@@ -183,6 +190,7 @@ export const initialState: ChatState = {
   roomOrder: [],
   activeRoom: null,
   pendingFocus: null,
+  knocking: null,
   lobbyRooms: [],
   lobbyRoomsLoaded: false,
   joinRefusal: null,
@@ -213,6 +221,11 @@ export type ChatAction =
   | { type: "renamed"; renamed: Renamed; at: number }
   | { type: "room_info_received"; info: RoomInfo }
   | { type: "moderation_notice"; notice: ModerationNotice; at: number }
+  | { type: "knock_sent"; room: string; username: string }
+  | { type: "knock_answered"; room: string; approved: boolean; by: string }
+  | { type: "knock_received"; knock: Knock; at: number }
+  | { type: "report_received"; report: Report; at: number }
+  | { type: "requests_loaded"; room: string; knocks: Knock[]; reports: Report[] }
   | { type: "renamed_after_return"; room: string; from: string; to: string; at: number }
   | { type: "messages_received"; messages: RoomEntry[] }
   | { type: "whisper_received"; whisper: Whisper; at: number }
@@ -306,8 +319,47 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
     case "moderation_notice":
       return updateRoom(state, action.notice.room, (room) => ({
         ...room,
+        knocks: room.knocks.filter((knock) => knock.id !== action.notice.knock),
         system: [...room.system, systemLine(room, noticeText(action.notice, action.at), action.at)],
       }));
+    case "knock_sent": {
+      const message = `You knocked on #${action.room}. Waiting for a moderator to let you in…`;
+      return {
+        ...state,
+        knocking: { room: action.room, username: action.username },
+        joinRefusal: { room: action.room, code: "knocking", message, field: "form", until: null, suggestion: null },
+      };
+    }
+    case "knock_answered": {
+      if (state.knocking?.room !== action.room) return state;
+      if (action.approved) return { ...state, knocking: null, joinRefusal: null };
+      const message = `${action.by} did not let you into #${action.room}.`;
+      return {
+        ...state,
+        knocking: null,
+        joinRefusal: { room: action.room, code: "turned_away", message, field: "form", until: null, suggestion: null },
+      };
+    }
+    case "knock_received":
+      return updateRoom(state, action.knock.room, (room) => ({
+        ...room,
+        knocks: [...room.knocks.filter((knock) => knock.id !== action.knock.id), action.knock],
+        system: [
+          ...room.system,
+          systemLine(room, `${action.knock.username} is knocking: answer in Moderation`, action.at),
+        ],
+      }));
+    case "report_received":
+      return updateRoom(state, action.report.room, (room) => ({
+        ...room,
+        reports: [...room.reports.filter((report) => report.id !== action.report.id), action.report],
+        system: [
+          ...room.system,
+          systemLine(room, `${action.report.reporter} reported a message of ${action.report.author}: see Moderation`, action.at),
+        ],
+      }));
+    case "requests_loaded":
+      return updateRoom(state, action.room, (room) => ({ ...room, knocks: action.knocks, reports: action.reports }));
     case "renamed":
       return updateRoom(state, action.renamed.room, (room) =>
         renamed(room, action.renamed, isMine(state, action.renamed), action.at),
@@ -590,6 +642,8 @@ function newRoom(name: string, username: string, knownTrips: Record<string, stri
     knownTrips,
     newIdentities: {},
     info: null,
+    knocks: [],
+    reports: [],
   };
 }
 

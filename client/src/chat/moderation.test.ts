@@ -161,3 +161,49 @@ describe("the reducer", () => {
     expect(state.joinRefusal?.message).toMatch(/^You were banned\. \(until/u);
   });
 });
+
+describe("knocks and reports", () => {
+  it("waits on a knock, and says so when turned away", () => {
+    let state = chatReducer(initialState, { type: "connected", sid: "me", trip: null, limits: TEST_LIMITS });
+    state = chatReducer(state, { type: "knock_sent", room: "r", username: "bob" });
+    expect(state.knocking).toEqual({ room: "r", username: "bob" });
+    expect(state.joinRefusal?.code).toBe("knocking");
+    expect(chatReducer(state, { type: "knock_answered", room: "other", approved: false, by: "x" })).toBe(state);
+    const let_in = chatReducer(state, { type: "knock_answered", room: "r", approved: true, by: "alice" });
+    expect(let_in.knocking).toBeNull();
+    expect(let_in.joinRefusal).toBeNull();
+    const turned = chatReducer(state, { type: "knock_answered", room: "r", approved: false, by: "alice" });
+    expect(turned.joinRefusal?.message).toBe("alice did not let you into #r.");
+  });
+
+  it("keeps knocks and reports for moderators until answered", () => {
+    let state = inRoom();
+    const knock = { room: "r", id: "k1", username: "newbie", trip: null, at: NOW };
+    state = chatReducer(state, { type: "knock_received", knock, at: NOW });
+    state = chatReducer(state, { type: "knock_received", knock, at: NOW });
+    expect(state.rooms.r?.knocks).toEqual([knock]);
+    expect(state.rooms.r?.system.at(-1)?.text).toBe("newbie is knocking: answer in Moderation");
+    state = chatReducer(state, {
+      type: "moderation_notice",
+      notice: { room: "r", action: "let_in", by: "alice", by_trip: "t", at: NOW, target: "newbie", knock: "k1" },
+      at: NOW,
+    });
+    expect(state.rooms.r?.knocks).toEqual([]);
+    expect(state.rooms.r?.system.at(-1)?.text).toBe("alice let newbie in");
+    const report = {
+      room: "r",
+      id: "p1",
+      message_id: "m1",
+      snippet: "spam",
+      author: "carol",
+      author_trip: null,
+      reporter: "bob",
+      reason: "",
+      at: NOW,
+    };
+    state = chatReducer(state, { type: "report_received", report, at: NOW });
+    expect(state.rooms.r?.reports).toEqual([report]);
+    state = chatReducer(state, { type: "requests_loaded", room: "r", knocks: [], reports: [] });
+    expect(state.rooms.r?.reports).toEqual([]);
+  });
+});

@@ -37,6 +37,10 @@ export function noticeText(notice: ModerationNotice, now: number = Date.now()): 
       return `${by} took back ${target}'s moderator role`;
     case "hand_over":
       return `${by} handed the room over to ${target}`;
+    case "let_in":
+      return `${by} let ${target} in`;
+    case "turned_away":
+      return `${by} turned ${target} away`;
     default:
       return `${by}: ${notice.action}${target ? ` ${target}` : ""}`;
   }

@@ -28,6 +28,10 @@ export const CLIENT_EVENTS = [
   "moderator",
   "hand_over",
   "audit_log",
+  "knock",
+  "answer_knock",
+  "report",
+  "resolve_report",
 ] as const;
 
 export const SERVER_EVENTS = [
@@ -49,6 +53,9 @@ export const SERVER_EVENTS = [
   "room_info",
   "moderation",
   "audit_log",
+  "knock",
+  "knock_answered",
+  "report",
   "error",
 ] as const;
 
@@ -85,6 +92,7 @@ export const ERROR_CODES = [
   "not_allowed",
   "no_trip",
   "not_banned",
+  "unknown_request",
   "banned",
   "kicked",
   "room_locked",
@@ -247,6 +255,30 @@ export interface ModerationNotice {
   target_trip?: string | null;
   until?: number;
   value?: string | number | boolean;
+  /** On `let_in` and `turned_away`: the knock it answered. */
+  knock?: string;
+}
+
+/** Someone asking into a locked room, as its moderators see it. */
+export interface Knock {
+  room: string;
+  id: string;
+  username: string;
+  trip: string | null;
+  at: number;
+}
+
+/** A member's report of a message, as the room's moderators see it. */
+export interface Report {
+  room: string;
+  id: string;
+  message_id: string;
+  snippet: string;
+  author: string;
+  author_trip: string | null;
+  reporter: string;
+  reason: string;
+  at: number;
 }
 
 export interface AuditLog {
@@ -264,6 +296,8 @@ export interface AuditLog {
   }[];
   bans: { username: string; trip: string | null; until: number; by: string; kind: string }[];
   mutes: { username: string; until: number; by: string }[];
+  knocks: Knock[];
+  reports: Report[];
 }
 
 export interface RoomState {
@@ -400,6 +434,9 @@ export interface ServerToClientEvents {
   room_info: (payload: RoomInfo) => void;
   moderation: (payload: ModerationNotice) => void;
   audit_log: (payload: AuditLog) => void;
+  knock: (payload: Knock) => void;
+  knock_answered: (payload: { room: string; approved: boolean; by: string }) => void;
+  report: (payload: Report) => void;
   error: (payload: ServerError) => void;
 }
 
@@ -428,6 +465,19 @@ type ModerationEmitters = {
 
 export interface ClientToServerEvents extends ModerationEmitters {
   audit_log: (payload: { room: string }, ack: (reply: Ack<AuditLog>) => void) => void;
+  knock: (
+    payload: { room: string; username?: string },
+    ack: (reply: Ack<{ room: string; locked: boolean; id?: string }>) => void,
+  ) => void;
+  answer_knock: (
+    payload: { room: string; id: string; approve: boolean },
+    ack: (reply: Ack<{ room: string; approved: boolean; by: string }>) => void,
+  ) => void;
+  report: (
+    payload: { room: string; id: string; reason?: string },
+    ack: (reply: Ack<{ room: string; id: string }>) => void,
+  ) => void;
+  resolve_report: (payload: { room: string; id: string }, ack: (reply: Ack<{ room: string; id: string }>) => void) => void;
   test_message: (
     payload: { message: string; timestamp?: number },
     ack: (reply: Ack<{ data: unknown }>) => void,

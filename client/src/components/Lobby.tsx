@@ -174,9 +174,21 @@ export function Lobby({
           ) : null}
         </div>
         {formError ? (
-          <p className="lobby__error" role="alert">
+          <p className={formError.code === "knocking" ? "lobby__status" : "lobby__error"} role={formError.code === "knocking" ? "status" : "alert"}>
             {formError.message}
             {waiting ? ` You can try again in ${secondsLeft} s.` : null}
+            {formError.code === "room_locked" ? (
+              <>
+                {" "}
+                <button
+                  type="button"
+                  className="link-button"
+                  onClick={() => actions.knock(formError.room, typed.name || "anon")}
+                >
+                  Knock to ask a moderator to let you in
+                </button>
+              </>
+            ) : null}
           </p>
         ) : null}
         <button type="submit" className="button button--primary" disabled={joining || waiting}>

@@ -3,7 +3,7 @@
  * reactions, and the actions on it (reply, react, edit, delete, copy), shown on
  * hover or keyboard focus, and with the "…" button on touch screens.
  */
-import { lazy, Suspense, useState } from "react";
+import { lazy, Suspense, useId, useState } from "react";
 
 import type { ChatMessage } from "../chat/chatReducer";
 import type { ReplyQuote as Quote } from "../chat/protocol";
@@ -59,13 +59,45 @@ export function Reactions({ message }: { message: ChatMessage }) {
   );
 }
 
-/** Reply, react, edit, delete, copy. */
+/** A report's optional reason, then sent to the room's moderators. */
+function ReportForm({ message, onDone }: { message: ChatMessage; onDone: (sent: boolean) => void }) {
+  const actions = useMessageActions();
+  const [reason, setReason] = useState("");
+  const id = useId();
+  return (
+    <form
+      className="report-form"
+      onSubmit={(event) => {
+        event.preventDefault();
+        void actions?.report(message, reason.trim()).then(onDone);
+      }}
+      onKeyDown={(event) => {
+        if (event.key === "Escape") {
+          event.stopPropagation();
+          onDone(false);
+        }
+      }}
+    >
+      <label htmlFor={id}>Why report this message of {message.username}? (optional)</label>
+      <input id={id} value={reason} maxLength={300} autoFocus onChange={(event) => setReason(event.target.value)} />
+      <button type="submit" className="row__action row__action--danger">
+        Send report
+      </button>
+      <button type="button" className="row__action" onClick={() => onDone(false)}>
+        Cancel
+      </button>
+    </form>
+  );
+}
+
+/** Reply, react, edit, delete, copy; report someone else's. */
 export function MessageToolbar({ message, mine }: { message: ChatMessage; mine: boolean }) {
   const actions = useMessageActions();
   const [picking, setPicking] = useState(false);
   const [browsing, setBrowsing] = useState(false);
   const [confirming, setConfirming] = useState(false);
   const [copied, setCopied] = useState(false);
+  const [reporting, setReporting] = useState<"form" | "sent" | null>(null);
   if (!actions || message.deleted) return null;
   const voter = actions.voter;
 
@@ -121,6 +153,22 @@ export function MessageToolbar({ message, mine }: { message: ChatMessage; mine: 
       <button type="button" className="row__action" onClick={copy} title="Copy text">
         {copied ? "Copied" : "Copy"}
       </button>
+      {mine ? null : reporting === "sent" ? (
+        <span className="row__action row__action--done" role="status">
+          Reported to the moderators
+        </span>
+      ) : (
+        <button
+          type="button"
+          className="row__action"
+          aria-expanded={reporting === "form"}
+          onClick={() => setReporting((open) => (open ? null : "form"))}
+          title="Report to the room's moderators"
+        >
+          Report
+        </button>
+      )}
+      {reporting === "form" ? <ReportForm message={message} onDone={(sent) => setReporting(sent ? "sent" : null)} /> : null}
       {picking ? (
         <div className="reaction-picker" role="group" aria-label="Reactions">
           {QUICK_REACTIONS.map((emoji) => {

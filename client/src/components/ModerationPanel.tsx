@@ -2,7 +2,7 @@ import { useCallback, useEffect, useId, useRef, useState, type FormEvent } from 
 
 import { useChatTools } from "../chat/ChatProvider";
 import { untilText } from "../chat/moderation";
-import type { AuditLog, Role, RoomInfo } from "../chat/protocol";
+import type { AuditLog, Knock, Report, Role, RoomInfo } from "../chat/protocol";
 
 const SLOW_CHOICES = [0, 5, 10, 30, 60, 300];
 
@@ -62,11 +62,19 @@ export function ModerationPanel({
   room,
   info,
   myRole,
+  openings,
+  knocks,
+  reports,
   onClose,
 }: {
   room: string;
   info: RoomInfo;
   myRole: Role;
+  /** How often it was asked to open: each time, the focus goes to its heading. */
+  openings: number;
+  /** Waiting knocks and reports, kept current by the room's events. */
+  knocks: Knock[];
+  reports: Report[];
   onClose: () => void;
 }) {
   const { actions } = useChatTools();
@@ -80,15 +88,23 @@ export function ModerationPanel({
   const [listed, setListed] = useServerValue(info.listed);
   const [slow, setSlow] = useServerValue(info.slow_seconds);
 
+  /** Reads the log again; afterwards, if what had the focus is gone with what it
+   * answered (a knock, a report), the focus comes back to the heading. */
   const reload = useCallback(() => {
-    void actions.auditLog(room).then(setLog);
+    void actions.auditLog(room).then((loaded) => {
+      setLog(loaded);
+      window.setTimeout(() => {
+        if (document.activeElement === document.body) heading.current?.focus();
+      });
+    });
   }, [actions, room]);
 
   useEffect(() => {
     heading.current?.focus();
-  }, []);
-  // Every change to the room (ours or another moderator's) brings a new room_info.
-  useEffect(reload, [reload, info]);
+  }, [openings]);
+  // Every change to the room (ours or another moderator's) brings a new room_info;
+  // knocks and reports come as events.
+  useEffect(reload, [reload, info, knocks.length, reports.length]);
 
   /** After a change the log is read again; a refused one puts the server's
    * values back (its refusal shows in the composer). */
@@ -127,6 +143,63 @@ export function ModerationPanel({
           ×
         </button>
       </div>
+      {knocks.length > 0 ? (
+        <>
+          <h4 className="moderation__subtitle">Knocking</h4>
+          <ul className="moderation__list">
+            {knocks.map((knock) => (
+              <li key={knock.id}>
+                <span dir="auto">{knock.username}</span>
+                {knock.trip ? null : " (unverified)"}{" "}
+                <button type="button" className="link-button" onClick={() => change(actions.answerKnock(room, knock.id, true))}>
+                  Let in
+                </button>{" "}
+                <button type="button" className="link-button" onClick={() => change(actions.answerKnock(room, knock.id, false))}>
+                  Turn away
+                </button>
+              </li>
+            ))}
+          </ul>
+        </>
+      ) : null}
+      {reports.length > 0 ? (
+        <>
+          <h4 className="moderation__subtitle">Reports</h4>
+          <ul className="moderation__list moderation__reports">
+            {reports.map((report) => (
+              <li key={report.id}>
+                <span>
+                  {report.reporter} reported {report.author}
+                  {report.reason ? `: “${report.reason}”` : ""}
+                </span>
+                <blockquote dir="auto">{report.snippet}</blockquote>
+                <span className="moderation__report-actions">
+                  <button type="button" className="link-button" onClick={() => actions.jumpTo(room, report.message_id)}>
+                    Show
+                  </button>
+                  <button
+                    type="button"
+                    className="link-button"
+                    onClick={() => change(actions.moderate(room, "mute", { name: report.author, minutes: 10 }).then(() => actions.resolveReport(room, report.id)))}
+                  >
+                    Mute 10 min
+                  </button>
+                  <button
+                    type="button"
+                    className="link-button"
+                    onClick={() => change(actions.moderate(room, "ban", { name: report.author, minutes: 60 }).then(() => actions.resolveReport(room, report.id)))}
+                  >
+                    Ban 1 h
+                  </button>
+                  <button type="button" className="link-button" onClick={() => change(actions.resolveReport(room, report.id))}>
+                    Dismiss
+                  </button>
+                </span>
+              </li>
+            ))}
+          </ul>
+        </>
+      ) : null}
       <form className="moderation__topic" onSubmit={saveTopic}>
         <label htmlFor={topicId}>Topic</label>
         <input id={topicId} value={topic} maxLength={200} dir="auto" onChange={(event) => setTopic(event.target.value)} />

@@ -129,6 +129,8 @@ export function RoomView({ room, memory }: { room: Room; memory: RoomMemory }) {
   const [membersOpen, setMembersOpen] = useState(isWideScreen);
   const [copied, copyLink] = useCopyLink(room.name);
   const [moderating, setModerating] = useState(false);
+  // Each opening (also of a panel already open) puts the focus on its heading.
+  const [moderationOpenings, setModerationOpenings] = useState(0);
   const membersButton = useRef<HTMLButtonElement>(null);
   const typingNames = Object.values(room.typing).map((t) => t.username);
   const count = room.members.length;
@@ -136,9 +138,11 @@ export function RoomView({ room, memory }: { room: Room; memory: RoomMemory }) {
   const { mySids, trip } = state;
   const myRole = roleOf(room.info ?? undefined, trip);
   const canModerate = myRole !== "member" && room.info !== null;
+  const waitingRequests = room.knocks.length + room.reports.length;
   const openModeration = useCallback(() => {
     if (!canModerate) return "Only the room's owner and moderators have a moderation panel.";
     setModerating(true);
+    setModerationOpenings((count) => count + 1);
     return null;
   }, [canModerate]);
   const isMe = useCallback(
@@ -158,6 +162,7 @@ export function RoomView({ room, memory }: { room: Room; memory: RoomMemory }) {
       remove: (message) => void actions.deleteMessage(roomName, message.id),
       react: (message, emoji, on) => void actions.react(roomName, message.id, emoji, on),
       jumpTo: (id) => actions.jumpTo(roomName, id),
+      report: (message, reason) => actions.report(roomName, message.id, reason),
       voter,
       canEdit: (message) => Date.now() - message.timestamp < editWindowMs,
     }),
@@ -220,8 +225,8 @@ export function RoomView({ room, memory }: { room: Room; memory: RoomMemory }) {
         <ConnectionBadge status={state.status} compact />
         <div className="room__actions room__actions--wide">
           {canModerate ? (
-            <button type="button" className="button" aria-expanded={moderating} onClick={() => setModerating((open) => !open)}>
-              Moderation
+            <button type="button" className="button" aria-expanded={moderating} onClick={() => (moderating ? setModerating(false) : void openModeration())}>
+              {waitingRequests > 0 ? `Moderation (${waitingRequests})` : "Moderation"}
             </button>
           ) : null}
           <button type="button" className="button" onClick={() => void copyLink()}>
@@ -281,7 +286,15 @@ export function RoomView({ room, memory }: { room: Room; memory: RoomMemory }) {
         />
         {moderating && canModerate && room.info ? (
           <Suspense fallback={null}>
-            <ModerationPanel room={room.name} info={room.info} myRole={myRole} onClose={() => setModerating(false)} />
+            <ModerationPanel
+              room={room.name}
+              info={room.info}
+              myRole={myRole}
+              openings={moderationOpenings}
+              knocks={room.knocks}
+              reports={room.reports}
+              onClose={() => setModerating(false)}
+            />
           </Suspense>
         ) : null}
       </div>

@@ -1,6 +1,6 @@
 /**
- * What a message row can ask of its room: reply, edit, delete, react, jump to a
- * quoted message. Provided once per room view with stable callbacks, so rows stay
+ * What a message row can ask of its room: reply, edit, delete, react, report, jump
+ * to a quoted message. Provided once per room view with stable callbacks, so rows stay
  * memoized instead of taking a handful of props each.
  */
 import { createContext, useContext } from "react";
@@ -13,6 +13,8 @@ export interface MessageActions {
   remove: (message: ChatMessage) => void;
   react: (message: ChatMessage, emoji: string, on: boolean) => void;
   jumpTo: (id: string) => void;
+  /** Tell the room's moderators about someone else's message. */
+  report: (message: ChatMessage, reason: string) => Promise<boolean>;
   /** Who our reactions are counted as (our trip, else this connection). */
   voter: string | null;
   /** Whether a message of ours can still be edited (EDIT_WINDOW_SECONDS). */
