@@ -191,3 +191,35 @@ def test_a_knock_is_let_in_and_a_report_reaches_the_moderator(
     expect(panel.get_by_text("Reports")).to_be_hidden()
     expect(panel.get_by_text(re.compile("^troll by doorkeeper until"))).to_be_visible()
     assert trouble == []
+
+
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_ignoring_someone_hides_them_everywhere_until_undone(
+    open_page: OpenPage, size: str
+) -> None:
+    room = f"noisy-{size}"
+    reader = open_page(**SIZES[size])
+    join(reader, "reader", room)
+    pest = open_page()
+    join(pest, "pest", room)
+    command(pest, room, "first from the pest")
+    log = message_log(reader)
+    expect(log.get_by_text("first from the pest")).to_be_visible()
+    members_panel(reader, size)
+    reader.get_by_role("button", name="Ignore pest").click()
+    expect(log.get_by_text("first from the pest")).to_be_hidden()
+    command(pest, room, "@reader are you there?")
+    command(pest, room, "second from the pest")
+    pest_row = message_log(pest).get_by_text("second from the pest")
+    expect(pest_row).to_be_visible()
+    expect(log.get_by_text("second from the pest")).to_be_hidden()
+    # Kept across a reload, and listed with a way back.
+    reader.reload()
+    expect(reader.get_by_role("heading", name=f"#{room}")).to_be_visible()
+    members_panel(reader, size)
+    ignored = reader.get_by_role("region", name=re.compile("^Ignored, in every room"))
+    expect(ignored).to_contain_text("pest")
+    expect(message_log(reader).get_by_text("second from the pest")).to_be_hidden()
+    ignored.get_by_role("button", name="Stop ignoring").click()
+    expect(message_log(reader).get_by_text("second from the pest")).to_be_visible()
+    expect(ignored).to_be_hidden()

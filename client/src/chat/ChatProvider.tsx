@@ -25,6 +25,7 @@ import {
   firstSeq,
   initialState,
   isLimited,
+  isIgnored,
   isMine,
   lastSeq,
   mentionsMe,
@@ -33,6 +34,7 @@ import {
   type Room,
 } from "./chatReducer";
 import { DraftStore } from "./drafts";
+import { loadIgnored, saveIgnored } from "./ignore";
 import { deserves, notify, notifyLevel } from "./notifications";
 import { saveIdentity, type Identity } from "./identity";
 import { loadKnownTrips, saveKnownTrips } from "./identityMemory";
@@ -43,6 +45,7 @@ import type {
   Connected,
   JoinRequest,
   Knock,
+  Member,
   Membership,
   MessageChange,
   ModerationEvent,
@@ -94,6 +97,8 @@ export interface ChatActions {
   jumpTo: (room: string, id: string) => void;
   /** A moderation request (docs/protocol.md); a refusal shows as an error. */
   moderate: <E extends ModerationEvent>(room: string, event: E, payload: ModerationRequests[E]) => Promise<boolean>;
+  /** Hide (`on`) or show again someone's messages, whispers, typing and mentions. */
+  ignore: (person: Member, on: boolean) => void;
   /** Ask a moderator to let us into a locked room (joins at once if it is open). */
   knock: (room: string, username: string) => void;
   answerKnock: (room: string, id: string, approve: boolean) => Promise<boolean>;
@@ -166,7 +171,17 @@ function newClientId(): string {
 }
 
 export function ChatProvider({ socket, children }: { socket: ChatSocket; children: ReactNode }) {
-  const [state, dispatch] = useReducer(chatReducer, initialState);
+  const [state, dispatch] = useReducer(chatReducer, initialState, (initial) => ({
+    ...initial,
+    ignored: loadIgnored(),
+  }));
+  // Who you ignore is remembered on this browser.
+  const savedIgnored = useRef(state.ignored);
+  useEffect(() => {
+    if (savedIgnored.current === state.ignored) return;
+    savedIgnored.current = state.ignored;
+    saveIgnored(state.ignored);
+  }, [state.ignored]);
   // Socket callbacks read the latest state through this ref, not a stale closure.
   const stateRef = useRef(state);
   useLayoutEffect(() => {
@@ -298,7 +313,10 @@ export function ChatProvider({ socket, children }: { socket: ChatSocket; childre
       const level = notifyLevel(roomName);
       const worth = entries.filter(
         (entry): entry is ServerMessage =>
-          !isChange(entry) && !isMine(state, entry) && deserves(level, { mentionsMe: mentionsMe(state, entry) }),
+          !isChange(entry) &&
+          !isMine(state, entry) &&
+          !isIgnored(state, entry) &&
+          deserves(level, { mentionsMe: mentionsMe(state, entry) }),
       );
       const newest = worth[worth.length - 1];
       if (!newest) return;
@@ -310,7 +328,7 @@ export function ChatProvider({ socket, children }: { socket: ChatSocket; childre
     function onWhisper(payload: Whisper) {
       const state = stateRef.current;
       const elsewhere = state.hidden || state.activeRoom !== payload.room;
-      if (elsewhere && !isMine(state, payload) && notifyLevel(payload.room) !== "none") {
+      if (elsewhere && !isMine(state, payload) && !isIgnored(state, payload) && notifyLevel(payload.room) !== "none") {
         notify(`${payload.username} whispers in #${payload.room}`, payload.message, `whisper-${payload.id}`, () =>
           dispatch({ type: "room_selected", room: payload.room }),
         );
@@ -593,6 +611,9 @@ export function ChatProvider({ socket, children }: { socket: ChatSocket; childre
           // One emit for every moderation event: the payload's type follows the event's.
           (socket.timeout(ACK_TIMEOUT_MS).emit as (...args: unknown[]) => void)(event, { room, ...payload }, done),
         );
+      },
+      ignore(person, on) {
+        dispatch({ type: "ignore_changed", person, on, at: Date.now() });
       },
       knock(room, username) {
         if (!socket.connected) return;

@@ -308,7 +308,7 @@ describe("reading", () => {
       older: true,
       requested: 100,
     });
-    const items = buildTimeline(state.rooms.lobby!, state.mySids, null, 2000);
+    const items = buildTimeline(state.rooms.lobby!, state.mySids, null, {}, 2000);
     const kinds = items.filter((i) => i.kind === "message" || i.kind === "divider").map((i) => (i.kind === "message" ? i.message.seq : "|"));
     expect(kinds).toEqual([1, 2, "|", 3, 4, 5]);
     // Looking away and back with nothing new: no divider.

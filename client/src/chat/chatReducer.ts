@@ -4,6 +4,7 @@
  * Drafts are not here: they live beside the composer (drafts.ts), so typing never
  * re-renders the message list.
  */
+import type { Ignored } from "./ignore";
 import { isRemoval, noticeText, removalText, untilText } from "./moderation";
 import { isChange } from "./protocol";
 import type {
@@ -148,6 +149,8 @@ export interface ChatState {
   rooms: Record<string, Room>;
   roomOrder: string[];
   activeRoom: string | null;
+  /** People whose messages, whispers, typing and mentions are hidden (ignore.ts). */
+  ignored: Ignored;
   /** A locked room we knocked on, and the name we will join it under. */
   knocking: { room: string; username: string } | null;
   /** The room a join is under way for, shown as soon as the server lets us in. */
@@ -190,6 +193,7 @@ export const initialState: ChatState = {
   roomOrder: [],
   activeRoom: null,
   pendingFocus: null,
+  ignored: {},
   knocking: null,
   lobbyRooms: [],
   lobbyRoomsLoaded: false,
@@ -221,6 +225,8 @@ export type ChatAction =
   | { type: "renamed"; renamed: Renamed; at: number }
   | { type: "room_info_received"; info: RoomInfo }
   | { type: "moderation_notice"; notice: ModerationNotice; at: number }
+  | { type: "ignore_changed"; person: { sid: string; trip: string | null; username: string }; on: boolean; at: number }
+  | { type: "ignored_loaded"; ignored: Ignored }
   | { type: "knock_sent"; room: string; username: string }
   | { type: "knock_answered"; room: string; approved: boolean; by: string }
   | { type: "knock_received"; knock: Knock; at: number }
@@ -322,6 +328,15 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
         knocks: room.knocks.filter((knock) => knock.id !== action.notice.knock),
         system: [...room.system, systemLine(room, noticeText(action.notice, action.at), action.at)],
       }));
+    case "ignore_changed": {
+      const key = personKey(action.person);
+      const ignored = { ...state.ignored };
+      if (action.on) ignored[key] = { key, name: action.person.username, at: action.at };
+      else delete ignored[key];
+      return { ...state, ignored };
+    }
+    case "ignored_loaded":
+      return { ...state, ignored: action.ignored };
     case "knock_sent": {
       const message = `You knocked on #${action.room}. Waiting for a moderator to let you in…`;
       return {
@@ -380,6 +395,7 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
     case "messages_received":
       return action.messages.reduce(entryReceived, state);
     case "whisper_received":
+      if (isIgnored(state, action.whisper)) return state;
       return updateRoom(state, action.whisper.room, (room) => {
         if (room.system.some((line) => line.whisper?.id === action.whisper.id)) return room;
         const line = { ...systemLine(room, action.whisper.message, action.at), whisper: action.whisper };
@@ -444,6 +460,7 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
         pending: room.pending.filter((p) => p.clientId !== action.clientId),
       }));
     case "typing_changed":
+      if (isIgnored(state, action.notice)) return state;
       return updateRoom(state, action.notice.room, (room) => {
         const typing = { ...room.typing };
         if (action.notice.typing) {
@@ -511,6 +528,11 @@ export function personKey(person: { sid: string; trip: string | null }): string 
   return person.trip ?? `sid:${person.sid}`;
 }
 
+/** Whether `person` is someone you ignore. */
+export function isIgnored(state: { ignored: Ignored }, person: { sid: string; trip?: string | null }): boolean {
+  return personKey({ sid: person.sid, trip: person.trip ?? null }) in state.ignored;
+}
+
 /** How names are compared for "new identity": as people read them. */
 export function nameKey(username: string): string {
   return username.normalize("NFKC").toLowerCase();
@@ -553,7 +575,9 @@ export function recentMentions(state: ChatState, limit = 100): ChatMessage[] {
   const found: ChatMessage[] = [];
   for (const room of Object.values(state.rooms)) {
     for (const message of room.messages) {
-      if (!message.deleted && mentionsMe(state, message) && !isMine(state, message)) found.push(message);
+      if (!message.deleted && mentionsMe(state, message) && !isMine(state, message) && !isIgnored(state, message)) {
+        found.push(message);
+      }
     }
   }
   return found.sort((a, b) => b.timestamp - a.timestamp).slice(0, limit);
@@ -941,7 +965,8 @@ function messageReceived(state: ChatState, message: ServerMessage): ChatState {
   }
   const mine = isMine(state, message);
   next = noteTrip(next, message.username, message.trip, mine);
-  const seen = !state.hidden && state.activeRoom === room.name;
+  // Someone ignored is neither counted, announced nor a mention.
+  const seen = (!state.hidden && state.activeRoom === room.name) || isIgnored(state, message);
   if (!mine && !seen) next = { ...next, unread: next.unread + 1 };
   if (!mine && !seen && mentionsMe(state, message)) {
     next = { ...next, unreadMentions: next.unreadMentions + 1 };
@@ -954,7 +979,7 @@ function messageReceived(state: ChatState, message: ServerMessage): ChatState {
   return {
     ...state,
     rooms: { ...state.rooms, [room.name]: next },
-    announcement: mine
+    announcement: mine || isIgnored(state, message)
       ? state.announcement
       : { id: state.announcement.id + 1, text: `${message.username} in ${room.name}: ${message.message}` },
   };

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 
 import { TEST_LIMITS } from "../testing/limits";
 import { chatReducer, initialState, type ChatAction, type ChatState } from "./chatReducer";
+import { buildTimeline } from "./timeline";
 import { parseLine } from "./commands";
 import { durationMinutes, noticeText, removalText, untilText } from "./moderation";
 import { roleOf, type RoomInfo } from "./protocol";
@@ -205,5 +206,43 @@ describe("knocks and reports", () => {
     expect(state.rooms.r?.reports).toEqual([report]);
     state = chatReducer(state, { type: "requests_loaded", room: "r", knocks: [], reports: [] });
     expect(state.rooms.r?.reports).toEqual([]);
+  });
+});
+
+describe("ignore", () => {
+  it("hides someone's messages, whispers, typing and mentions, and brings them back", () => {
+    let state = chatReducer(inRoom(), { type: "room_selected", room: null });
+    const carol = { sid: "s2", username: "carol", trip: "caroltrip2" };
+    state = chatReducer(state, { type: "ignore_changed", person: carol, on: true, at: NOW });
+    state = chatReducer(state, {
+      type: "messages_received",
+      messages: [
+        { room: "r", id: "m1", seq: 1, sid: "s2", username: "carol", trip: "caroltrip2", message: "@bob hi", timestamp: NOW, mentions: ["mytrip2222"] },
+        { room: "r", id: "m2", seq: 2, sid: "s3", username: "dave", trip: null, message: "hello", timestamp: NOW },
+      ],
+    });
+    const room = state.rooms.r!;
+    expect(room.unread).toBe(1);
+    expect(room.unreadMentions).toBe(0);
+    expect(buildTimeline(room, state.mySids, state.trip, state.ignored, NOW).filter((i) => i.kind === "message")).toHaveLength(1);
+    state = chatReducer(state, {
+      type: "typing_changed",
+      notice: { room: "r", sid: "s2", username: "carol", trip: "caroltrip2", typing: true },
+      at: NOW,
+    });
+    expect(state.rooms.r?.typing).toEqual({});
+    const whisper = {
+      room: "r",
+      id: "w1",
+      sid: "s2",
+      username: "carol",
+      trip: "caroltrip2",
+      to: { sid: "me", username: "bob", trip: "mytrip2222" },
+      message: "psst",
+      timestamp: NOW,
+    };
+    expect(chatReducer(state, { type: "whisper_received", whisper, at: NOW })).toBe(state);
+    state = chatReducer(state, { type: "ignore_changed", person: carol, on: false, at: NOW });
+    expect(buildTimeline(state.rooms.r!, state.mySids, state.trip, state.ignored, NOW).filter((i) => i.kind === "message")).toHaveLength(2);
   });
 });

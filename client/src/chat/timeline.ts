@@ -2,8 +2,10 @@
  * What the message list shows, in order: stored messages by (epoch, seq) with the
  * system lines where they happened, a date line where the day changes, the "new
  * messages" divider where you left off, then this page's unacknowledged messages.
+ * People you ignore are left out.
  */
 import { isAfter, personKey, type ChatMessage, type PendingMessage, type Room, type SystemLine } from "./chatReducer";
+import type { Ignored } from "./ignore";
 
 const GROUP_WINDOW_MS = 5 * 60 * 1000;
 
@@ -39,6 +41,7 @@ export function buildTimeline(
   room: Room,
   mySids: readonly string[],
   myTrip: string | null = null,
+  ignored: Ignored = {},
   now: number = Date.now(),
 ): TimelineItem[] {
   const rank = new Map(room.epochs.map((epoch, index) => [epoch, index]));
@@ -71,10 +74,11 @@ export function buildTimeline(
       if (!line) break;
       const lineRank = rank.get(line.epoch) ?? -1;
       if (lineRank > epochRank || (lineRank === epochRank && line.afterSeq >= seq)) break;
+      lineIndex++;
+      if (line.whisper && personKey(line.whisper) in ignored) continue;
       dateLine(line.at);
       items.push({ kind: "system", key: `s-${line.id}`, line });
       previous = null;
-      lineIndex++;
     }
   };
 
@@ -83,6 +87,8 @@ export function buildTimeline(
   const isMine = (message: ChatMessage) => sids.has(message.sid) || (Boolean(myTrip) && message.trip === myTrip);
   for (const message of room.messages) {
     if (lineIndex < lines.length) flushLinesBefore(rank.get(message.epoch) ?? 0, message.seq);
+    const author = personKey(message);
+    if (author in ignored) continue;
     dateLine(message.timestamp);
     if (!dividerPlaced && room.dividerAfter && isAfter(room, message, room.dividerAfter)) {
       items.push({ kind: "divider", key: "divider" });
@@ -90,7 +96,6 @@ export function buildTimeline(
       previous = null;
     }
     const last = previous as { author: string; at: number; mine: boolean } | null;
-    const author = personKey(message);
     const grouped = last !== null && last.author === author && message.timestamp - last.at < GROUP_WINDOW_MS;
     const mine = isMine(message);
     const mentionsMe =

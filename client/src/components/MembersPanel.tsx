@@ -4,7 +4,9 @@ import { useChatTools } from "../chat/ChatProvider";
 import { nameKey, personKey } from "../chat/chatReducer";
 import { splitNickname } from "../chat/identity";
 import { nicknameProblem, roleOf, type Member, type Role, type RoomInfo } from "../chat/protocol";
+import type { Ignored } from "../chat/ignore";
 import { Author } from "./Author";
+import { IgnoredList } from "./IgnoredList";
 import { MemberModeration, outranks, ROLE_LABEL } from "./MemberModeration";
 import { NotificationSettings } from "./NotificationSettings";
 
@@ -120,6 +122,7 @@ export const MembersPanel = memo(function MembersPanel({
   newIdentities,
   info,
   myRole,
+  ignored,
   open,
   onClose,
 }: {
@@ -130,9 +133,12 @@ export const MembersPanel = memo(function MembersPanel({
   newIdentities: Record<string, true>;
   info: RoomInfo | null;
   myRole: Role;
+  /** People you ignore (their key is personKey()). */
+  ignored: Ignored;
   open: boolean;
   onClose: () => void;
 }) {
+  const { actions } = useChatTools();
   const close = useRef<HTMLButtonElement>(null);
   const renameButton = useRef<HTMLButtonElement>(null);
   const title = useRef<HTMLHeadingElement>(null);
@@ -172,6 +178,17 @@ export const MembersPanel = memo(function MembersPanel({
                   )}
                 </>
               ) : null}
+              {me ? null : (
+                <button
+                  type="button"
+                  className="link-button members__ignore"
+                  aria-pressed={personKey(member) in ignored}
+                  aria-label={`${personKey(member) in ignored ? "Stop ignoring" : "Ignore"} ${member.username}`}
+                  onClick={() => actions.ignore(member, !(personKey(member) in ignored))}
+                >
+                  {personKey(member) in ignored ? "Ignored" : "Ignore"}
+                </button>
+              )}
               {!me && outranks(myRole, role) ? (
                 <MemberModeration
                   room={room}
@@ -196,6 +213,7 @@ export const MembersPanel = memo(function MembersPanel({
         })}
       </ul>
       <NotificationSettings key={room} room={room} />
+      <IgnoredList ignored={ignored} />
     </aside>
   );
 });

@@ -66,10 +66,16 @@ export function MessageList({ room, memory, jump = null }: { room: Room; memory:
   const virtuoso = useRef<VirtuosoHandle>(null);
   const { messages, pending, system, epochs, dividerAfter } = room;
   const items = useMemo(
-    () => buildTimeline({ ...room, messages, pending, system, epochs, dividerAfter }, state.mySids, state.trip),
+    () =>
+      buildTimeline(
+        { ...room, messages, pending, system, epochs, dividerAfter },
+        state.mySids,
+        state.trip,
+        state.ignored,
+      ),
     // The timeline depends on these parts of the room only (not typing, members...).
     // eslint-disable-next-line react-hooks/exhaustive-deps
-    [messages, pending, system, epochs, dividerAfter, state.mySids, state.trip],
+    [messages, pending, system, epochs, dividerAfter, state.mySids, state.trip, state.ignored],
   );
   const [atBottom, setAtBottom] = useState(true);
   const [dividerAbove, setDividerAbove] = useState(false);

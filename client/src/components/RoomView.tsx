@@ -281,6 +281,7 @@ export function RoomView({ room, memory }: { room: Room; memory: RoomMemory }) {
           newIdentities={room.newIdentities}
           info={room.info}
           myRole={myRole}
+          ignored={state.ignored}
           open={membersOpen}
           onClose={closeMembers}
         />
