@@ -22,13 +22,16 @@ from flask_socketio import SocketIO
 
 import wire
 from chat.broadcast import Broadcaster
-from chat.moderation import Moderation
+from chat.moderation import Moderation, wall_clock_ms
 from chat.protocol import Limits
+from chat.raid_defence import RaidDefence
+from chat.raids import ConnectionFlood, RaidWatch
 from chat_events import ChatEvents
 from config import REPO_ROOT, Config, ConfigError
 from guards.admission import Admission
 from guards.handshake import HandshakeAdmission
 from guards.origins import origin_checker
+from guards.proof_of_work import ProofOfWork
 from guards.rate_limit import ScoreLimiter
 from guards.request_guard import ConnectionGuards
 from ops import housekeeping, http_routes, log_limits, metrics, shutdown
@@ -108,6 +111,18 @@ def create_app(config: Config | None = None) -> Flask:
         kick_seconds=config.kick_seconds,
         listed_by_default=config.list_rooms_by_default,
     )
+    # Proofs of work at the door of a raided room, and of the server in a flood.
+    proof = ProofOfWork(
+        config.secret_key, config.pow_bits, 120, shared.policies.spend_once
+    )
+    raids = RaidDefence(
+        moderation,
+        proof,
+        RaidWatch(config.raid_joins_per_minute, config.raid_messages_per_minute),
+        raid_minutes=config.raid_minutes,
+        probation_minutes=config.probation_minutes,
+        clock_ms=wall_clock_ms,
+    )
     events = ChatEvents(
         sio,
         shared.store,
@@ -122,6 +137,8 @@ def create_app(config: Config | None = None) -> Flask:
         close_connection=lambda sid: engine_socket.close_connection(sio, sid),
         trip_secret=config.trip_secret,
         moderation=moderation,
+        raids=raids,
+        flood=ConnectionFlood(config.connection_flood_per_minute),
     )
     events.register()
     # Background work: batch flushing, housekeeping, and with Redis the cluster keeper.
@@ -133,6 +150,7 @@ def create_app(config: Config | None = None) -> Flask:
         shared.store.expire_idle_rooms,
         guards.limiter.forget_old,
         moderation.forget_idle,
+        raids.forget_idle,
     )
     keeper = shared.make_keeper(
         config.node_timeout_seconds,

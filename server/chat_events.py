@@ -25,6 +25,8 @@ from chat.broadcast import Broadcaster
 from chat.connections import Connection, Connections
 from chat.moderation import Actor, Moderation, Target
 from chat.protocol import ChatError
+from chat.raid_defence import SERVER, RaidDefence
+from chat.raids import ConnectionFlood
 from guards.handshake import address_of
 from guards.request_guard import ConnectionGuards, RequestGuard
 from ops.metrics import ChatMetrics
@@ -58,9 +60,13 @@ class ChatEvents:
         close_connection: Callable[[str], None],
         trip_secret: str,
         moderation: Moderation,
+        raids: RaidDefence,
+        flood: ConnectionFlood,
     ) -> None:
         self._sio = sio
         self._moderation = moderation
+        self._raids = raids
+        self._flood = flood
         self._policies = moderation.policies
         self._trip_secret = trip_secret
         self._store = store
@@ -82,7 +88,10 @@ class ChatEvents:
         self._sio.on("connect", self.on_connect)
         self._sio.on("disconnect", self.on_disconnect)
         for event in protocol.CLIENT_EVENTS:
-            self._sio.on(event, self._guard.wrap(event, getattr(self, f"on_{event}")))
+            handler = getattr(self, f"on_{event}")
+            if event != "solve":
+                handler = self._after_any_challenge(handler)
+            self._sio.on(event, self._guard.wrap(event, handler))
         self._sio.on("*", self.on_unknown_event)
 
     def on_connect(self, sid: str, environ: Any = None, auth: Any = None) -> Any:
@@ -107,9 +116,10 @@ class ChatEvents:
         else:
             scope = f"session:{session}" if session else f"sid:{sid}"
         address_key = moderation.address_key(address, self._trip_secret)
-        self.connections.add(
-            Connection(sid, address, batching, scope, trip, address_key)
-        )
+        connection = Connection(sid, address, batching, scope, trip, address_key)
+        if self._flood.flooding(now_ms()):
+            connection.challenge = self._raids.proof.challenge(f"connect:{sid}")
+        self.connections.add(connection)
         self._guards.limiter.open(sid, address)
         self._policies.remember_address(sid, address_key)
         log.info("connect sid=%s addr=%s trip=%s", sid, address, trip)
@@ -119,6 +129,8 @@ class ChatEvents:
             "server_time": now_ms(),
             "limits": self._limits.as_dict(),
         }
+        if connection.challenge is not None:
+            connected["challenge"] = connection.challenge
         self._broadcast.to_client(sid, "connected", connected)
         return True
 
@@ -175,6 +187,9 @@ class ChatEvents:
         policy = self._moderation.admit(
             room, sid, connection.trip, connection.address_key
         )
+        probation = self._raids.check_door(
+            room, policy, connection.trip, data.get("proof")
+        )
         try:
             membership = self._store.join(room, sid, name, connection.trip)
         except NameTaken as taken:
@@ -192,6 +207,10 @@ class ChatEvents:
                 policy = claimed
                 info = self._moderation.info(room, policy)
                 self._broadcast.to_room("room_info", info, room, skip_sid=sid)
+            raided = self._raids.joined(room, policy, sid, connection.trip, probation)
+            if raided is not None:
+                policy = raided
+                self._announce_raid(room, raided)
         # Catching up gets everything missed; a plain join the latest page.
         limit = (
             self._limits.history_size if since is not None else self._limits.join_page
@@ -261,7 +280,10 @@ class ChatEvents:
         data = protocol.require_object(payload)
         room = protocol.room_name(data)
         text = protocol.message_text(data, self._limits.max_message_length)
-        self._moderation.check_post(room, sid, self._connection(sid).trip)
+        trip = self._connection(sid).trip
+        self._moderation.check_post(room, sid, trip)
+        mentions = self._mentions(room, text)
+        self._raids.check_probation(room, sid, trip, text, mentions)
         draft = Draft(
             text=text,
             dedupe_scope=self._connection(sid).dedupe_scope,
@@ -271,7 +293,7 @@ class ChatEvents:
             reply_to=protocol.optional_string(
                 data, "reply_to", protocol.MAX_MESSAGE_ID_LENGTH
             ),
-            mentions=tuple(self._mentions(room, text)),
+            mentions=tuple(mentions),
         )
         try:
             message, duplicate = self._store.add_message(room, sid, draft)
@@ -283,6 +305,9 @@ class ChatEvents:
             self._metrics.messages_accepted.inc()
             self._broadcast.message(room, message)
             self._metrics.messages_broadcast.inc()
+            raided = self._raids.posted(room)
+            if raided is not None:
+                self._announce_raid(room, raided)
         log.debug(
             "message sid=%s room=%s seq=%d dup=%s", sid, room, message["seq"], duplicate
         )
@@ -331,6 +356,7 @@ class ChatEvents:
         text = protocol.message_text(data, self._limits.max_message_length)
         sender = self._require_member(room, sid)
         self._moderation.check_post(room, sid, sender.trip)
+        self._raids.check_probation(room, sid, sender.trip, text, [])
         found = self._store.person_named(room, to)
         if found is None:
             raise ChatError("no_such_member", f"Nobody here is called {to}.")
@@ -542,6 +568,32 @@ class ChatEvents:
         self._moderation.resolve_report(room, self._actor(room, sid), report_id)
         return {"ok": True, "room": room, "id": report_id}
 
+    def on_raid_mode(self, sid: str, payload: Any) -> dict[str, Any]:
+        """A moderator turns raid mode on (until turned off) or off."""
+        data = protocol.require_object(payload)
+        room = protocol.room_name(data)
+        on = protocol.required_bool(data, "on")
+        actor = self._actor(room, sid)
+        policy = self._raids.manual(room, actor, on)
+        return self._announce_policy(room, policy, actor, "raid", None, on)
+
+    def on_solve(self, sid: str, payload: Any) -> dict[str, Any]:
+        """A connection asked to prove work (connection flood) sends its proof."""
+        data = protocol.require_object(payload)
+        connection = self._connection(sid)
+        if connection.challenge is not None:
+            try:
+                self._raids.proof.verify(f"connect:{sid}", data.get("proof"))
+            except ChatError as refused:
+                if refused.code != "challenge_failed":
+                    raise
+                connection.challenge = self._raids.proof.challenge(f"connect:{sid}")
+                raise ChatError(
+                    "challenge_failed", refused.message, challenge=connection.challenge
+                ) from None
+            connection.challenge = None
+        return {"ok": True}
+
     def on_audit_log(self, sid: str, payload: Any) -> dict[str, Any]:
         """Owner and moderators read who did what, and the bans and mutes running."""
         room = protocol.room_name(protocol.require_object(payload))
@@ -738,6 +790,22 @@ class ChatEvents:
             **details,
         }
         self._broadcast.to_room("moderation", notice, room)
+
+    def _after_any_challenge(self, handler: Callable[..., Any]) -> Callable[..., Any]:
+        """Refuse every request of a connection that still owes a proof of work."""
+
+        def guarded(sid: str, payload: Any = None) -> Any:
+            connection = self.connections.get(sid)
+            if connection is not None and connection.challenge is not None:
+                raise ChatError("challenge_required", challenge=connection.challenge)
+            return handler(sid, payload)
+
+        return guarded
+
+    def _announce_raid(self, room: str, policy: Any) -> None:
+        """Raid mode started by itself: the room hears it, and its rules."""
+        self._notify(room, "raid", SERVER, {"value": True})
+        self._broadcast.to_room("room_info", self._moderation.info(room, policy), room)
 
     def _to_moderators(self, room: str, event: str, payload: Any) -> None:
         """An event for the room's owner and moderators present (every tab)."""

@@ -78,6 +78,17 @@ class Config:
     mod_trips: frozenset[str] = frozenset()
     # How long someone kicked out of a room must wait to rejoin it.
     kick_seconds: float = 300.0
+    # Raid mode starts in a room past this many newcomer joins, or messages, in a
+    # minute (0: never by itself), and lasts this long.
+    raid_joins_per_minute: int = 20
+    raid_messages_per_minute: int = 600
+    raid_minutes: float = 10.0
+    # Newcomers let in during a raid: no links or mentions, slowed, for this long.
+    probation_minutes: float = 10.0
+    # Proof-of-work difficulty (leading zero bits of SHA-256): 18 is ~1 s on a phone.
+    pow_bits: int = 18
+    # Past this many new connections a minute on a node, each proves work first.
+    connection_flood_per_minute: int = 600
     trusted_proxies: tuple[Network, ...] = ()
     max_connections_per_ip: int = 100
     connection_rate_limit: str = "30 per 10 seconds"
@@ -203,6 +214,30 @@ class Config:
             mod_trips=read("MOD_TRIPS", _parse_trips, defaults.mod_trips),
             kick_seconds=read(
                 "KICK_SECONDS", _float_between(0, 30 * 86400), defaults.kick_seconds
+            ),
+            raid_joins_per_minute=read(
+                "RAID_JOINS_PER_MINUTE",
+                _int_between(0, 1_000_000),
+                defaults.raid_joins_per_minute,
+            ),
+            raid_messages_per_minute=read(
+                "RAID_MESSAGES_PER_MINUTE",
+                _int_between(0, 10_000_000),
+                defaults.raid_messages_per_minute,
+            ),
+            raid_minutes=read(
+                "RAID_MINUTES", _float_between(0.1, 7 * 1440), defaults.raid_minutes
+            ),
+            probation_minutes=read(
+                "PROBATION_MINUTES",
+                _float_between(0, 7 * 1440),
+                defaults.probation_minutes,
+            ),
+            pow_bits=read("POW_BITS", _int_between(1, 32), defaults.pow_bits),
+            connection_flood_per_minute=read(
+                "CONNECTION_FLOOD_PER_MINUTE",
+                _int_between(0, 10_000_000),
+                defaults.connection_flood_per_minute,
             ),
             trusted_proxies=read(
                 "TRUSTED_PROXIES", _parse_proxies, defaults.trusted_proxies

@@ -8,6 +8,7 @@ import { keyFromPassword, loadIdentity, splitNickname } from "./chat/identity";
 import { nicknameProblem, roomNameProblem } from "./chat/protocol";
 import { loadNickname, saveNickname } from "./chat/storage";
 import { ConnectionBadge } from "./components/ConnectionBadge";
+import { ProofStatus } from "./components/ProofStatus";
 import { Lobby, PRODUCT_NAME } from "./components/Lobby";
 import { RoomList } from "./components/RoomList";
 import { createRoomMemory } from "./components/roomMemory";
@@ -116,6 +117,7 @@ export function App() {
         </h1>
         {activeRoom ? null : <ConnectionBadge status={state.status} />}
       </header>
+      <ProofStatus />
       <div className="app__body">
         <RoomList />
         <main className="app__main">

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 # A connection's typing notices reach a room at most this often.
 TYPING_MIN_INTERVAL = 1.0
@@ -25,6 +26,8 @@ class Connection:
     trip: str | None = None
     # What a ban keeps of its address (chat/moderation.py): never the address.
     address_key: str = ""
+    # During a connection flood: the proof of work asked before anything else.
+    challenge: dict[str, Any] | None = None
     typing_at: dict[str, float] = field(default_factory=dict)  # [room] = monotonic
 
     def typing_due(self, room: str, now: float | None = None) -> bool:

@@ -154,6 +154,7 @@ class Moderation:
             "listed": policy.is_listed(self.listed_by_default),
             "locked": policy.locked,
             "slow_seconds": policy.slow_seconds,
+            "raid_mode": policy.raid_until_ms > self._now(),
         }
 
     def audit(self, room: str, actor: Actor) -> dict[str, Any]:
@@ -501,6 +502,9 @@ class Moderation:
 
     def is_moderator(self, policy: RoomPolicy, trip: str | None) -> bool:
         return self.rank(policy, trip) >= MODERATOR
+
+    def require_moderator(self, policy: RoomPolicy, actor: Actor) -> None:
+        self._require(policy, actor, MODERATOR)
 
     # -- rules ----------------------------------------------------------------------
 

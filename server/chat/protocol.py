@@ -43,6 +43,8 @@ CLIENT_EVENTS = (
     "answer_knock",
     "report",
     "resolve_report",
+    "raid_mode",
+    "solve",
 )
 # Events the server sends.
 SERVER_EVENTS = (
@@ -99,6 +101,9 @@ ERROR_CODES = {
     "no_trip": "Roles need a trip, and that person is unverified.",
     "not_banned": "Nobody of that name is banned here.",
     "unknown_request": "That knock or report was already answered (or expired).",
+    "challenge_required": "Show you are real first: solve the challenge given.",
+    "challenge_failed": "That proof of work was not accepted; here is a new challenge.",
+    "on_probation": "Newcomers who joined during a raid cannot post that yet.",
     "banned": "You are banned from this room for now.",
     "kicked": "You were kicked out of this room; you can come back soon.",
     "room_locked": "This room is locked: only people it lets in can join.",
@@ -142,9 +147,7 @@ _BLANK_LINES = re.compile(r"\n(?:[ \t]*\n){2,}")
 class ChatError(Exception):
     """A request the server refuses; `code` is one of ERROR_CODES."""
 
-    def __init__(
-        self, code: str, message: str | None = None, **details: int | str
-    ) -> None:
+    def __init__(self, code: str, message: str | None = None, **details: Any) -> None:
         assert code in ERROR_CODES, code
         super().__init__(message or ERROR_CODES[code])
         self.code = code

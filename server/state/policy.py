@@ -18,6 +18,7 @@ MAX_MODERATORS = 50
 MAX_BANS = 1000
 MAX_KNOCKS = 50
 MAX_REPORTS = 100
+MAX_PROBATIONS = 2000
 KNOCK_SECONDS = 600
 
 
@@ -86,6 +87,9 @@ class RoomPolicy:
     knocks: list[Knock] = field(default_factory=list)
     reports: list[Report] = field(default_factory=list)
     slow_seconds: int = 0
+    # Raid mode until then (ms): newcomers prove work to join, then are on probation.
+    raid_until_ms: int = 0
+    probation: dict[str, int] = field(default_factory=dict)  # person key -> until
     bans: list[Ban] = field(default_factory=list)
     mutes: list[Mute] = field(default_factory=list)
     audit: list[dict[str, Any]] = field(default_factory=list)  # newest last
@@ -121,6 +125,7 @@ class RoomPolicy:
     def forget_expired(self, now_ms: int) -> None:
         self.bans = [ban for ban in self.bans if ban.until_ms > now_ms]
         self.mutes = [mute for mute in self.mutes if mute.until_ms > now_ms]
+        self.probation = {k: u for k, u in self.probation.items() if u > now_ms}
         knocks_since = now_ms - KNOCK_SECONDS * 1000
         self.knocks = [knock for knock in self.knocks if knock.at_ms > knocks_since]
 

@@ -60,9 +60,23 @@ class PolicyStore(Protocol):
         """Drop policies with no owner left and nothing running; how many."""
         ...
 
+    def spend_once(self, token: str, ttl_ms: int) -> bool:
+        """True the first time `token` is spent within `ttl_ms` (proofs of work)."""
+        ...
+
+    def note_seen(self, room: str, trip: str, now_ms: int) -> None:
+        """`trip` was in `room` (regulars need no proof of work in a raid)."""
+        ...
+
+    def seen_since(self, room: str, trip: str, since_ms: int) -> bool: ...
+
 
 def _copy(policy: RoomPolicy) -> RoomPolicy:
     return RoomPolicy.from_json(policy.to_json())
+
+
+# Trips remembered per room as regulars at most (the least recent go first).
+MAX_SEEN_PER_ROOM = 5000
 
 
 def _is_idle(policy: RoomPolicy, now_ms: int, owner_ttl_ms: int) -> bool:
@@ -81,6 +95,8 @@ class MemoryPolicyStore:
         self._lock = threading.Lock()
         self._policies: dict[str, RoomPolicy] = {}
         self._addresses: dict[str, str] = {}
+        self._spent: dict[str, float] = {}  # token -> monotonic expiry
+        self._seen: dict[str, dict[str, int]] = {}  # room -> trip -> ms, oldest first
 
     def get(self, room: str) -> RoomPolicy:
         with self._lock:
@@ -126,7 +142,28 @@ class MemoryPolicyStore:
             ]
             for room in idle:
                 del self._policies[room]
+            now = time.monotonic()
+            self._spent = {t: at for t, at in self._spent.items() if at > now}
         return len(idle)
+
+    def spend_once(self, token: str, ttl_ms: int) -> bool:
+        with self._lock:
+            now = time.monotonic()
+            if self._spent.get(token, 0.0) > now:
+                return False
+            self._spent[token] = now + ttl_ms / 1000
+            return True
+
+    def note_seen(self, room: str, trip: str, now_ms: int) -> None:
+        with self._lock:
+            seen = self._seen.setdefault(room, {})
+            seen.pop(trip, None)
+            seen[trip] = now_ms
+            while len(seen) > MAX_SEEN_PER_ROOM:
+                del seen[next(iter(seen))]
+
+    def seen_since(self, room: str, trip: str, since_ms: int) -> bool:
+        return self._seen.get(room, {}).get(trip, 0) >= since_ms
 
 
 class RedisPolicyStore:
@@ -134,7 +171,8 @@ class RedisPolicyStore:
 
     Keys (under REDIS_PREFIX): `room:<name>:policy` (the policy's JSON; expires
     when neither its owner nor anything it decided can still matter),
-    `rooms:listed` and `rooms:unlisted` (sets of room names), `conn:<sid>:addr`.
+    `rooms:listed` and `rooms:unlisted` (sets of room names), `conn:<sid>:addr`,
+    `room:<name>:seen` (sorted set trip -> last join, ms), `spent:<nonce>`.
     """
 
     def __init__(self, space: RedisSpace, owner_ttl_seconds: float) -> None:
@@ -222,6 +260,25 @@ class RedisPolicyStore:
                     )
                 removed += 1
         return removed
+
+    def spend_once(self, token: str, ttl_ms: int) -> bool:
+        key = self._space.key("spent", token)
+        return bool(
+            self._space.call(self._redis.set, key, 1, nx=True, px=max(1, ttl_ms))
+        )
+
+    def note_seen(self, room: str, trip: str, now_ms: int) -> None:
+        key = self._space.key("room", room, "seen")
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.zadd(key, {trip: now_ms})
+        pipe.zremrangebyrank(key, 0, -MAX_SEEN_PER_ROOM - 1)
+        pipe.expire(key, int(self._owner_ttl_seconds) + 86400)
+        self._space.call(pipe.execute)
+
+    def seen_since(self, room: str, trip: str, since_ms: int) -> bool:
+        key = self._space.key("room", room, "seen")
+        score = self._space.call(self._redis.zscore, key, trip)
+        return score is not None and score >= since_ms
 
     def _lifetime(self, policy: RoomPolicy) -> int:
         """Seconds until nothing in the policy can matter any more (plus a day)."""

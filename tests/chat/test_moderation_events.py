@@ -19,6 +19,7 @@ from flask_socketio import SocketIOTestClient
 
 from app import create_app
 from chat.identity import trip_of
+from guards.proof_of_work import solve
 from guards.rate_limit import RatePolicy
 from support import TEST_TRIP_SECRET, make_config, new_identity
 
@@ -27,12 +28,15 @@ _addresses = (f"198.51.100.{n}" for n in itertools.count(1))
 
 
 def app_with(**settings: Any) -> Flask:
-    return create_app(
-        make_config(
-            rate_policy=RatePolicy(threshold=10_000),
-            **settings,
-        )
-    )
+    """Limits out of the way; proofs of work easy (8 bits), raids only when asked."""
+    defaults: dict[str, Any] = {
+        "rate_policy": RatePolicy(threshold=10_000),
+        "pow_bits": 8,
+        "raid_joins_per_minute": 3,
+        "raid_messages_per_minute": 0,
+        "connection_flood_per_minute": 0,
+    }
+    return create_app(make_config(**{**defaults, **settings}))
 
 
 @pytest.fixture
@@ -377,3 +381,86 @@ def test_a_report_reaches_the_moderators_with_the_message(
     assert code(carol.call("resolve_report", id=report["id"])) == "not_allowed"
     assert alice.call("resolve_report", id=report["id"])["ok"]
     assert alice.call("audit_log")["reports"] == []
+
+
+def test_under_a_raid_newcomers_prove_work_and_start_on_probation(
+    room: tuple[Person, Person, Person], arrive: Arrive
+) -> None:
+    alice, bob, carol = room
+    assert code(bob.call("raid_mode", on=True)) == "not_allowed"
+    assert alice.call("raid_mode", on=True)["raid_mode"] is True
+    (notice,) = carol.payloads("moderation")
+    assert notice["action"] == "raid" and notice["value"] is True
+    newcomer = arrive()
+    refused = newcomer.join("newcomer")
+    assert code(refused) == "challenge_required"
+    challenge = refused["error"]["challenge"]
+    assert challenge["bits"] == 8
+    wrong = {"nonce": challenge["nonce"], "solution": "not-it"}
+    again = newcomer.client.emit(
+        "join", {"room": "r", "username": "newcomer", "proof": wrong}, callback=True
+    )
+    if code(again) == "challenge_failed":  # "not-it" might, rarely, be a solution
+        challenge = again["error"]["challenge"]
+    proof = {"nonce": challenge["nonce"], "solution": solve(challenge)}
+    state = newcomer.client.emit(
+        "join", {"room": "r", "username": "newcomer", "proof": proof}, callback=True
+    )
+    assert state["ok"] and state["info"]["raid_mode"] is True
+    assert code(newcomer.call("message", message="visit spam.example.com")) == (
+        "on_probation"
+    )
+    assert code(newcomer.call("message", message="hi @alice")) == "on_probation"
+    assert newcomer.call("message", message="hello all")["ok"]
+    assert code(newcomer.call("message", message="and again")) == "slow_mode"
+    # Regulars and members already in are untouched.
+    assert bob.call("message", message="see example.com, @carol")["ok"]
+    bob.call("leave")
+    assert bob.join("bob")["ok"]  # bob is a regular: no proof asked
+    alice.call("raid_mode", on=False)
+    assert arrive().join("later")["ok"]
+
+
+def test_too_many_newcomers_start_raid_mode_by_themselves(arrive: Arrive) -> None:
+    owner = arrive()
+    owner.join("owner")
+    owner.client.get_received()
+    # RAID_JOINS_PER_MINUTE=3: the fourth newcomer in a minute starts raid mode.
+    for n in range(4):
+        assert arrive(identity=None).join(f"guest{n}")["ok"]
+    assert code(arrive(identity=None).join("raider")) == "challenge_required"
+    notices = owner.payloads("moderation")
+    assert [(n["action"], n["by"]) for n in notices] == [("raid", "the server")]
+
+
+def test_in_a_connection_flood_each_new_connection_proves_work_first() -> None:
+    app = app_with(connection_flood_per_minute=2)
+
+    def connect() -> SocketIOTestClient:
+        return app.extensions["socketio"].test_client(
+            app, flask_test_client=from_address(app, next(_addresses))
+        )
+
+    calm = [connect(), connect()]
+    flooded = connect()
+    (connected,) = [
+        i["args"][0] for i in flooded.get_received() if i["name"] == "connected"
+    ]
+    challenge = connected["challenge"]
+    assert "challenge" not in calm[0].get_received()[0]["args"][0]
+    refused = flooded.emit("join", {"room": "r", "username": "x"}, callback=True)
+    assert code(refused) == "challenge_required"
+    assert refused["error"]["challenge"] == challenge
+    assert code(
+        flooded.emit(
+            "solve", {"proof": {"nonce": "a.b.c.d", "solution": "0"}}, callback=True
+        )
+    ) == ("challenge_failed")
+    flooded.get_received()
+    refused = flooded.emit("join", {"room": "r", "username": "x"}, callback=True)
+    challenge = refused["error"]["challenge"]  # the new one
+    proof = {"nonce": challenge["nonce"], "solution": solve(challenge)}
+    assert flooded.emit("solve", {"proof": proof}, callback=True)["ok"]
+    assert flooded.emit("join", {"room": "r", "username": "x"}, callback=True)["ok"]
+    for client in (*calm, flooded):
+        client.disconnect()

@@ -223,3 +223,41 @@ def test_ignoring_someone_hides_them_everywhere_until_undone(
     ignored.get_by_role("button", name="Stop ignoring").click()
     expect(message_log(reader).get_by_text("second from the pest")).to_be_visible()
     expect(ignored).to_be_hidden()
+
+
+@pytest.mark.parametrize("server_env", [{"POW_BITS": "15"}])
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_a_newcomer_in_raid_mode_proves_work_and_starts_on_probation(
+    open_page: OpenPage, size: str
+) -> None:
+    room = f"raided-{size}"
+    owner = open_page(**SIZES[size])
+    join(owner, "warden", room)
+    command(owner, room, "/raid on")
+    expect(
+        message_log(owner).get_by_text(re.compile("^warden turned on raid mode"))
+    ).to_be_visible()
+    expect(owner.get_by_text("Raid mode", exact=True)).to_be_attached()
+
+    newcomer = open_page(**SIZES[size])
+    trouble = watch_for_trouble(newcomer)
+    newcomer.get_by_label("Nickname").fill("newcomer")
+    newcomer.get_by_label("Room name").fill(room)
+    newcomer.get_by_label("Room name").press("Enter")
+    # The device works (in a Web Worker), then joins by itself.
+    expect(newcomer.get_by_role("heading", name=f"#{room}")).to_be_visible(
+        timeout=60_000
+    )
+    expect(newcomer.locator(".proof-status")).to_have_count(0)
+    command(newcomer, room, "hello, nice room")
+    expect(message_log(owner).get_by_text("hello, nice room")).to_be_visible()
+    composer = newcomer.get_by_label(f"Message #{room}")
+    composer.fill("cheap pills at pills.example.com")
+    newcomer.locator(".composer button[type=submit]").click()
+    expect(
+        message_log(newcomer).get_by_text(
+            re.compile("links and mentions wait until your probation ends")
+        )
+    ).to_be_visible()
+    expect(message_log(owner).get_by_text("pills.example.com")).to_be_hidden()
+    assert trouble == []

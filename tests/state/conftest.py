@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from chat.moderation import Moderation
 from services import RedisProcess
 from state.base import RoomStore
 from state.memory import MemoryRoomStore
+from state.policy_store import MemoryPolicyStore, PolicyStore, RedisPolicyStore
 from state.redis_space import RedisSpace, connect
 from state.redis_store import RedisRoomStore
 from store_settings import HISTORY, LEASE, TTL
@@ -60,4 +62,38 @@ def store(
     space = request.getfixturevalue("redis_space")
     yield RedisRoomStore(
         space, HISTORY, TTL, node_id="node-a", nick_lease_seconds=LEASE
+    )
+
+
+SERVER_MOD = "servermod2"
+
+
+class Clock:
+    """A wall clock in ms, moved by hand (moderation's expiries)."""
+
+    def __init__(self) -> None:
+        self.now = 1_700_000_000_000
+
+    def __call__(self) -> int:
+        return self.now
+
+
+@pytest.fixture(params=["memory", "redis"])
+def policies(request: pytest.FixtureRequest) -> Iterator[PolicyStore]:
+    """Each policy store, empty."""
+    if request.param == "memory":
+        yield MemoryPolicyStore()
+        return
+    space: RedisSpace = request.getfixturevalue("redis_space")
+    yield RedisPolicyStore(space, owner_ttl_seconds=7 * 86400)
+
+
+def moderation_for(policies: PolicyStore, clock: Clock) -> Moderation:
+    return Moderation(
+        policies,
+        server_moderators=frozenset({SERVER_MOD}),
+        owner_ttl_seconds=7 * 86400,
+        kick_seconds=300,
+        listed_by_default=False,
+        clock_ms=clock,
     )

@@ -4,36 +4,17 @@ mode, locks, listing, the audit log."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from chat.moderation import Actor, Moderation, Target, address_key
 from chat.protocol import ChatError
 from state.policy import AUDIT_LOG_SIZE, RoomPolicy
-from state.policy_store import MemoryPolicyStore, PolicyStore, RedisPolicyStore
-from state.redis_space import RedisSpace
+from state.policy_store import MemoryPolicyStore, PolicyStore
+
+from .conftest import SERVER_MOD, Clock, moderation_for
 
 DAY_MS = 86_400_000
 SECRET = "policy-test-secret"
-SERVER_MOD = "servermod2"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_700_000_000_000
-
-    def __call__(self) -> int:
-        return self.now
-
-
-@pytest.fixture(params=["memory", "redis"])
-def policies(request: pytest.FixtureRequest) -> Iterator[PolicyStore]:
-    if request.param == "memory":
-        yield MemoryPolicyStore()
-        return
-    space: RedisSpace = request.getfixturevalue("redis_space")
-    yield RedisPolicyStore(space, owner_ttl_seconds=7 * 86400)
 
 
 @pytest.fixture
@@ -43,14 +24,7 @@ def clock() -> Clock:  # type: ignore[override]
 
 @pytest.fixture
 def mod(policies: PolicyStore, clock: Clock) -> Moderation:
-    return Moderation(
-        policies,
-        server_moderators=frozenset({SERVER_MOD}),
-        owner_ttl_seconds=7 * 86400,
-        kick_seconds=300,
-        listed_by_default=False,
-        clock_ms=clock,
-    )
+    return moderation_for(policies, clock)
 
 
 def person(name: str, trip: str | None, address: str = "") -> Target:

@@ -35,6 +35,7 @@ import {
 } from "./chatReducer";
 import { DraftStore } from "./drafts";
 import { loadIgnored, saveIgnored } from "./ignore";
+import { solveChallenge } from "./proofOfWork";
 import { deserves, notify, notifyLevel } from "./notifications";
 import { saveIdentity, type Identity } from "./identity";
 import { loadKnownTrips, saveKnownTrips } from "./identityMemory";
@@ -42,6 +43,7 @@ import { untilText } from "./moderation";
 import { isChange } from "./protocol";
 import type {
   AuditLog,
+  Challenge,
   Connected,
   JoinRequest,
   Knock,
@@ -158,7 +160,7 @@ export function useChat(): ChatContextValue {
 
 /** A refused message's reason, with until when a mute lasts or when to try again. */
 function refusalText(error: Omit<ServerError, "event">): string {
-  if (error.code === "muted") return `${error.message} (${untilText(error.until)})`;
+  if (error.code === "muted" || error.code === "on_probation") return `${error.message} (${untilText(error.until)})`;
   if (error.code === "slow_mode" && error.retry_after_ms) {
     return `${error.message} Try again in ${Math.ceil(error.retry_after_ms / 1000)} s.`;
   }
@@ -195,17 +197,34 @@ export function ChatProvider({ socket, children }: { socket: ChatSocket; childre
   const shownAt = useRef(0);
   const [drafts] = useState(() => new DraftStore());
 
+  // A connection flood asked this connection for a proof before anything else.
+  const owesConnectionProof = useRef(false);
+
+  /** Solve a challenge off the main thread, showing its progress. */
+  const prove = useCallback(async (room: string | null, challenge: Challenge) => {
+    let shown = 0;
+    const solution = await solveChallenge(challenge, (progress) => {
+      // A few updates a second are enough for a progress bar.
+      if (progress - shown < 0.05) return;
+      shown = progress;
+      dispatch({ type: "proof_progress", room, progress });
+    });
+    dispatch({ type: "proof_done" });
+    return { nonce: challenge.nonce, solution };
+  }, []);
+
   const settleJoin = useCallback((room: string, outcome: JoinOutcome) => {
     const waiter = joinWaiters.current.get(room);
     joinWaiters.current.delete(room);
     waiter?.(outcome);
   }, []);
 
-  /** Ask to join; a room we hold messages of asks for what it missed only. */
+  /** Ask to join; a room we hold messages of asks for what it missed only. A room
+   * under a raid asks newcomers for a proof of work: it is done, then asked again. */
   const requestJoin = useCallback(
     (name: string, username: string, held?: Room) => {
-      function ask(asName: string, retriesLeft: number) {
-        const request: JoinRequest = { room: name, username: asName };
+      function ask(asName: string, retriesLeft: number, proof?: JoinRequest["proof"]) {
+        const request: JoinRequest = { room: name, username: asName, ...(proof ? { proof } : {}) };
         const epoch = held ? currentEpoch(held) : null;
         if (held && epoch) {
           request.epoch = epoch;
@@ -218,6 +237,14 @@ export function ChatProvider({ socket, children }: { socket: ChatSocket; childre
             return;
           }
           const error: ServerError = { ...reply.error, event: "join" };
+          if (error.code === "challenge_required" && owesConnectionProof.current) return; // joined again once solved
+          if ((error.code === "challenge_required" || error.code === "challenge_failed") && error.challenge && retriesLeft > 0) {
+            void prove(name, error.challenge).then(
+              (solved) => ask(asName, retriesLeft - 1, solved),
+              () => dispatch({ type: "proof_done" }),
+            );
+            return;
+          }
           const suggestion = error.code === "nickname_taken" ? error.suggestion : undefined;
           if (held?.status === "joined" && suggestion && retriesLeft > 0) {
             // Back after the name's lease ran out, and someone took it: stay in the
@@ -233,7 +260,7 @@ export function ChatProvider({ socket, children }: { socket: ChatSocket; childre
       }
       ask(username, 3);
     },
-    [socket, settleJoin],
+    [socket, settleJoin, prove],
   );
 
   const fillGap = useCallback(
@@ -264,6 +291,25 @@ export function ChatProvider({ socket, children }: { socket: ChatSocket; childre
     }
     function onConnected(payload: Connected) {
       dispatch({ type: "connected", sid: payload.sid, trip: payload.trip ?? null, limits: payload.limits });
+      owesConnectionProof.current = payload.challenge !== undefined;
+      if (payload.challenge) solveConnectionChallenge(payload.challenge);
+    }
+    /** A connection flood: prove work, then join our rooms (refused until then). */
+    function solveConnectionChallenge(challenge: Challenge) {
+      dispatch({ type: "proof_progress", room: null, progress: 0 });
+      void prove(null, challenge).then((proof) => {
+        socket.timeout(ACK_TIMEOUT_MS).emit("solve", { proof }, (err, reply) => {
+          if (err) return;
+          if (!reply.ok) {
+            if (reply.error.challenge) solveConnectionChallenge(reply.error.challenge);
+            return;
+          }
+          owesConnectionProof.current = false;
+          for (const room of Object.values(stateRef.current.rooms)) {
+            requestJoin(room.name, room.username, room);
+          }
+        });
+      });
     }
     function onRenamed(payload: Renamed) {
       dispatch({ type: "renamed", renamed: payload, at: Date.now() });
@@ -445,7 +491,7 @@ export function ChatProvider({ socket, children }: { socket: ChatSocket; childre
       if (showTimer.current !== null) window.clearTimeout(showTimer.current);
       socket.disconnect();
     };
-  }, [socket, requestJoin, fillGap]);
+  }, [socket, requestJoin, fillGap, prove]);
 
   // Deliver queued messages, one at a time per room and in order, once the room is
   // joined on this connection. A timeout leaves the message queued for next time.

@@ -151,6 +151,9 @@ export interface ChatState {
   activeRoom: string | null;
   /** People whose messages, whispers, typing and mentions are hidden (ignore.ts). */
   ignored: Ignored;
+  /** A proof of work under way: for a room's door (under a raid), or for the
+   * server itself (a connection flood: `room` null); `progress` from 0 to 1. */
+  proving: { room: string | null; progress: number } | null;
   /** A locked room we knocked on, and the name we will join it under. */
   knocking: { room: string; username: string } | null;
   /** The room a join is under way for, shown as soon as the server lets us in. */
@@ -194,6 +197,7 @@ export const initialState: ChatState = {
   activeRoom: null,
   pendingFocus: null,
   ignored: {},
+  proving: null,
   knocking: null,
   lobbyRooms: [],
   lobbyRoomsLoaded: false,
@@ -227,6 +231,8 @@ export type ChatAction =
   | { type: "moderation_notice"; notice: ModerationNotice; at: number }
   | { type: "ignore_changed"; person: { sid: string; trip: string | null; username: string }; on: boolean; at: number }
   | { type: "ignored_loaded"; ignored: Ignored }
+  | { type: "proof_progress"; room: string | null; progress: number }
+  | { type: "proof_done" }
   | { type: "knock_sent"; room: string; username: string }
   | { type: "knock_answered"; room: string; approved: boolean; by: string }
   | { type: "knock_received"; knock: Knock; at: number }
@@ -337,6 +343,10 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
     }
     case "ignored_loaded":
       return { ...state, ignored: action.ignored };
+    case "proof_progress":
+      return { ...state, proving: { room: action.room, progress: action.progress } };
+    case "proof_done":
+      return { ...state, proving: null };
     case "knock_sent": {
       const message = `You knocked on #${action.room}. Waiting for a moderator to let you in…`;
       return {

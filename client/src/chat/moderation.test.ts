@@ -2,6 +2,10 @@ import { describe, expect, it } from "vitest";
 
 import { TEST_LIMITS } from "../testing/limits";
 import { chatReducer, initialState, type ChatAction, type ChatState } from "./chatReducer";
+import { sha256 } from "@noble/hashes/sha2.js";
+
+import { leadingZeroBits, search } from "./powSearch";
+import { solveChallenge } from "./proofOfWork";
 import { buildTimeline } from "./timeline";
 import { parseLine } from "./commands";
 import { durationMinutes, noticeText, removalText, untilText } from "./moderation";
@@ -20,6 +24,7 @@ function info(overrides: Partial<RoomInfo> = {}): RoomInfo {
     listed: false,
     locked: false,
     slow_seconds: 0,
+    raid_mode: false,
     ...overrides,
   };
 }
@@ -66,6 +71,9 @@ describe("moderator commands", () => {
     expect(parseLine("/deop bob")).toEqual({ kind: "moderate", event: "moderator", payload: { name: "bob", on: false } });
     expect(parseLine("/handover bob")).toEqual({ kind: "moderate", event: "hand_over", payload: { name: "bob" } });
     expect(parseLine("/mod")).toEqual({ kind: "moderation_panel" });
+    expect(parseLine("/raid")).toEqual({ kind: "moderate", event: "raid_mode", payload: { on: true } });
+    expect(parseLine("/raid off")).toEqual({ kind: "moderate", event: "raid_mode", payload: { on: false } });
+    expect(parseLine("/raid maybe").kind).toBe("problem");
   });
 
   it("explains a command it cannot read", () => {
@@ -244,5 +252,23 @@ describe("ignore", () => {
     expect(chatReducer(state, { type: "whisper_received", whisper, at: NOW })).toBe(state);
     state = chatReducer(state, { type: "ignore_changed", person: carol, on: false, at: NOW });
     expect(buildTimeline(state.rooms.r!, state.mySids, state.trip, state.ignored, NOW).filter((i) => i.kind === "message")).toHaveLength(2);
+  });
+});
+
+describe("proof of work", () => {
+  it("finds a solution the server's rule accepts", async () => {
+    const challenge = { nonce: "abc.1.8.sig", bits: 8, expires: 0 };
+    const seen: number[] = [];
+    const solution = await solveChallenge(challenge, (progress) => seen.push(progress));
+    const digest = sha256(new TextEncoder().encode(`${challenge.nonce}:${solution}`));
+    expect(leadingZeroBits(digest)).toBeGreaterThanOrEqual(8);
+    expect(seen.every((p) => p > 0 && p < 1)).toBe(true);
+    expect(search(challenge, 0, 0)).toBeNull();
+  });
+
+  it("counts leading zero bits as the server does", () => {
+    expect(leadingZeroBits(new Uint8Array([0, 0, 0xff]))).toBe(16);
+    expect(leadingZeroBits(new Uint8Array([0, 0x1f]))).toBe(11);
+    expect(leadingZeroBits(new Uint8Array([0x80]))).toBe(0);
   });
 });

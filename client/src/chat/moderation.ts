@@ -37,6 +37,10 @@ export function noticeText(notice: ModerationNotice, now: number = Date.now()): 
       return `${by} took back ${target}'s moderator role`;
     case "hand_over":
       return `${by} handed the room over to ${target}`;
+    case "raid":
+      return value
+        ? `${by} turned on raid mode: newcomers show their device is a person's, then start on probation`
+        : `${by} turned raid mode off`;
     case "let_in":
       return `${by} let ${target} in`;
     case "turned_away":
@@ -77,6 +81,7 @@ export const MODERATOR_HELP: readonly { usage: string; what: string }[] = [
   { usage: "/topic text", what: "set the room's topic (/topic alone clears it)" },
   { usage: "/slow 30", what: "one message per person every 30 s (/slow off)" },
   { usage: "/lock", what: "only people here now can come back in (/unlock)" },
+  { usage: "/raid on", what: "newcomers prove they are people and start on probation (/raid off)" },
   { usage: "/list", what: "owner: show the room in the lobby (/unlist)" },
   { usage: "/op name", what: "owner: make someone a moderator (/deop name)" },
   { usage: "/handover name", what: "owner: give the room to someone" },
@@ -139,6 +144,11 @@ export function parseModerationCommand(command: string, rest: string): Moderatio
       return name ? { kind: "moderate", event: "moderator", payload: { name, on: command === "op" } } : needName(`/${command} and a name`);
     case "handover":
       return name ? { kind: "moderate", event: "hand_over", payload: { name } } : needName("/handover and a name");
+    case "raid": {
+      const on = /^(on)?$/iu.test(rest.trim()) ? true : /^off$/iu.test(rest.trim()) ? false : null;
+      if (on === null) return { kind: "problem", message: "Type /raid on or /raid off." };
+      return { kind: "moderate", event: "raid_mode", payload: { on } };
+    }
     case "mod":
       return { kind: "moderation_panel" };
     default:

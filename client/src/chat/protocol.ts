@@ -32,6 +32,8 @@ export const CLIENT_EVENTS = [
   "answer_knock",
   "report",
   "resolve_report",
+  "raid_mode",
+  "solve",
 ] as const;
 
 export const SERVER_EVENTS = [
@@ -93,6 +95,9 @@ export const ERROR_CODES = [
   "no_trip",
   "not_banned",
   "unknown_request",
+  "challenge_required",
+  "challenge_failed",
+  "on_probation",
   "banned",
   "kicked",
   "room_locked",
@@ -201,6 +206,8 @@ export interface Connected {
   trip: string | null;
   server_time: number;
   limits: Limits;
+  /** During a connection flood: solve this (`solve`) before anything else. */
+  challenge?: Challenge;
 }
 
 /** Why someone is no longer in a room (`left` events). */
@@ -231,6 +238,8 @@ export interface RoomInfo {
   listed: boolean;
   locked: boolean;
   slow_seconds: number;
+  /** Newcomers prove work to join, then are on probation (docs/protocol.md). */
+  raid_mode: boolean;
 }
 
 export type Role = "server_moderator" | "owner" | "moderator" | "member";
@@ -361,6 +370,15 @@ export interface ServerError {
   suggestion?: string;
   /** Present on `banned`, `kicked`, `muted`: when it runs out (ms since the epoch). */
   until?: number;
+  /** Present on `challenge_required` and `challenge_failed`: the work to do. */
+  challenge?: Challenge;
+}
+
+/** A proof of work the server asks for (docs/protocol.md, raid mode and floods). */
+export interface Challenge {
+  nonce: string;
+  bits: number;
+  expires: number;
 }
 
 export interface Refusal {
@@ -371,6 +389,7 @@ export interface Refusal {
     retry_after_ms?: number;
     suggestion?: string;
     until?: number;
+    challenge?: Challenge;
   };
 }
 
@@ -381,6 +400,7 @@ export interface JoinRequest {
   username?: string;
   epoch?: string;
   since?: number;
+  proof?: { nonce: string; solution: string };
 }
 
 export interface MessageRequest {
@@ -452,6 +472,7 @@ export interface ModerationRequests {
   list_room: { listed: boolean };
   moderator: { name: string; on: boolean };
   hand_over: { name: string };
+  raid_mode: { on: boolean };
 }
 
 export type ModerationEvent = keyof ModerationRequests;
@@ -465,6 +486,10 @@ type ModerationEmitters = {
 
 export interface ClientToServerEvents extends ModerationEmitters {
   audit_log: (payload: { room: string }, ack: (reply: Ack<AuditLog>) => void) => void;
+  solve: (
+    payload: { proof: { nonce: string; solution: string } },
+    ack: (reply: Ack<Record<string, never>>) => void,
+  ) => void;
   knock: (
     payload: { room: string; username?: string },
     ack: (reply: Ack<{ room: string; locked: boolean; id?: string }>) => void,

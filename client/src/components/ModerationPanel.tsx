@@ -35,6 +35,12 @@ function actionText(entry: AuditLog["entries"][number]): string {
       return entry.value ? `${entry.by} locked the room` : `${entry.by} unlocked the room`;
     case "list":
       return entry.value ? `${entry.by} listed the room` : `${entry.by} unlisted the room`;
+    case "raid":
+      return entry.value ? `${entry.by} turned raid mode on` : `${entry.by} turned raid mode off`;
+    case "let_in":
+      return `${entry.by} let ${target} in`;
+    case "turned_away":
+      return `${entry.by} turned ${target} away`;
     default:
       return `${entry.by}: ${entry.action} ${target}`;
   }
@@ -87,6 +93,7 @@ export function ModerationPanel({
   const [locked, setLocked] = useServerValue(info.locked);
   const [listed, setListed] = useServerValue(info.listed);
   const [slow, setSlow] = useServerValue(info.slow_seconds);
+  const [raid, setRaid] = useServerValue(info.raid_mode);
 
   /** Reads the log again; afterwards, if what had the focus is gone with what it
    * answered (a knock, a report), the focus comes back to the heading. */
@@ -114,6 +121,7 @@ export function ModerationPanel({
         setLocked(info.locked);
         setListed(info.listed);
         setSlow(info.slow_seconds);
+        setRaid(info.raid_mode);
       }
       reload();
     });
@@ -245,6 +253,17 @@ export function ModerationPanel({
             }}
           />
           Listed in the lobby{owner ? "" : " (the owner decides)"}
+        </label>
+        <label className="checkbox">
+          <input
+            type="checkbox"
+            checked={raid}
+            onChange={(event) => {
+              setRaid(event.target.checked);
+              change(actions.moderate(room, "raid_mode", { on: event.target.checked }));
+            }}
+          />
+          Raid mode: newcomers prove their device is a person&apos;s, then start on probation
         </label>
       </div>
       <h4 className="moderation__subtitle">Kept out</h4>

@@ -207,6 +207,11 @@ export function RoomView({ room, memory }: { room: Room; memory: RoomMemory }) {
             🔒<span className="visually-hidden">Locked</span>
           </span>
         ) : null}
+        {room.info?.raid_mode ? (
+          <span className="room__flag" title="Raid mode: newcomers prove they are people and start on probation">
+            🛡️<span className="visually-hidden">Raid mode</span>
+          </span>
+        ) : null}
         {room.info?.slow_seconds ? (
           <span className="room__flag" title={`Slow mode: one message every ${room.info.slow_seconds} s`}>
             🐢<span className="visually-hidden">Slow mode, {room.info.slow_seconds} s</span>
