@@ -83,6 +83,10 @@ GENEROUS_LIMITS = {
     "RATE_LIMIT_DISCONNECT_SCORE": "2000000",
     "FRAMES_PER_SECOND": "1000000",
     "FRAME_BURST": "1000000",
+    # Raid mode and connection-flood proofs: tests of them set these themselves.
+    "RAID_JOINS_PER_MINUTE": "0",
+    "RAID_MESSAGES_PER_MINUTE": "0",
+    "CONNECTION_FLOOD_PER_MINUTE": "0",
 }
 ENGINE_IO_PATH = "/socket.io/?EIO=4&transport=websocket"
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from guards.proof_of_work import solve
 from support import RecordingClient, ServerProcess, StartServer, new_identity
 
 pytestmark = pytest.mark.integration
@@ -125,3 +126,39 @@ def test_mute_slow_mode_knock_and_report_on_a_real_server(
     owner.call("answer_knock", {"room": room, "id": knock["id"], "approve": True})
     assert guest.wait_for("knock_answered")["approved"] is True
     assert guest.call("join", {"room": room, "username": "guest"})["ok"]
+
+
+@pytest.mark.parametrize("async_mode", ["eventlet", "gevent", "threading"])
+def test_raids_and_floods_are_met_with_proofs_of_work(
+    start_server: StartServer, opened: list[RecordingClient], async_mode: str
+) -> None:
+    server = start_server(
+        async_mode,
+        RAID_JOINS_PER_MINUTE="3",
+        CONNECTION_FLOOD_PER_MINUTE="8",
+        POW_BITS="10",
+    )
+    owner = person(server, opened)
+    owner.call("join", {"room": "raided", "username": "owner"})
+    for _ in range(4):  # the fourth newcomer starts raid mode
+        assert person(server, opened).call("join", {"room": "raided"})["ok"]
+    owner.wait_for("moderation", lambda n: n["action"] == "raid")
+    raider = person(server, opened)
+    refused = raider.call("join", {"room": "raided"})["error"]
+    assert refused["code"] == "challenge_required"
+    proof = {
+        "nonce": refused["challenge"]["nonce"],
+        "solution": solve(refused["challenge"]),
+    }
+    assert raider.call("join", {"room": "raided", "proof": proof})["ok"]
+    spam = raider.call("message", {"room": "raided", "message": "see spam.example.com"})
+    assert spam["error"]["code"] == "on_probation"
+    # Connections 9 and on within the minute owe a proof before anything else.
+    for _ in range(2):
+        person(server, opened)
+    flooded = person(server, opened)
+    challenge = flooded.wait_for("connected")["challenge"]
+    assert flooded.call("list_rooms")["error"]["code"] == "challenge_required"
+    proof = {"nonce": challenge["nonce"], "solution": solve(challenge)}
+    assert flooded.call("solve", {"proof": proof})["ok"]
+    assert flooded.call("list_rooms")["ok"]
