@@ -121,6 +121,7 @@ def create_app(config: Config | None = None) -> Flask:
         RaidWatch(config.raid_joins_per_minute, config.raid_messages_per_minute),
         raid_minutes=config.raid_minutes,
         probation_minutes=config.probation_minutes,
+        regular_after_minutes=config.regular_after_minutes,
         clock_ms=wall_clock_ms,
     )
     events = ChatEvents(

@@ -85,6 +85,8 @@ class Config:
     raid_minutes: float = 10.0
     # Newcomers let in during a raid: no links or mentions, slowed, for this long.
     probation_minutes: float = 10.0
+    # A trip counts as a regular of a room this long after it first joined it.
+    regular_after_minutes: float = 10.0
     # Proof-of-work difficulty (leading zero bits of SHA-256): 18 is ~1 s on a phone.
     pow_bits: int = 18
     # Past this many new connections a minute on a node, each proves work first.
@@ -232,6 +234,11 @@ class Config:
                 "PROBATION_MINUTES",
                 _float_between(0, 7 * 1440),
                 defaults.probation_minutes,
+            ),
+            regular_after_minutes=read(
+                "REGULAR_AFTER_MINUTES",
+                _float_between(0, 7 * 1440),
+                defaults.regular_after_minutes,
             ),
             pow_bits=read("POW_BITS", _int_between(1, 32), defaults.pow_bits),
             connection_flood_per_minute=read(

@@ -3,10 +3,13 @@
 Raid mode starts by itself when a room gets more newcomer joins or messages in a
 minute than RAID_JOINS_PER_MINUTE or RAID_MESSAGES_PER_MINUTE (chat/raids.py), or
 when a moderator turns it on; it is kept in the room's policy, so it holds on every
-node. While it lasts, a newcomer (no trip, or a trip not seen in the room within
-REGULAR_DAYS) solves a proof of work to join (guards/proof_of_work.py) and is then
-on probation for PROBATION_MINUTES: no links, no mentions, one message every
-PROBATION_SLOW_SECONDS. Regulars and moderators are not slowed down at all.
+node. While it lasts, a newcomer solves a proof of work to join
+(guards/proof_of_work.py) and is then on probation for PROBATION_MINUTES: no links,
+no mentions, one message every PROBATION_SLOW_SECONDS. Newcomers already in the room
+are held to the same rules while the raid lasts (raiders who came just before it
+started too). Regulars and moderators are not slowed down at all: a regular is a
+trip that first joined the room at least REGULAR_AFTER_MINUTES ago and came back
+within REGULAR_DAYS; everyone else (no trip included) is a newcomer.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from state.policy import RoomPolicy
 
 REGULAR_DAYS = 7
 PROBATION_SLOW_SECONDS = 10
+REGULAR_CACHE_MS = 30_000
 MANUAL_RAID_MS = 30 * 86_400_000  # a moderator's raid mode lasts until turned off
 SERVER = Actor("", "the server", None)
 # A link as people write them: a scheme, www., or a name under a common TLD.
@@ -43,6 +47,7 @@ class RaidDefence:
         *,
         raid_minutes: float,
         probation_minutes: float,
+        regular_after_minutes: float,
         clock_ms: Callable[[], int],
     ) -> None:
         self._moderation = moderation
@@ -51,8 +56,11 @@ class RaidDefence:
         self._watch = watch
         self._raid_ms = int(raid_minutes * 60_000)
         self._probation_ms = int(probation_minutes * 60_000)
+        self._settle_ms = int(regular_after_minutes * 60_000)
         self._now = clock_ms
         self._last_post: dict[tuple[str, str], int] = {}
+        # regulars[(room, trip)] = (is a regular, until when that answer is kept)
+        self._regulars: dict[tuple[str, str], tuple[bool, int]] = {}
 
     def is_raided(self, policy: RoomPolicy) -> bool:
         return policy.raid_until_ms > self._now()
@@ -93,6 +101,9 @@ class RaidDefence:
         raid) and, let in under one, put on probation. The policy when raid mode
         started (the room should hear it)."""
         now = self._now()
+        regular = self._is_regular(room, policy, trip)
+        if trip:
+            self._policies.note_seen(room, trip, now)
         if probation:
             key = person_key(sid, trip)
 
@@ -103,9 +114,6 @@ class RaidDefence:
             return None
         if self.is_raided(policy):
             return None
-        regular = self._is_regular(room, policy, trip)
-        if trip:
-            self._policies.note_seen(room, trip, now)
         if not regular and self._watch.note("join", room, now):
             return self.start(room, SERVER, self._raid_ms)
         return None
@@ -144,17 +152,19 @@ class RaidDefence:
     ) -> None:
         """Refuse what a newcomer on probation may not post yet."""
         policy = self._policies.cached(room)
-        if not policy.probation:
+        if not policy.probation and not policy.raid_until_ms:
             return
         key = person_key(sid, trip)
         now = self._now()
         until = policy.probation.get(key, 0)
         if until <= now:
-            return
+            if not self.is_raided(policy) or self._is_regular(room, policy, trip, now):
+                return
+            until = policy.raid_until_ms  # a newcomer already in: while it lasts
         if _LINK.search(text) or mentions:
             raise ChatError(
                 "on_probation",
-                "You joined during a raid: links and mentions wait until your "
+                "During a raid, newcomers' links and mentions wait until their "
                 "probation ends.",
                 until=until,
                 retry_after_ms=until - now,
@@ -164,20 +174,41 @@ class RaidDefence:
         if wait > 0:
             raise ChatError(
                 "slow_mode",
-                f"You joined during a raid: one message every {PROBATION_SLOW_SECONDS}"
-                " s until your probation ends.",
+                f"During a raid, newcomers can post one message every "
+                f"{PROBATION_SLOW_SECONDS} s.",
                 retry_after_ms=wait,
             )
         self._last_post[(room, key)] = now
 
     def forget_idle(self) -> None:
-        cutoff = self._now() - PROBATION_SLOW_SECONDS * 1000
+        now = self._now()
+        cutoff = now - PROBATION_SLOW_SECONDS * 1000
         for key, at in list(self._last_post.items()):
             if at < cutoff:
                 self._last_post.pop(key, None)
+        for found, (_, until) in list(self._regulars.items()):
+            if until < now:
+                self._regulars.pop(found, None)
 
-    def _is_regular(self, room: str, policy: RoomPolicy, trip: str | None) -> bool:
+    def _is_regular(
+        self, room: str, policy: RoomPolicy, trip: str | None, cached_at: int = 0
+    ) -> bool:
+        """Whether `trip` is a regular here; with `cached_at` (the message path),
+        an answer up to REGULAR_CACHE_MS old will do."""
+        if not trip:
+            return False
         if self._moderation.rank(policy, trip) >= MODERATOR:
             return True
-        since = self._now() - REGULAR_DAYS * 86_400_000
-        return bool(trip) and self._policies.seen_since(room, trip or "", since)
+        if cached_at:
+            known = self._regulars.get((room, trip))
+            if known is not None and known[1] > cached_at:
+                return known[0]
+        now = self._now()
+        seen = self._policies.seen(room, trip)
+        regular = (
+            seen is not None
+            and seen[0] <= now - self._settle_ms
+            and seen[1] >= now - REGULAR_DAYS * 86_400_000
+        )
+        self._regulars[(room, trip)] = (regular, now + REGULAR_CACHE_MS)
+        return regular

@@ -65,10 +65,12 @@ class PolicyStore(Protocol):
         ...
 
     def note_seen(self, room: str, trip: str, now_ms: int) -> None:
-        """`trip` was in `room` (regulars need no proof of work in a raid)."""
+        """`trip` joined `room` now (regulars need no proof of work in a raid)."""
         ...
 
-    def seen_since(self, room: str, trip: str, since_ms: int) -> bool: ...
+    def seen(self, room: str, trip: str) -> tuple[int, int] | None:
+        """When `trip` first and last joined `room` (ms), or None: never here."""
+        ...
 
 
 def _copy(policy: RoomPolicy) -> RoomPolicy:
@@ -96,7 +98,8 @@ class MemoryPolicyStore:
         self._policies: dict[str, RoomPolicy] = {}
         self._addresses: dict[str, str] = {}
         self._spent: dict[str, float] = {}  # token -> monotonic expiry
-        self._seen: dict[str, dict[str, int]] = {}  # room -> trip -> ms, oldest first
+        # seen[room][trip] = [first, last] join (ms), least recent first
+        self._seen: dict[str, dict[str, list[int]]] = {}
 
     def get(self, room: str) -> RoomPolicy:
         with self._lock:
@@ -157,13 +160,14 @@ class MemoryPolicyStore:
     def note_seen(self, room: str, trip: str, now_ms: int) -> None:
         with self._lock:
             seen = self._seen.setdefault(room, {})
-            seen.pop(trip, None)
-            seen[trip] = now_ms
+            first = seen.pop(trip, [now_ms])[0]
+            seen[trip] = [first, now_ms]
             while len(seen) > MAX_SEEN_PER_ROOM:
                 del seen[next(iter(seen))]
 
-    def seen_since(self, room: str, trip: str, since_ms: int) -> bool:
-        return self._seen.get(room, {}).get(trip, 0) >= since_ms
+    def seen(self, room: str, trip: str) -> tuple[int, int] | None:
+        found = self._seen.get(room, {}).get(trip)
+        return (found[0], found[1]) if found else None
 
 
 class RedisPolicyStore:
@@ -172,7 +176,8 @@ class RedisPolicyStore:
     Keys (under REDIS_PREFIX): `room:<name>:policy` (the policy's JSON; expires
     when neither its owner nor anything it decided can still matter),
     `rooms:listed` and `rooms:unlisted` (sets of room names), `conn:<sid>:addr`,
-    `room:<name>:seen` (sorted set trip -> last join, ms), `spent:<nonce>`.
+    `room:<name>:first` and `room:<name>:last` (sorted sets trip -> first and last
+    join, ms), `spent:<nonce>`.
     """
 
     def __init__(self, space: RedisSpace, owner_ttl_seconds: float) -> None:
@@ -268,17 +273,33 @@ class RedisPolicyStore:
         )
 
     def note_seen(self, room: str, trip: str, now_ms: int) -> None:
-        key = self._space.key("room", room, "seen")
-        pipe = self._redis.pipeline(transaction=False)
-        pipe.zadd(key, {trip: now_ms})
-        pipe.zremrangebyrank(key, 0, -MAX_SEEN_PER_ROOM - 1)
-        pipe.expire(key, int(self._owner_ttl_seconds) + 86400)
-        self._space.call(pipe.execute)
+        first, last = self._seen_keys(room)
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.zadd(first, {trip: now_ms}, nx=True)
+        pipe.zadd(last, {trip: now_ms})
+        # The least recent go first, from both.
+        pipe.zrange(last, 0, -MAX_SEEN_PER_ROOM - 1)
+        pipe.zremrangebyrank(last, 0, -MAX_SEEN_PER_ROOM - 1)
+        for key in (first, last):
+            pipe.expire(key, int(self._owner_ttl_seconds) + 86400)
+        dropped = self._space.call(pipe.execute)[2]
+        if dropped:
+            self._space.call(self._redis.zrem, first, *dropped)
 
-    def seen_since(self, room: str, trip: str, since_ms: int) -> bool:
-        key = self._space.key("room", room, "seen")
-        score = self._space.call(self._redis.zscore, key, trip)
-        return score is not None and score >= since_ms
+    def seen(self, room: str, trip: str) -> tuple[int, int] | None:
+        first, last = self._seen_keys(room)
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.zscore(first, trip)
+        pipe.zscore(last, trip)
+        found = self._space.call(pipe.execute)
+        if found[0] is None or found[1] is None:
+            return None
+        return int(found[0]), int(found[1])
+
+    def _seen_keys(self, room: str) -> tuple[str, str]:
+        return self._space.key("room", room, "first"), self._space.key(
+            "room", room, "last"
+        )
 
     def _lifetime(self, policy: RoomPolicy) -> int:
         """Seconds until nothing in the policy can matter any more (plus a day)."""

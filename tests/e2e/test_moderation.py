@@ -256,7 +256,7 @@ def test_a_newcomer_in_raid_mode_proves_work_and_starts_on_probation(
     newcomer.locator(".composer button[type=submit]").click()
     expect(
         message_log(newcomer).get_by_text(
-            re.compile("links and mentions wait until your probation ends")
+            re.compile("links and mentions wait until their probation ends")
         )
     ).to_be_visible()
     expect(message_log(owner).get_by_text("pills.example.com")).to_be_hidden()

@@ -36,6 +36,7 @@ def raids(mod: Moderation, policies: PolicyStore, clock: Clock) -> RaidDefence:
         RaidWatch(joins_per_minute=3, messages_per_minute=5),
         raid_minutes=10,
         probation_minutes=10,
+        regular_after_minutes=10,
         clock_ms=clock,
     )
 
@@ -61,8 +62,8 @@ def enter_with_proof(raids: RaidDefence, mod: Moderation, sid: str) -> None:
 def test_too_many_newcomers_start_raid_mode_and_regulars_walk_in(
     mod: Moderation, raids: RaidDefence, policies: PolicyStore, clock: Clock
 ) -> None:
-    assert arrive(mod, raids, "s0", "regular222") is False  # seen from now on
-    clock.now += 60_000
+    assert arrive(mod, raids, "s0", "regular222") is False  # first seen now
+    clock.now += 11 * 60_000  # settled: a regular from now on
     started = [arrive(mod, raids, f"s{n}", None) for n in range(1, 5)]
     assert started == [False, False, False, True]
     policy = policies.get("r")
@@ -74,6 +75,24 @@ def test_too_many_newcomers_start_raid_mode_and_regulars_walk_in(
     clock.now += 10 * 60_000 + 1
     assert mod.info("r", policies.get("r"))["raid_mode"] is False
     assert arrive(mod, raids, "late", "strangers2") is False
+
+
+def test_newcomers_already_in_keep_the_rules_while_the_raid_lasts(
+    mod: Moderation, raids: RaidDefence, clock: Clock
+) -> None:
+    arrive(mod, raids, "early", "earlybird2")  # in just before the raid
+    arrive(mod, raids, "old", "oldtimer22")
+    clock.now += 11 * 60_000
+    arrive(mod, raids, "old", "oldtimer22")  # back: a regular now
+    arrive(mod, raids, "late", "latecomer2")  # first seen a moment ago
+    raids.manual("r", Actor("", "staff", "servermod2"), True)
+    raids.check_probation("r", "old", "oldtimer22", "see example.com", ["x"])
+    with pytest.raises(ChatError) as refused:
+        raids.check_probation("r", "late", "latecomer2", "see example.com", [])
+    assert refused.value.code == "on_probation"
+    raids.check_probation("r", "early", "earlybird2", "see example.com", [])  # settled
+    raids.manual("r", Actor("", "staff", "servermod2"), False)
+    raids.check_probation("r", "late", "latecomer2", "see example.com", [])
 
 
 def test_a_newcomer_proves_work_and_is_on_probation(
@@ -91,7 +110,11 @@ def test_a_newcomer_proves_work_and_is_on_probation(
     assert refused.value.code == "slow_mode"
     clock.now += PROBATION_SLOW_SECONDS * 1000
     raids.check_probation("r", "new", None, "again", [])
-    raids.check_probation("r", "someone-else", None, "see example.com", [])
+    with pytest.raises(ChatError):  # any newcomer, while the raid lasts
+        raids.check_probation("r", "someone-else", None, "see example.com", [])
+    raids.manual("r", Actor("", "staff", "servermod2"), False)
+    with pytest.raises(ChatError):  # probation outlasts the raid
+        raids.check_probation("r", "new", None, "see example.com", [])
     clock.now += 10 * 60_000
     raids.check_probation("r", "new", None, "see example.com", ["x"])
 
