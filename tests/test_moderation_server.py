@@ -162,3 +162,35 @@ def test_raids_and_floods_are_met_with_proofs_of_work(
     proof = {"nonce": challenge["nonce"], "solution": solve(challenge)}
     assert flooded.call("solve", {"proof": proof})["ok"]
     assert flooded.call("list_rooms")["ok"]
+
+
+def test_roles_settings_and_the_audit_log_on_a_real_server(
+    server: ServerProcess, opened: list[RecordingClient]
+) -> None:
+    room = f"roles-{server.async_mode}"
+    owner, helper = person(server, opened), person(server, opened)
+    anonymous = person(server, opened, None)
+    owner.call("join", {"room": room, "username": "owner"})
+    helper.call("join", {"room": room, "username": "helper"})
+    anonymous.call("join", {"room": room, "username": "anon"})
+    info = owner.call("moderator", {"room": room, "name": "helper", "on": True})
+    assert info["moderators"] == [helper.wait_for("room_info")["moderators"][0]]
+    refused = owner.call("moderator", {"room": room, "name": "anon", "on": True})
+    assert refused["error"]["code"] == "no_trip"
+    assert (
+        helper.call("topic", {"room": room, "topic": "be kind"})["topic"] == "be kind"
+    )
+    assert anonymous.wait_for("moderation", lambda n: n["action"] == "topic")
+    denied = helper.call("list_room", {"room": room, "listed": True})
+    assert denied["error"]["code"] == "not_allowed"
+    handed = owner.call("hand_over", {"room": room, "name": "helper"})
+    assert handed["owner_name"] == "helper" and handed["moderators"] == []
+    log = helper.call("audit_log", {"room": room})
+    assert [e["action"] for e in log["entries"]][:3] == [
+        "hand_over",
+        "topic",
+        "moderator",
+    ]
+    assert anonymous.call("audit_log", {"room": room})["error"]["code"] == (
+        "not_allowed"
+    )

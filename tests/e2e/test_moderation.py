@@ -261,3 +261,28 @@ def test_a_newcomer_in_raid_mode_proves_work_and_starts_on_probation(
     ).to_be_visible()
     expect(message_log(owner).get_by_text("pills.example.com")).to_be_hidden()
     assert trouble == []
+
+
+@pytest.mark.parametrize(
+    "server_env",
+    [{"CONNECTION_FLOOD_PER_MINUTE": "1", "POW_BITS": "19"}],
+)
+def test_in_a_connection_flood_the_page_proves_work_and_carries_on(
+    open_page: OpenPage,
+) -> None:
+    first = open_page()
+    join(first, "early", "flooded")
+    # The second connection this minute is asked for a proof: the page does the
+    # work by itself and then joins as it was asked to.
+    late = open_page(**SIZES["phone"])
+    trouble = watch_for_trouble(late)
+    status = late.get_by_role("status").filter(has_text="fending off a flood")
+    expect(status).to_be_visible()
+    expect(status.get_by_role("progressbar")).to_be_attached()
+    late.get_by_label("Nickname").fill("late")
+    late.get_by_label("Room name").fill("flooded")
+    late.get_by_label("Room name").press("Enter")
+    expect(late.get_by_role("heading", name="#flooded")).to_be_visible(timeout=60_000)
+    command(late, "flooded", "made it")
+    expect(message_log(first).get_by_text("made it")).to_be_visible()
+    assert trouble == []
