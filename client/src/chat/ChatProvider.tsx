@@ -532,11 +532,19 @@ export function ChatProvider({ socket, children }: { socket: ChatSocket; childre
     [socket],
   );
 
-  // When a rate limit ends, say so (the countdown stops, held messages go out).
+  // When a rate limit ends, say so (the countdown stops, held messages go out). A
+  // timer may fire a moment before Date.now() reaches its deadline: it waits again
+  // then, or the held messages would wait for ever.
   useEffect(() => {
-    if (state.limitedUntil === null) return;
-    const wait = Math.max(0, state.limitedUntil - Date.now());
-    const timer = window.setTimeout(() => dispatch({ type: "limit_expired", now: Date.now() }), wait);
+    const until = state.limitedUntil;
+    if (until === null) return;
+    let timer = 0;
+    const check = () => {
+      const now = Date.now();
+      if (now < until) timer = window.setTimeout(check, until - now + 1);
+      else dispatch({ type: "limit_expired", now });
+    };
+    timer = window.setTimeout(check, Math.max(0, until - Date.now()));
     return () => window.clearTimeout(timer);
   }, [state.limitedUntil]);
 
