@@ -280,13 +280,13 @@ class ChatEvents:
         data = protocol.require_object(payload)
         room = protocol.room_name(data)
         text = protocol.message_text(data, self._limits.max_message_length)
-        trip = self._connection(sid).trip
-        self._moderation.check_post(room, sid, trip)
+        connection = self._connection(sid)
+        self._moderation.check_post(room, sid, connection.trip)
         mentions = self._mentions(room, text)
-        self._raids.check_probation(room, sid, trip, text, mentions)
+        self._raids.check_probation(room, sid, connection.trip, text, mentions)
         draft = Draft(
             text=text,
-            dedupe_scope=self._connection(sid).dedupe_scope,
+            dedupe_scope=connection.dedupe_scope,
             client_id=protocol.client_id(data),
             client_timestamp=protocol.optional_number(data, "timestamp"),
             kind=protocol.message_kind(data),

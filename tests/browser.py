@@ -74,10 +74,15 @@ def watch_for_trouble(page: Page) -> list[str]:
     return trouble
 
 
-def join(page: Page, nickname: str, room: str) -> None:
+def ask_to_join(page: Page, nickname: str, room: str) -> None:
+    """Fill in the lobby and press Enter; the server may refuse (or ask for work)."""
     page.get_by_label("Nickname").fill(nickname)
     page.get_by_label("Room name").fill(room)
     page.get_by_label("Room name").press("Enter")
+
+
+def join(page: Page, nickname: str, room: str) -> None:
+    ask_to_join(page, nickname, room)
     expect(page.get_by_role("heading", name=f"#{room}")).to_be_visible()
     expect(page.locator(".room .connection")).to_have_class(
         re.compile(r"connection--connected")

@@ -21,6 +21,7 @@ from typing import Any
 
 from chat.names import name_keys
 from chat.protocol import ChatError
+from chat.spacing import PostSpacing
 from state.policy import (
     MAX_BANS,
     MAX_KNOCKS,
@@ -122,8 +123,8 @@ class Moderation:
         self._kick_ms = int(kick_seconds * 1000)
         self.listed_by_default = listed_by_default
         self._now = clock_ms
-        # last_post[(room, person key)] = ms: slow mode, counted on each node.
-        self._last_post: dict[tuple[str, str], int] = {}
+        # Slow mode, counted on each node.
+        self._posts = PostSpacing()
 
     # -- reading ------------------------------------------------------------------
 
@@ -260,24 +261,15 @@ class Moderation:
                 retry_after_ms=mute.until_ms - now,
             )
         if slow_mode and policy.slow_seconds and self.rank(policy, trip) < MODERATOR:
-            last = self._last_post.get((room, key), 0)
-            wait = last + policy.slow_seconds * 1000 - now
-            if wait > 0:
-                raise ChatError(
-                    "slow_mode",
-                    f"Slow mode: one message every {policy.slow_seconds} s here.",
-                    retry_after_ms=wait,
-                )
-            self._last_post[(room, key)] = now
+            seconds = policy.slow_seconds
+            why = f"Slow mode: one message every {seconds} s here."
+            self._posts.check(room, key, seconds, now, why)
 
     def forget_idle(self) -> None:
         """Drop policies and slow-mode times that no longer matter (housekeeping)."""
         now = self._now()
         self.policies.forget_idle(now, self._owner_ttl_ms)
-        cutoff = now - MAX_SLOW_SECONDS * 1000
-        for key, at in list(self._last_post.items()):
-            if at < cutoff:
-                self._last_post.pop(key, None)
+        self._posts.forget_before(now - MAX_SLOW_SECONDS * 1000)
 
     # -- actions --------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from typing import Any
 from chat.moderation import MODERATOR, Actor, Moderation, person_key
 from chat.protocol import ChatError
 from chat.raids import RaidWatch
+from chat.spacing import PostSpacing
 from guards.proof_of_work import ProofOfWork
 from state.policy import RoomPolicy
 
@@ -58,7 +59,7 @@ class RaidDefence:
         self._probation_ms = int(probation_minutes * 60_000)
         self._settle_ms = int(regular_after_minutes * 60_000)
         self._now = clock_ms
-        self._last_post: dict[tuple[str, str], int] = {}
+        self._posts = PostSpacing()
         # regulars[(room, trip)] = (is a regular, until when that answer is kept)
         self._regulars: dict[tuple[str, str], tuple[bool, int]] = {}
 
@@ -169,23 +170,15 @@ class RaidDefence:
                 until=until,
                 retry_after_ms=until - now,
             )
-        last = self._last_post.get((room, key), 0)
-        wait = last + PROBATION_SLOW_SECONDS * 1000 - now
-        if wait > 0:
-            raise ChatError(
-                "slow_mode",
-                f"During a raid, newcomers can post one message every "
-                f"{PROBATION_SLOW_SECONDS} s.",
-                retry_after_ms=wait,
-            )
-        self._last_post[(room, key)] = now
+        why = (
+            "During a raid, newcomers can post one message every "
+            f"{PROBATION_SLOW_SECONDS} s."
+        )
+        self._posts.check(room, key, PROBATION_SLOW_SECONDS, now, why)
 
     def forget_idle(self) -> None:
         now = self._now()
-        cutoff = now - PROBATION_SLOW_SECONDS * 1000
-        for key, at in list(self._last_post.items()):
-            if at < cutoff:
-                self._last_post.pop(key, None)
+        self._posts.forget_before(now - PROBATION_SLOW_SECONDS * 1000)
         for found, (_, until) in list(self._regulars.items()):
             if until < now:
                 self._regulars.pop(found, None)

@@ -9,7 +9,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from browser import OpenPage, join, message_log, watch_for_trouble
+from browser import OpenPage, ask_to_join, join, message_log, watch_for_trouble
 
 SIZES = {
     "desktop": {"width": 1280, "height": 800},
@@ -106,9 +106,7 @@ def test_an_owner_removes_a_spammer_who_is_told_why_and_locks_the_room(
     owner.keyboard.press("Escape")
     expect(panel).to_be_hidden()
     newcomer = open_page(**SIZES[size])
-    newcomer.get_by_label("Nickname").fill("newcomer")
-    newcomer.get_by_label("Room name").fill(room)
-    newcomer.get_by_label("Room name").press("Enter")
+    ask_to_join(newcomer, "newcomer", room)
     expect(newcomer.get_by_role("alert")).to_contain_text("This room is locked")
     assert trouble == []
 
@@ -151,9 +149,7 @@ def test_a_knock_is_let_in_and_a_report_reaches_the_moderator(
 
     # A newcomer is kept out, knocks, and is let in from the panel.
     guest = open_page(**SIZES[size])
-    guest.get_by_label("Nickname").fill("guest")
-    guest.get_by_label("Room name").fill(room)
-    guest.get_by_label("Room name").press("Enter")
+    ask_to_join(guest, "guest", room)
     expect(guest.get_by_role("alert")).to_contain_text("This room is locked")
     guest.get_by_role("button", name="Knock to ask a moderator to let you in").click()
     expect(guest.get_by_role("status").filter(has_text="You knocked")).to_be_visible()
@@ -167,9 +163,7 @@ def test_a_knock_is_let_in_and_a_report_reaches_the_moderator(
 
     # A third member insults the room; the guest reports it.
     troll = open_page(**SIZES[size])
-    troll.get_by_label("Nickname").fill("troll")
-    troll.get_by_label("Room name").fill(room)
-    troll.get_by_label("Room name").press("Enter")
+    ask_to_join(troll, "troll", room)
     troll.get_by_role("button", name="Knock to ask a moderator to let you in").click()
     open_moderation(owner, size)
     panel.get_by_role("button", name="Let in").click()
@@ -241,9 +235,7 @@ def test_a_newcomer_in_raid_mode_proves_work_and_starts_on_probation(
 
     newcomer = open_page(**SIZES[size])
     trouble = watch_for_trouble(newcomer)
-    newcomer.get_by_label("Nickname").fill("newcomer")
-    newcomer.get_by_label("Room name").fill(room)
-    newcomer.get_by_label("Room name").press("Enter")
+    ask_to_join(newcomer, "newcomer", room)
     # The device works (in a Web Worker), then joins by itself.
     expect(newcomer.get_by_role("heading", name=f"#{room}")).to_be_visible(
         timeout=60_000
@@ -279,9 +271,7 @@ def test_in_a_connection_flood_the_page_proves_work_and_carries_on(
     status = late.get_by_role("status").filter(has_text="fending off a flood")
     expect(status).to_be_visible()
     expect(status.get_by_role("progressbar")).to_be_attached()
-    late.get_by_label("Nickname").fill("late")
-    late.get_by_label("Room name").fill("flooded")
-    late.get_by_label("Room name").press("Enter")
+    ask_to_join(late, "late", "flooded")
     expect(late.get_by_role("heading", name="#flooded")).to_be_visible(timeout=60_000)
     command(late, "flooded", "made it")
     expect(message_log(first).get_by_text("made it")).to_be_visible()

@@ -88,12 +88,20 @@ def policies(request: pytest.FixtureRequest) -> Iterator[PolicyStore]:
     yield RedisPolicyStore(space, owner_ttl_seconds=7 * 86400)
 
 
-def moderation_for(policies: PolicyStore, clock: Clock) -> Moderation:
+@pytest.fixture
+def wall_clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def mod(policies: PolicyStore, wall_clock: Clock) -> Moderation:
+    """Moderation on each policy store: SERVER_MOD moderates every room, owners keep
+    rooms for 7 days, kicks last 300 s."""
     return Moderation(
         policies,
         server_moderators=frozenset({SERVER_MOD}),
         owner_ttl_seconds=7 * 86400,
         kick_seconds=300,
         listed_by_default=False,
-        clock_ms=clock,
+        clock_ms=wall_clock,
     )

@@ -11,20 +11,10 @@ from chat.protocol import ChatError
 from state.policy import AUDIT_LOG_SIZE, RoomPolicy
 from state.policy_store import MemoryPolicyStore, PolicyStore
 
-from .conftest import SERVER_MOD, Clock, moderation_for
+from .conftest import SERVER_MOD, Clock
 
 DAY_MS = 86_400_000
 SECRET = "policy-test-secret"
-
-
-@pytest.fixture
-def clock() -> Clock:  # type: ignore[override]
-    return Clock()
-
-
-@pytest.fixture
-def mod(policies: PolicyStore, clock: Clock) -> Moderation:
-    return moderation_for(policies, clock)
 
 
 def person(name: str, trip: str | None, address: str = "") -> Target:
@@ -46,7 +36,7 @@ ALICE, BOB, CAROL = actor("alice", "alicetrip2"), person("bob", "bobbtrip22"), N
 
 
 def test_the_first_trip_owns_the_room_and_keeps_it_while_coming_back(
-    mod: Moderation, clock: Clock
+    mod: Moderation, wall_clock: Clock
 ) -> None:
     assert (
         mod.arrived("r", mod.admit("r", "sid-x", None, "addr:x"), None, "anon") is None
@@ -61,13 +51,13 @@ def test_the_first_trip_owns_the_room_and_keeps_it_while_coming_back(
         )
         is None
     )
-    clock.now += 6 * DAY_MS
+    wall_clock.now += 6 * DAY_MS
     mod.arrived(
         "r", mod.admit("r", "sid-x", "alicetrip2", "a"), "alicetrip2", "alice"
     )  # back
-    clock.now += 6 * DAY_MS
+    wall_clock.now += 6 * DAY_MS
     assert mod.role(mod.policies.get("r"), "alicetrip2") == "owner"
-    clock.now += 2 * DAY_MS  # away longer than the TTL
+    wall_clock.now += 2 * DAY_MS  # away longer than the TTL
     assert mod.role(mod.policies.get("r"), "alicetrip2") == "member"
     policy = own(mod, "r", "bobbtrip22", "bob")
     assert mod.info("r", policy)["owner_name"] == "bob"
@@ -105,12 +95,12 @@ def test_ranks_decide_who_may_act_on_whom(mod: Moderation) -> None:
 
 
 def test_a_ban_holds_by_trip_and_by_address_until_it_runs_out(
-    mod: Moderation, clock: Clock
+    mod: Moderation, wall_clock: Clock
 ) -> None:
     own(mod, "r", "alicetrip2", "alice")
     spammer = person("spam", "spamtrip22", address="203.0.113.7")
     _, until = mod.ban("r", ALICE, spammer, 60)
-    assert until == clock.now + 60 * 60_000
+    assert until == wall_clock.now + 60 * 60_000
     same_address = address_key("203.0.113.7", SECRET)
     for trip, address in (
         ("spamtrip22", "addr:other"),
@@ -123,7 +113,7 @@ def test_a_ban_holds_by_trip_and_by_address_until_it_runs_out(
         assert refused.value.details["until"] == until
     mod.admit("r", "sid-x", "newtrip222", "addr:other")  # someone else entirely
     mod.admit("elsewhere", "sid-x", "spamtrip22", same_address)  # bans are per room
-    clock.now = until + 1
+    wall_clock.now = until + 1
     mod.admit("r", "sid-x", "spamtrip22", same_address)
 
 
@@ -140,11 +130,11 @@ def test_ipv6_bans_cover_the_64_and_mapped_ipv4_is_ipv4() -> None:
 
 
 def test_a_kick_lasts_kick_seconds_and_unban_lifts_it(
-    mod: Moderation, clock: Clock
+    mod: Moderation, wall_clock: Clock
 ) -> None:
     own(mod, "r", "alicetrip2", "alice")
     _, until = mod.ban("r", ALICE, BOB, None)
-    assert until == clock.now + 300_000
+    assert until == wall_clock.now + 300_000
     with pytest.raises(ChatError) as refused:
         mod.admit("r", "sid-x", "bobbtrip22", "addr:x")
     assert refused.value.code == "kicked"
@@ -155,7 +145,7 @@ def test_a_kick_lasts_kick_seconds_and_unban_lifts_it(
     mod.admit("r", "sid-x", "bobbtrip22", "addr:x")
 
 
-def test_mutes_and_slow_mode(mod: Moderation, clock: Clock) -> None:
+def test_mutes_and_slow_mode(mod: Moderation, wall_clock: Clock) -> None:
     own(mod, "r", "alicetrip2", "alice")
     mod.check_post("r", "sid-bob", "bobbtrip22")
     _, until = mod.mute("r", ALICE, BOB, 10)
@@ -163,7 +153,7 @@ def test_mutes_and_slow_mode(mod: Moderation, clock: Clock) -> None:
         mod.check_post("r", "sid-bob", "bobbtrip22")
     assert refused.value.code == "muted" and refused.value.details["until"] == until
     mod.check_post("r", "sid-carol", "caroltrip2")
-    clock.now = until
+    wall_clock.now = until
     mod.check_post("r", "sid-bob", "bobbtrip22")
     mod.mute("r", ALICE, BOB, 10)
     mod.mute("r", ALICE, BOB, 0)  # unmute
@@ -178,7 +168,7 @@ def test_mutes_and_slow_mode(mod: Moderation, clock: Clock) -> None:
     mod.check_post("r", "sid-carol", "caroltrip2", slow_mode=False)  # an edit
     mod.check_post("r", "sid-alice", "alicetrip2")
     mod.check_post("r", "sid-alice", "alicetrip2")  # the owner is exempt
-    clock.now += 30_000
+    wall_clock.now += 30_000
     mod.check_post("r", "sid-carol", "caroltrip2")
 
 
@@ -231,14 +221,14 @@ def test_a_failed_action_changes_nothing_and_the_audit_log_is_bounded(
 
 
 def test_idle_policies_are_forgotten_and_addresses_kept_per_connection(
-    mod: Moderation, policies: PolicyStore, clock: Clock
+    mod: Moderation, policies: PolicyStore, wall_clock: Clock
 ) -> None:
     own(mod, "r", "alicetrip2", "alice")
     mod.ban("r", ALICE, BOB, 60 * 24 * 10)  # outlives the owner
-    clock.now += 8 * DAY_MS
-    policies.forget_idle(clock.now, 7 * DAY_MS)
+    wall_clock.now += 8 * DAY_MS
+    policies.forget_idle(wall_clock.now, 7 * DAY_MS)
     assert policies.get("r").bans  # still running
-    clock.now += 3 * DAY_MS
+    wall_clock.now += 3 * DAY_MS
     mod.forget_idle()
     if isinstance(policies, MemoryPolicyStore):
         assert policies.get("r").is_empty()
@@ -281,7 +271,7 @@ def test_a_knock_lets_one_person_into_a_locked_room(mod: Moderation) -> None:
     assert actions == ["turned_away", "let_in"]
 
 
-def test_reports_reach_moderators_once_each(mod: Moderation, clock: Clock) -> None:
+def test_reports_reach_moderators_once_each(mod: Moderation, wall_clock: Clock) -> None:
     own(mod, "r", "alicetrip2", "alice")
     message = {
         "id": "m1",

@@ -12,24 +12,14 @@ from chat.raids import ConnectionFlood, RaidWatch
 from guards.proof_of_work import ProofOfWork, solve
 from state.policy_store import PolicyStore
 
-from .conftest import Clock, moderation_for
+from .conftest import Clock
 
 OWNER = Actor("sid-owner", "owner", "ownertrip2")
 
 
 @pytest.fixture
-def clock() -> Clock:  # type: ignore[override]
-    return Clock()
-
-
-@pytest.fixture
-def mod(policies: PolicyStore, clock: Clock) -> Moderation:
-    return moderation_for(policies, clock)
-
-
-@pytest.fixture
-def raids(mod: Moderation, policies: PolicyStore, clock: Clock) -> RaidDefence:
-    proof = ProofOfWork("s", 8, 60, policies.spend_once, clock_ms=clock)
+def raids(mod: Moderation, policies: PolicyStore, wall_clock: Clock) -> RaidDefence:
+    proof = ProofOfWork("s", 8, 60, policies.spend_once, clock_ms=wall_clock)
     return RaidDefence(
         mod,
         proof,
@@ -37,7 +27,7 @@ def raids(mod: Moderation, policies: PolicyStore, clock: Clock) -> RaidDefence:
         raid_minutes=10,
         probation_minutes=10,
         regular_after_minutes=10,
-        clock_ms=clock,
+        clock_ms=wall_clock,
     )
 
 
@@ -60,10 +50,10 @@ def enter_with_proof(raids: RaidDefence, mod: Moderation, sid: str) -> None:
 
 
 def test_too_many_newcomers_start_raid_mode_and_regulars_walk_in(
-    mod: Moderation, raids: RaidDefence, policies: PolicyStore, clock: Clock
+    mod: Moderation, raids: RaidDefence, policies: PolicyStore, wall_clock: Clock
 ) -> None:
     assert arrive(mod, raids, "s0", "regular222") is False  # first seen now
-    clock.now += 11 * 60_000  # settled: a regular from now on
+    wall_clock.now += 11 * 60_000  # settled: a regular from now on
     started = [arrive(mod, raids, f"s{n}", None) for n in range(1, 5)]
     assert started == [False, False, False, True]
     policy = policies.get("r")
@@ -72,17 +62,17 @@ def test_too_many_newcomers_start_raid_mode_and_regulars_walk_in(
     with pytest.raises(ChatError) as refused:
         raids.check_door("r", policy, "strangers2", None)
     assert refused.value.code == "challenge_required"
-    clock.now += 10 * 60_000 + 1
+    wall_clock.now += 10 * 60_000 + 1
     assert mod.info("r", policies.get("r"))["raid_mode"] is False
     assert arrive(mod, raids, "late", "strangers2") is False
 
 
 def test_newcomers_already_in_keep_the_rules_while_the_raid_lasts(
-    mod: Moderation, raids: RaidDefence, clock: Clock
+    mod: Moderation, raids: RaidDefence, wall_clock: Clock
 ) -> None:
     arrive(mod, raids, "early", "earlybird2")  # in just before the raid
     arrive(mod, raids, "old", "oldtimer22")
-    clock.now += 11 * 60_000
+    wall_clock.now += 11 * 60_000
     arrive(mod, raids, "old", "oldtimer22")  # back: a regular now
     arrive(mod, raids, "late", "latecomer2")  # first seen a moment ago
     raids.manual("r", Actor("", "staff", "servermod2"), True)
@@ -96,7 +86,7 @@ def test_newcomers_already_in_keep_the_rules_while_the_raid_lasts(
 
 
 def test_a_newcomer_proves_work_and_is_on_probation(
-    mod: Moderation, raids: RaidDefence, clock: Clock
+    mod: Moderation, raids: RaidDefence, wall_clock: Clock
 ) -> None:
     raids.manual("r", Actor("", "staff", "servermod2"), True)
     enter_with_proof(raids, mod, "new")
@@ -108,14 +98,14 @@ def test_a_newcomer_proves_work_and_is_on_probation(
     with pytest.raises(ChatError) as refused:
         raids.check_probation("r", "new", None, "again", [])
     assert refused.value.code == "slow_mode"
-    clock.now += PROBATION_SLOW_SECONDS * 1000
+    wall_clock.now += PROBATION_SLOW_SECONDS * 1000
     raids.check_probation("r", "new", None, "again", [])
     with pytest.raises(ChatError):  # any newcomer, while the raid lasts
         raids.check_probation("r", "someone-else", None, "see example.com", [])
     raids.manual("r", Actor("", "staff", "servermod2"), False)
     with pytest.raises(ChatError):  # probation outlasts the raid
         raids.check_probation("r", "new", None, "see example.com", [])
-    clock.now += 10 * 60_000
+    wall_clock.now += 10 * 60_000
     raids.check_probation("r", "new", None, "see example.com", ["x"])
 
 

@@ -13,10 +13,19 @@ export function untilText(until: number | undefined, now: number = Date.now()): 
   return `until ${date.toLocaleDateString([], { day: "numeric", month: "short" })}, ${time}`;
 }
 
-/** The line a room shows for a `moderation` notice. */
-export function noticeText(notice: ModerationNotice, now: number = Date.now()): string {
+/** What an action says: a room's `moderation` notice, or a line of its audit log. */
+export function noticeText(
+  notice: Pick<ModerationNotice, "action" | "by" | "target" | "until" | "value">,
+  now: number = Date.now(),
+): string {
   const { by, target, value } = notice;
   switch (notice.action) {
+    case "owner":
+      return `${by} became the owner`;
+    case "kick":
+      return `${by} kicked ${target}`;
+    case "ban":
+      return `${by} banned ${target} ${untilText(notice.until, now)}`;
     case "mute":
       return `${by} muted ${target} ${untilText(notice.until, now)}`;
     case "unmute":

@@ -1,50 +1,10 @@
 import { useCallback, useEffect, useId, useRef, useState, type FormEvent } from "react";
 
 import { useChatTools } from "../chat/ChatProvider";
-import { untilText } from "../chat/moderation";
+import { noticeText, untilText } from "../chat/moderation";
 import type { AuditLog, Knock, Report, Role, RoomInfo } from "../chat/protocol";
 
 const SLOW_CHOICES = [0, 5, 10, 30, 60, 300];
-
-function actionText(entry: AuditLog["entries"][number]): string {
-  const target = entry.target ?? "";
-  switch (entry.action) {
-    case "owner":
-      return `${entry.by} became the owner`;
-    case "kick":
-      return `${entry.by} kicked ${target}`;
-    case "ban":
-      return `${entry.by} banned ${target} ${untilText(entry.until)}`;
-    case "unban":
-      return `${entry.by} let ${target} back in`;
-    case "mute":
-      return `${entry.by} muted ${target} ${untilText(entry.until)}`;
-    case "unmute":
-      return `${entry.by} unmuted ${target}`;
-    case "moderator":
-      return `${entry.by} made ${target} a moderator`;
-    case "unmoderator":
-      return `${entry.by} removed ${target} as moderator`;
-    case "hand_over":
-      return `${entry.by} handed the room to ${target}`;
-    case "topic":
-      return entry.value ? `${entry.by} set the topic: ${String(entry.value)}` : `${entry.by} cleared the topic`;
-    case "slow":
-      return entry.value ? `${entry.by} set slow mode to ${String(entry.value)} s` : `${entry.by} turned slow mode off`;
-    case "lock":
-      return entry.value ? `${entry.by} locked the room` : `${entry.by} unlocked the room`;
-    case "list":
-      return entry.value ? `${entry.by} listed the room` : `${entry.by} unlisted the room`;
-    case "raid":
-      return entry.value ? `${entry.by} turned raid mode on` : `${entry.by} turned raid mode off`;
-    case "let_in":
-      return `${entry.by} let ${target} in`;
-    case "turned_away":
-      return `${entry.by} turned ${target} away`;
-    default:
-      return `${entry.by}: ${entry.action} ${target}`;
-  }
-}
 
 /** A setting shown as chosen at once, and as the server has it once it answers. */
 function useServerValue<T>(value: T): [T, (next: T) => void] {
@@ -127,6 +87,12 @@ export function ModerationPanel({
     });
   }
 
+  /** One click on a report: its author muted or banned for `minutes`, the report done. */
+  function settle(report: Report, event: "mute" | "ban", minutes: number) {
+    const acted = actions.moderate(room, event, { name: report.author, minutes });
+    change(acted.then(() => actions.resolveReport(room, report.id)));
+  }
+
   function saveTopic(event: FormEvent) {
     event.preventDefault();
     change(actions.moderate(room, "topic", { topic }));
@@ -188,14 +154,14 @@ export function ModerationPanel({
                   <button
                     type="button"
                     className="link-button"
-                    onClick={() => change(actions.moderate(room, "mute", { name: report.author, minutes: 10 }).then(() => actions.resolveReport(room, report.id)))}
+                    onClick={() => settle(report, "mute", 10)}
                   >
                     Mute 10 min
                   </button>
                   <button
                     type="button"
                     className="link-button"
-                    onClick={() => change(actions.moderate(room, "ban", { name: report.author, minutes: 60 }).then(() => actions.resolveReport(room, report.id)))}
+                    onClick={() => settle(report, "ban", 60)}
                   >
                     Ban 1 h
                   </button>
@@ -310,7 +276,7 @@ export function ModerationPanel({
         <ol className="moderation__log">
           {log.entries.map((entry, index) => (
             <li key={`${entry.at}-${index}`}>
-              <time dateTime={new Date(entry.at).toISOString()}>{timeOf(entry.at)}</time> {actionText(entry)}
+              <time dateTime={new Date(entry.at).toISOString()}>{timeOf(entry.at)}</time> {noticeText(entry)}
             </li>
           ))}
         </ol>
