@@ -8,6 +8,12 @@ batch, so nobody sees a `left` before the messages that came before it.
 Events to one client (`connected`, `room_state`, `error`, ...) are written locally
 (`ignore_queue`): a client's own node holds its connection, so they never wait on
 the message queue, and a hung Redis cannot delay them.
+
+With several nodes and the relay (wire/queue_listener.py), chat messages do not take
+the Socket.IO queue either: the store published each one as it numbered it, every
+other node hands it here (`relayed`), and each node delivers a message to its own
+members only, plain or batched. Without the relay (the stock queue), messages and
+batches go through the queue like every other room event.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from typing import Any
 import socketio
 
 from chat.batches import Message, MessageBatches
+from state.redis_store import decode_message
 
 
 def channel(room: str) -> str:
@@ -38,11 +45,18 @@ def channels(room: str) -> list[str]:
 class Broadcaster:
     """Sends the chat's events through one Socket.IO server."""
 
-    def __init__(self, sio: socketio.Server, clustered: bool) -> None:
+    def __init__(
+        self, sio: socketio.Server, clustered: bool, relay: Any = None
+    ) -> None:
         self._sio = sio
-        # With several nodes a room's members may be on any of them.
-        self._members_elsewhere = clustered
+        # With several nodes a room's members may be on any of them; with the relay
+        # each node delivers messages to its own members only.
+        self._members_elsewhere = clustered and relay is None
+        self._messages_local = not self._members_elsewhere
         self.batches = MessageBatches(self._send_batch, sio.eio.create_queue)
+        if relay is not None:
+            relay.on_relayed = self.relayed
+            relay.before_remote_emit = self.batches.flush_all
 
     def enter(self, sid: str, room: str, batching: bool) -> None:
         """`sid` starts receiving `room`'s events (its pending batch was sent)."""
@@ -61,9 +75,21 @@ class Broadcaster:
     def message(self, room: str, message: Message) -> None:
         """A new chat message: at once to plain members, in the next batch to others."""
         if self._may_have_members(channel(room)):
-            self._sio.emit("message", message, to=channel(room))
+            self._sio.emit(
+                "message",
+                message,
+                to=channel(room),
+                ignore_queue=self._messages_local,
+            )
         if self._may_have_members(batch_channel(room)):
             self.batches.add(room, message)
+
+    def relayed(self, room: str, body: bytes) -> None:
+        """A message another node stored (the relay): to this node's members."""
+        if self._may_have_members(channel(room)) or self._may_have_members(
+            batch_channel(room)
+        ):
+            self.message(room, decode_message(body))
 
     def to_room(
         self, event: str, payload: Any, room: str, skip_sid: str | None = None
@@ -89,7 +115,9 @@ class Broadcaster:
         self.batches.flush_all()
 
     def _send_batch(self, room: str, batch: list[Message]) -> None:
-        self._sio.emit("messages", batch, to=batch_channel(room))
+        self._sio.emit(
+            "messages", batch, to=batch_channel(room), ignore_queue=self._messages_local
+        )
 
     def _may_have_members(self, socket_room: str) -> bool:
         """False only when nobody anywhere can be in `socket_room`: saves encoding

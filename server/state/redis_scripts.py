@@ -249,7 +249,9 @@ end
 
 # KEYS: members seq history cid people
 # ARGV: sid message_json history_size dedupe_seconds has_client_id reply_to
-#       snippet_length deadline
+#       snippet_length relay_channel relay_header deadline
+# With a relay channel, the stored message is published there in the same round
+# trip, prefixed by relay_header (wire/queue_listener.py reads it on every node).
 MESSAGE = (
     _DEADLINE
     + _HISTORY
@@ -272,6 +274,7 @@ message['trip'] = cjson.null
 if person.trip ~= '' then message['trip'] = person.trip end
 local encoded = store_entry(KEYS[3], KEYS[2], KEYS[4], message, tonumber(ARGV[3]),
   tonumber(ARGV[4]), ARGV[5] == '1')
+if ARGV[8] ~= '' then redis.call('PUBLISH', ARGV[8], ARGV[9] .. encoded) end
 return {1, encoded}
 """
 )

@@ -33,6 +33,8 @@ import secrets
 import threading
 from typing import Any
 
+import orjson
+
 from chat.names import name_keys
 from state import redis_scripts as scripts
 from state.base import (
@@ -62,6 +64,13 @@ from state.changes import (
 )
 from state.redis_space import RedisSpace
 
+
+def relay_header(node_id: str, room: str) -> str:
+    """What precedes a relayed message's JSON: the node that stored it (which
+    skips its own) and the room (nodes without members there skip it unread)."""
+    return f"{node_id} {room}\n"
+
+
 LATE = -2
 NOT_A_MEMBER = -1
 TAKEN = -3
@@ -79,8 +88,13 @@ class RedisRoomStore:
         node_id: str,
         nick_lease_seconds: float = 300.0,
         edit_window_seconds: float = 600.0,
+        relay_channel: str = "",
     ) -> None:
         self._space = space
+        # Where a stored message is also published (wire/queue_listener.py), in
+        # the script's round trip; "" publishes nothing (the Socket.IO queue
+        # carries messages instead).
+        self._relay_channel = relay_channel
         self._edit_window_ms = int(edit_window_seconds * 1000)
         self._redis = space.client
         self._history_size = history_size
@@ -230,12 +244,14 @@ class RedisRoomStore:
         dedupe_key = draft.dedupe_key()
         args = [
             sid,
-            json.dumps(message),
+            orjson.dumps(message),
             self._history_size,
             DEDUPE_SECONDS,
             "1" if dedupe_key is not None else "0",
             draft.reply_to or "",
             SNIPPET_LENGTH,
+            self._relay_channel,
+            relay_header(self.node_id, room),
             self._space.write_deadline_ms(),
         ]
         result = self._space.call(
@@ -293,7 +309,7 @@ class RedisRoomStore:
         room_epoch, last_seq, history = self._space.call(pipe.execute)
         if room_epoch is None:
             return Snapshot([], "", 0)
-        messages = [_decode_message(raw) for raw in history]
+        messages = [decode_message(raw) for raw in history]
         return select_history(
             messages,
             room_epoch.decode(),
@@ -418,7 +434,7 @@ class RedisRoomStore:
             raise NotAMember(room)
         if result[0] == REFUSED:
             raise ChangeRefused(_text(result[1]))
-        return _decode_message(result[1]), result[0] == 0
+        return decode_message(result[1]), result[0] == 0
 
     def _key(self, *parts: str) -> str:
         return self._space.key(*parts)
@@ -463,8 +479,10 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def _decode_message(raw: bytes) -> Message:
-    message: Message = json.loads(raw)
+def decode_message(raw: bytes) -> Message:
+    """A message or event as a script stored it (Lua's cjson may write whole
+    numbers as floats)."""
+    message: Message = orjson.loads(raw)
     for key in ("seq", "timestamp", "edited_at", "count"):
         if key in message:
             message[key] = int(message[key])

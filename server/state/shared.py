@@ -55,6 +55,12 @@ class SharedState:
         space = redis_space.RedisSpace(client, config.redis_prefix)
         space.sync_clock()
         node_id = secrets.token_hex(6)
+        queue_channel = f"{config.redis_prefix}socketio"
+        relay_channel = (
+            f"{queue_channel}:messages"
+            if wire.relays_messages(config.async_mode)
+            else ""
+        )
         store = RedisRoomStore(
             space,
             config.history_size,
@@ -62,20 +68,29 @@ class SharedState:
             node_id,
             config.nick_lease_seconds,
             edit_window_seconds=config.edit_window_seconds,
+            relay_channel=relay_channel,
         )
         state = cls(store, RedisPolicyStore(space, config.room_owner_ttl_days * 86400))
         state._redis = (store, NodeRegistry(space, node_id), space)
         state.manager = wire.redis_manager(
             config.redis_url,
-            channel=f"{config.redis_prefix}socketio",
+            channel=queue_channel,
             on_restored=state.recover,
             async_mode=config.async_mode,
+            relay_channel=relay_channel,
+            node_id=node_id,
         )
         return state
 
     @property
     def clustered(self) -> bool:
         return self._redis is not None
+
+    @property
+    def relay(self) -> Any:
+        """The queue manager that relays chat messages between nodes, or None
+        (one process, or the stock queue: messages then take Socket.IO's queue)."""
+        return self.manager if hasattr(self.manager, "on_relayed") else None
 
     def make_keeper(
         self,

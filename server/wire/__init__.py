@@ -87,15 +87,35 @@ def install(
     return installed
 
 
-def redis_manager(url: str, channel: str, on_restored: Any, async_mode: str) -> Any:
-    """The Socket.IO message queue on Redis: with a listener that reports its health
-    (queue_listener.py), or python-socketio's own if that patch is skipped."""
+def relays_messages(async_mode: str) -> bool:
+    """Whether chat messages take the relay channel (queue_listener.py) rather
+    than the Socket.IO queue: only with the patched listener that reads it."""
     from wire import versions
 
-    if "queue_listener" in versions.patches_to_skip(async_mode):
+    return "queue_listener" not in versions.patches_to_skip(async_mode)
+
+
+def redis_manager(
+    url: str,
+    channel: str,
+    on_restored: Any,
+    async_mode: str,
+    relay_channel: str,
+    node_id: str,
+) -> Any:
+    """The Socket.IO message queue on Redis: with a listener that reports its health
+    and carries the relay (queue_listener.py), or python-socketio's own if that
+    patch is skipped."""
+    if not relays_messages(async_mode):
         import socketio
 
         return socketio.RedisManager(url, channel=channel)
     from wire.queue_listener import ObservedRedisManager
 
-    return ObservedRedisManager(url, channel=channel, on_restored=on_restored)
+    return ObservedRedisManager(
+        url,
+        channel=channel,
+        on_restored=on_restored,
+        relay_channel=relay_channel,
+        node_id=node_id,
+    )

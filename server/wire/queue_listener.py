@@ -11,8 +11,19 @@ when it is back. This one:
   clients to catch up.
 The queue's publishing client gets the same short socket timeouts as the store's,
 so a hung Redis delays a broadcast by at most that, never indefinitely.
-To remove: use socketio.RedisManager(url, channel=...) in state/shared.py; the
-cluster then recovers only on its heartbeat, and after up to 60 s.
+
+It also carries chat messages on a channel of their own (the relay): the store's
+script that numbers and stores a message publishes it in the same round trip
+(`<node> <room>\n<message JSON>`), and each other node hands it to `on_relayed` in
+the order Redis published it, interleaved with the queue's own emits. Before a
+remote emit is delivered, `before_remote_emit` runs, so a room's relayed messages
+waiting in a local batch go out before a `joined` or `left` that came after them.
+Measured (bench/RESULTS.md, gevent, one node on Redis at 20k deliveries/s): the
+relay replaces two pickled-and-published emits per message (its `message` and its
+share of a `messages` batch) and the node's own copy of both.
+To remove: use socketio.RedisManager(url, channel=...) in state/shared.py and
+switch the relay off (wire.relays_messages); the cluster then recovers only on its
+heartbeat, and after up to 60 s.
 """
 
 from __future__ import annotations
@@ -36,10 +47,21 @@ LISTEN_POLL_SECONDS = 1.0
 HEALTH_CHECK_SECONDS = 5
 
 
-class ObservedRedisManager(socketio.RedisManager):  # type: ignore[misc]
-    """python-socketio's RedisManager with a listener that says how it is doing."""
+Relayed = Callable[[str, bytes], None]
 
-    def __init__(self, url: str, channel: str, on_restored: Callable[[], None]) -> None:
+
+class ObservedRedisManager(socketio.RedisManager):  # type: ignore[misc]
+    """python-socketio's RedisManager with a listener that says how it is doing,
+    and the relay of chat messages."""
+
+    def __init__(
+        self,
+        url: str,
+        channel: str,
+        on_restored: Callable[[], None],
+        relay_channel: str,
+        node_id: str,
+    ) -> None:
         super().__init__(
             url,
             channel=channel,
@@ -52,13 +74,46 @@ class ObservedRedisManager(socketio.RedisManager):  # type: ignore[misc]
         )
         self.listening = False
         self._on_restored = on_restored
+        self.relay_channel = relay_channel
+        # A node's own relayed messages are skipped unread: it delivered them already.
+        self._own_relay_prefix = f"{node_id} ".encode()
+        # Set by the broadcaster: (room, message JSON) for each relayed message, and
+        # what to do before a remote emit (send pending batches).
+        self.on_relayed: Relayed = _ignore_relayed
+        self.before_remote_emit: Callable[[], None] = _nothing
+
+    def _listen(self) -> Iterator[Any]:  # pragma: no cover
+        queue = self.channel.encode()
+        relay = self.relay_channel.encode()
+        for message in self._redis_listen_with_retries():
+            if message["type"] != "message":
+                continue
+            if message["channel"] == relay:
+                self._relayed(message["data"])
+            elif message["channel"] == queue:
+                yield message["data"]
+
+    def _relayed(self, data: bytes) -> None:
+        if data.startswith(self._own_relay_prefix):
+            return
+        header, _, body = data.partition(b"\n")
+        _, _, room = header.decode().partition(" ")
+        try:
+            self.on_relayed(room, body)
+        except Exception:
+            log.exception("delivering a relayed message failed")
+
+    def _handle_emit(self, message: dict[str, Any]) -> None:
+        if message.get("host_id") != self.host_id:
+            self.before_remote_emit()
+        super()._handle_emit(message)
 
     def _redis_listen_with_retries(self) -> Iterator[Any]:  # pragma: no cover
         lost = False
         while True:
             try:
                 self._redis_connect()
-                self.pubsub.subscribe(self.channel)
+                self.pubsub.subscribe(self.channel, self.relay_channel)
                 self.listening = True
                 if lost:
                     log.warning("message queue listener is back")
@@ -74,3 +129,11 @@ class ObservedRedisManager(socketio.RedisManager):  # type: ignore[misc]
                 self.listening = False
                 lost = True
                 time.sleep(LISTENER_RETRY_SECONDS)
+
+
+def _ignore_relayed(room: str, body: bytes) -> None:
+    """Until a broadcaster takes over, relayed messages have nobody to go to."""
+
+
+def _nothing() -> None:
+    """No pending batches to send."""

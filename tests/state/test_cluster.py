@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 import requests
 import socketio
 import websocket
@@ -123,6 +124,147 @@ def test_message_batches_cross_nodes(
         lambda _: wanted <= {m["id"] for b in batcher.received("messages") for m in b},
     )
     assert batcher.received("message") == []
+
+
+def texts_before(client: RecordingClient, event: str) -> tuple[list[str], list[str]]:
+    """The chat texts a client got before its first `event`, and after it."""
+    before: list[str] = []
+    after: list[str] = []
+    seen = False
+    with client._changed:
+        events = list(client.events)
+    for name, data in events:
+        if name == event:
+            seen = True
+        elif name in ("message", "messages"):
+            batch = data if name == "messages" else [data]
+            (after if seen else before).extend(m["message"] for m in batch)
+    return before, after
+
+
+@pytest.mark.parametrize("async_mode", ["eventlet", "gevent"])
+def test_each_node_gets_a_burst_once_in_order_and_before_what_followed_it(
+    start_node: StartNode, clients: list[RecordingClient], async_mode: str
+) -> None:
+    """Messages take the relay, other room events the Socket.IO queue: a member on
+    either node, batched or not, gets each message once, in seq order, and before
+    the sender's `typing` that followed them."""
+    node_a, node_b = start_node(async_mode), start_node(async_mode)
+    sender = connect(node_a, clients)
+    members = {
+        "same node, batched": connect(node_a, clients, auth={"features": ["messages"]}),
+        "other node, plain": connect(node_b, clients),
+        "other node, batched": connect(
+            node_b, clients, auth={"features": ["messages"]}
+        ),
+    }
+    for name, client in members.items():
+        client.call("join", {"room": "burst", "username": name.replace(" ", "-")[:32]})
+    sender.call("join", {"room": "burst", "username": "sender"})
+    texts = [f"m{i}" for i in range(60)]
+    for text in texts:
+        sender.sio.emit("message", {"room": "burst", "message": text})
+    sender.sio.emit("typing", {"room": "burst", "typing": True})
+    for name, client in members.items():
+        client.wait_for("typing", lambda d: d["username"] == "sender")
+        before, after = texts_before(client, "typing")
+        assert (before, after) == (texts, []), name
+    assert members["other node, plain"].received("messages") == []
+
+
+@pytest.mark.parametrize("async_mode", ["eventlet", "gevent"])
+def test_relayed_messages_leave_before_a_queue_event_read_with_them(
+    start_node: StartNode,
+    clients: list[RecordingClient],
+    redis_server: RedisProcess,
+    async_mode: str,
+) -> None:
+    """Another node's messages (relay channel) and then its `typing` (Socket.IO
+    queue), published in one write so the listener reads them together: the
+    messages waiting in this node's batch go out before the `typing`."""
+    node = start_node(async_mode)
+    batched = connect(node, clients, auth={"features": ["messages"]})
+    plain = connect(node, clients)
+    for client, name in ((batched, "bea"), (plain, "pat")):
+        client.call("join", {"room": "relay", "username": name})
+    texts = [f"r{i}" for i in range(50)]
+    publisher = redis.Redis.from_url(redis_server.url)
+    writes = publisher.pipeline(transaction=False)
+    for seq, text in enumerate(texts, start=1):
+        message = {
+            "room": "relay",
+            "id": f"far-{seq}",
+            "seq": seq,
+            "sid": "far-sid",
+            "username": "far",
+            "trip": None,
+            "message": text,
+            "timestamp": 1,
+        }
+        writes.publish(
+            "chat:socketio:messages", f"farnode relay\n{json.dumps(message)}"
+        )
+    typing = {"room": "relay", "sid": "far-sid", "username": "far", "typing": True}
+    # python-socketio's own queue format (pubsub_manager.emit), from another host.
+    emit = {
+        "method": "emit",
+        "event": "typing",
+        "data": [typing],
+        "binary": False,
+        "namespace": "/",
+        "room": ["room:relay", "batch:relay"],
+        "skip_sid": None,
+        "callback": None,
+        "host_id": "farnode",
+    }
+    writes.publish("chat:socketio", json.dumps(emit))
+    writes.execute()
+    publisher.close()
+    for client in (batched, plain):
+        client.wait_for("typing", lambda d: d["username"] == "far")
+        assert texts_before(client, "typing") == (texts, [])
+
+
+def test_with_the_stock_message_queue_messages_still_cross_nodes(
+    start_node: StartNode, clients: list[RecordingClient], tmp_path: Path
+) -> None:
+    """When python-socketio is not the version the relay was written for, the
+    stock queue carries messages and batches between nodes instead."""
+    fake = tmp_path / "fake-metadata"
+    fake.mkdir()
+    (fake / "sitecustomize.py").write_text(FAKE_SOCKETIO_VERSION)
+    node_a = start_node("gevent", PYTHONPATH=str(fake))
+    node_b = start_node("gevent", PYTHONPATH=str(fake))
+    node_a.wait_for_log("running the stock library path for")
+    sender = connect(node_a, clients)
+    plain = connect(node_b, clients)
+    batched = connect(node_b, clients, auth={"features": ["messages"]})
+    for client, name in ((sender, "sam"), (plain, "pat"), (batched, "bea")):
+        client.call("join", {"room": "stock", "username": name})
+    texts = [f"s{i}" for i in range(10)]
+    for text in texts:
+        sender.sio.emit("message", {"room": "stock", "message": text})
+    sender.sio.emit("typing", {"room": "stock", "typing": True})
+    for client in (plain, batched):
+        client.wait_for("typing", lambda d: d["username"] == "sam")
+        assert texts_before(client, "typing") == (texts, [])
+
+
+FAKE_SOCKETIO_VERSION = '''
+"""Test only: make python-socketio report a version the relay does not know."""
+import importlib.metadata as metadata
+
+_real = metadata.version
+
+
+def version(name):
+    if name.lower() == "python-socketio":
+        return "5.99.0"
+    return _real(name)
+
+
+metadata.version = version
+'''
 
 
 def test_history_epoch_and_seq_survive_restarting_every_node(

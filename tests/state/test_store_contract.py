@@ -10,12 +10,13 @@ Where the two could differ, the contract decides, and both are held to it:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
+from types import SimpleNamespace
 
 import pytest
 
 from services import RedisProcess
+from state import redis_store as redis_store_module
 from state.base import DEDUPE_SECONDS, Draft, NotAMember, RoomStore, StoreUnavailable
 from state.memory import MemoryRoomStore
 from state.redis_space import RedisSpace, connect
@@ -262,16 +263,20 @@ def redis_store(
     client.close()
 
 
-def test_a_message_redis_cannot_encode_uses_up_no_seq(
-    redis_store: tuple[RedisRoomStore, RedisSpace],
+def test_a_message_the_script_fails_on_uses_up_no_seq(
+    redis_store: tuple[RedisRoomStore, RedisSpace], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """cjson refuses Infinity: the script fails before numbering (no gap after)."""
+    """A script that fails (here on JSON cjson cannot read) fails before numbering:
+    the caller hears unavailable and the next message leaves no gap."""
     store, _ = redis_store
     store.join("r", "a", "alice")
     say(store, "r", "a", 1)
-    bad = Draft(text="x", dedupe_scope="sid:a", client_timestamp=math.inf)
+    monkeypatch.setattr(
+        redis_store_module, "orjson", SimpleNamespace(dumps=lambda _: b"{not json")
+    )
     with pytest.raises(StoreUnavailable):
-        store.add_message("r", "a", bad)
+        store.add_message("r", "a", draft("lost"))
+    monkeypatch.undo()
     assert say(store, "r", "a", 1) == [2]
 
 
