@@ -1,9 +1,12 @@
 """Benchmark scenarios: start a server pinned to one core, drive it from the other.
 
-    python bench/bench.py SERVER SCENARIO [--quick]
+    python bench/bench.py SERVER[:VARIANT] SCENARIO [--quick]
     python bench/bench.py report          # bench/RESULTS.md from bench/results/
 
 SERVER: eventlet | gevent | threading (ours) | node (stock socket.io 4.8 peer)
+VARIANT: plain (our clients take one `message` event per message, no batches) |
+         redis (one node with REDIS_URL: ours with its Redis store and queue, Node's
+         with @socket.io/redis-adapter; Redis runs on the generator's core)
 SCENARIO: A (throughput ramp), B (idle memory), C (500-member fan-out),
           D (A against two of our nodes on Redis)
 
@@ -22,6 +25,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -54,13 +60,36 @@ BENCH_ENV = {
 
 # Messages/s per sender; x 20 senders x 10 members = deliveries/s (50 -> 10k).
 RAMP = [50, 100, 200, 400, 500, 600, 700, 850, 1000, 1250, 1500, 2000, 3000, 4500]
+# The fixed rate at which CPU per delivery is measured: 20 senders x 100/s x 10.
+FIXED_RATE = 100
 # Our clients announce `messages` batches, as the React client does; the Node peer
-# has no such feature. BENCH_BATCHES=0 measures our plain `message` path instead.
+# has no such feature. BENCH_BATCHES=0 (or the `plain` variant) measures our plain
+# `message` path instead.
 OUR_CLIENTS_BATCH = os.environ.get("BENCH_BATCHES", "1") != "0"
+# Groups the records of one bench/compare.sh run (set by it; else one per record).
+RUN_ID = os.environ.get("BENCH_RUN_ID", "")
 
 
-def batches(kind: str) -> bool:
-    return kind != "node" and OUR_CLIENTS_BATCH
+@dataclass(frozen=True)
+class Variant:
+    """One server as measured: its runtime, how our clients take messages, and
+    whether it runs with Redis."""
+
+    name: str
+    mode: str
+    batches: bool
+    redis: bool
+
+    @classmethod
+    def parse(cls, name: str) -> Variant:
+        mode, _, options = name.partition(":")
+        flags = set(filter(None, options.split("+")))
+        if unknown := flags - {"plain", "redis"}:
+            raise SystemExit(f"unknown variant {sorted(unknown)} in {name}")
+        batches = mode != "node" and OUR_CLIENTS_BATCH and "plain" not in flags
+        if mode != "node" and not batches and "plain" not in flags:
+            name = f"{name}{'+' if options else ':'}plain"
+        return cls(name, mode, batches, "redis" in flags)
 
 
 STEP_SECONDS = 3
@@ -89,6 +118,42 @@ def wait_for_port(
 
 def pinned(core: str, command: list[str]) -> list[str]:
     return ["taskset", "-c", core, *command] if shutil.which("taskset") else command
+
+
+@contextmanager
+def private_redis(core: str) -> Iterator[tuple[int, int]]:
+    """A throwaway Redis on a free loopback port: (port, pid)."""
+    redis_dir = Path(tempfile.mkdtemp(prefix="bench-redis-"))
+    redis_port = free_port()
+    redis = subprocess.Popen(
+        pinned(
+            core,
+            [
+                "redis-server",
+                "--port",
+                str(redis_port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(redis_dir),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+        ),
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(redis_port, redis)
+        yield redis_port, redis.pid
+    finally:
+        stop(redis)
+        shutil.rmtree(redis_dir, ignore_errors=True)
+
+
+def redis_url(port: int) -> dict[str, str]:
+    return {"REDIS_URL": f"redis://127.0.0.1:{port}/0"}
 
 
 def start_server(kind: str, extra_env: dict[str, str] | None = None) -> tuple[Any, int]:
@@ -132,7 +197,9 @@ def loadgen(spec: dict[str, Any], timeout: float = 600) -> dict[str, Any]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def ramp_spec(kind: str, urls: list[str], pid: int, quick: bool) -> dict[str, Any]:
+def ramp_spec(
+    variant: Variant, urls: list[str], pid: int, quick: bool
+) -> dict[str, Any]:
     rates = RAMP[:3] if quick else RAMP
     steps = [{"rate": r, "seconds": 1 if quick else STEP_SECONDS} for r in rates]
     return {
@@ -144,7 +211,7 @@ def ramp_spec(kind: str, urls: list[str], pid: int, quick: bool) -> dict[str, An
         "serverPid": pid,
         "steps": steps,
         "stopWhen": {"p99": 100},
-        "batches": batches(kind),
+        "batches": variant.batches,
     }
 
 
@@ -159,37 +226,62 @@ def summarize_ramp(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def cpu_at_fixed_rate(
-    kind: str, urls: list[str], pid: int, quick: bool
+    variant: Variant, urls: list[str], pid: int, quick: bool, redis_pid: int | None
 ) -> dict[str, Any]:
-    """Server CPU per delivery at 30,000 deliveries/s (20 senders x 150/s x 10)."""
-    spec = ramp_spec(kind, urls, pid, quick)
-    spec["steps"] = [{"rate": 150, "seconds": 2 if quick else 5}]
+    """Server CPU per delivery at 20,000 deliveries/s (20 senders x 100/s x 10)."""
+    spec = ramp_spec(variant, urls, pid, quick)
+    spec["steps"] = [{"rate": FIXED_RATE, "seconds": 2 if quick else 5}]
+    spec["redisPid"] = redis_pid
     spec.pop("stopWhen")
     step = loadgen(spec)["steps"][0]
+    redis_cpu = step.get("redisCpuSeconds")
     return {
         "fixed_rate_deliveries_per_second": step["deliveriesPerSecond"],
-        "cpu_us_per_delivery_at_30k": step["serverCpuMicrosPerDelivery"],
+        "cpu_us_per_delivery": step["serverCpuMicrosPerDelivery"],
+        "redis_cpu_us_per_delivery": (
+            redis_cpu * 1e6 / step["received"]
+            if redis_cpu and step["received"]
+            else None
+        ),
         "fixed_rate_p99_ms": step["p99"],
         "fixed_rate_lost": step["lost"],
+        "fixed_rate_generator_cpu_share": step["generatorCpuShare"],
     }
 
 
-def scenario_a(kind: str, quick: bool) -> dict[str, Any]:
-    process, port = start_server(kind)
-    try:
+@contextmanager
+def server_for(variant: Variant) -> Iterator[tuple[Any, int, int | None]]:
+    """The variant's server, with its private Redis if it has one: (process, port,
+    Redis pid). Redis runs on the generator's core so the server's is its own."""
+    if not variant.redis:
+        process, port = start_server(variant.mode)
+        try:
+            yield process, port, None
+        finally:
+            stop(process)
+        return
+    with private_redis(GENERATOR_CORE) as (redis_port, redis_pid):
+        process, port = start_server(variant.mode, redis_url(redis_port))
+        try:
+            yield process, port, redis_pid
+        finally:
+            stop(process)
+
+
+def scenario_a(variant: Variant, quick: bool) -> dict[str, Any]:
+    with server_for(variant) as (process, port, redis_pid):
         urls = [f"ws://127.0.0.1:{port}"]
-        ramp = loadgen(ramp_spec(kind, urls, process.pid, quick))
+        ramp = loadgen(ramp_spec(variant, urls, process.pid, quick))
         return {
             **summarize_ramp(ramp),
-            **cpu_at_fixed_rate(kind, urls, process.pid, quick),
+            **cpu_at_fixed_rate(variant, urls, process.pid, quick, redis_pid),
             "ramp": ramp,
         }
-    finally:
-        stop(process)
 
 
-def scenario_b(kind: str, quick: bool) -> dict[str, Any]:
+def scenario_b(variant: Variant, quick: bool) -> dict[str, Any]:
     figures: dict[str, Any] = {}
+    kind = variant.mode
     for count in (200,) if quick else (1000, 5000):
         process, port = start_server(kind)
         try:
@@ -201,7 +293,7 @@ def scenario_b(kind: str, quick: bool) -> dict[str, Any]:
                 "workers": 2,
                 "serverPid": process.pid,
                 "steps": [],
-                "batches": batches(kind),
+                "batches": variant.batches,
             }
             try:
                 result = loadgen(spec, timeout=300)
@@ -231,9 +323,8 @@ def scenario_b(kind: str, quick: bool) -> dict[str, Any]:
     }
 
 
-def scenario_c(kind: str, quick: bool) -> dict[str, Any]:
-    process, port = start_server(kind)
-    try:
+def scenario_c(variant: Variant, quick: bool) -> dict[str, Any]:
+    with server_for(variant) as (process, port, _):
         spec = {
             "urls": [f"ws://127.0.0.1:{port}"],
             "clients": 100 if quick else 500,
@@ -242,7 +333,7 @@ def scenario_c(kind: str, quick: bool) -> dict[str, Any]:
             "workers": 2,
             "serverPid": process.pid,
             "steps": [{"rate": 10, "seconds": 2 if quick else 10}],
-            "batches": batches(kind),
+            "batches": variant.batches,
         }
         result = loadgen(spec)
         step = result["steps"][0]
@@ -253,50 +344,35 @@ def scenario_c(kind: str, quick: bool) -> dict[str, Any]:
             "lost": step["lost"],
             "join_seconds": result["connectSeconds"],
         }
-    finally:
-        stop(process)
 
 
-def scenario_d(kind: str, quick: bool) -> dict[str, Any]:
-    if kind == "node":
+def scenario_d(variant: Variant, quick: bool) -> dict[str, Any]:
+    """Scenario A against two of our nodes sharing a Redis, all on the server's
+    core: deliveries/s per fully busy node against one in-memory node is the
+    scale-out efficiency (report.py)."""
+    if variant.mode == "node":
         raise SystemExit("scenario D runs our server only")
-    redis_dir = Path(tempfile.mkdtemp(prefix="bench-redis-"))
-    redis_port = free_port()
-    redis = subprocess.Popen(
-        pinned(
-            SERVER_CORE,
-            [
-                "redis-server",
-                "--port",
-                str(redis_port),
-                "--bind",
-                "127.0.0.1",
-                "--dir",
-                str(redis_dir),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-        ),
-        stdout=subprocess.DEVNULL,
-    )
-    wait_for_port(redis_port, redis)
-    redis_env = {"REDIS_URL": f"redis://127.0.0.1:{redis_port}/0"}
-    nodes = [start_server(kind, redis_env) for _ in range(2)]
-    try:
-        urls = [f"ws://127.0.0.1:{port}" for _, port in nodes]
-        spec = ramp_spec(kind, urls, nodes[0][0].pid, quick)
-        ramp = loadgen(spec)
-        return {**summarize_ramp(ramp), "ramp": ramp}
-    finally:
-        for process, _ in nodes:
-            stop(process)
-        stop(redis)
-        shutil.rmtree(redis_dir, ignore_errors=True)
+    with private_redis(SERVER_CORE) as (redis_port, _):
+        nodes = [start_server(variant.mode, redis_url(redis_port)) for _ in range(2)]
+        try:
+            urls = [f"ws://127.0.0.1:{port}" for _, port in nodes]
+            spec = ramp_spec(variant, urls, nodes[0][0].pid, quick)
+            ramp = loadgen(spec)
+            return {**summarize_ramp(ramp), "ramp": ramp}
+        finally:
+            for process, _ in nodes:
+                stop(process)
 
 
 SCENARIOS = {"A": scenario_a, "B": scenario_b, "C": scenario_c, "D": scenario_d}
+
+
+def near_generator_limit(figures: dict[str, Any]) -> bool:
+    shares = [
+        figures.get("generator_cpu_share_at_max"),
+        figures.get("fixed_rate_generator_cpu_share"),
+    ]
+    return any(isinstance(share, float) and share > 0.9 for share in shares)
 
 
 def one_line(kind: str, name: str, figures: dict[str, Any]) -> str:
@@ -323,20 +399,31 @@ def machine() -> str:
 
 
 def run(kind: str, name: str, quick: bool) -> dict[str, Any]:
-    figures = SCENARIOS[name](kind, quick)
+    variant = Variant.parse(kind)
+    figures = SCENARIOS[name](variant, quick)
+    date = datetime.now(UTC)
     record = {
-        "server": kind,
+        "server": variant.name,
         "scenario": name,
         "quick": quick,
-        "batches": batches(kind),
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "batches": variant.batches,
+        "redis": variant.redis,
+        "run_id": RUN_ID or date.strftime("%Y%m%dT%H%M%S"),
+        "date": date.isoformat(timespec="seconds"),
         "machine": machine(),
         "figures": figures,
     }
     RESULTS.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    (RESULTS / f"{stamp}-{kind}-{name}.json").write_text(json.dumps(record, indent=2))
-    print(one_line(kind, name, figures), flush=True)
+    file_name = f"{stamp}-{variant.name.replace(':', '-')}-{name}.json"
+    (RESULTS / file_name).write_text(json.dumps(record, indent=2))
+    print(one_line(variant.name, name, figures), flush=True)
+    if near_generator_limit(figures):
+        print(
+            "warning: the load generator used over 90 % of its core: "
+            "these figures may be the generator's, not the server's",
+            file=sys.stderr,
+        )
     return record
 
 

@@ -5,13 +5,15 @@
 // expected vs received, duplicates, and order per sender.
 //
 // Usage: node loadgen.js '<json spec>'   (bench/bench.py builds the spec)
-// Spec: { urls: [..], clients, rooms, senders, workers, serverPid,
+// Spec: { urls: [..], clients, rooms, senders, workers, serverPid, redisPid?,
 //         steps: [{ rate, seconds }] | null, idle: bool, batches: bool }
+// redisPid: a Redis the server uses; its CPU per step is reported next to the server's.
 // batches: clients announce `messages` batches on connect, as the React client does
 // (servers that do not know the feature ignore it and send `message` events).
 // Prints one JSON object on stdout.
 import { fork } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { performance } from "node:perf_hooks";
 
 import WebSocket from "ws";
@@ -20,6 +22,8 @@ const now = () => performance.timeOrigin + performance.now();
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const BUCKET_MS = 0.1;
 const BUCKETS = 20000; // up to 2 s
+// The cores this process (and the workers it forks) may run on: respects taskset.
+const GENERATOR_CORES = availableParallelism();
 
 function serverUsage(pid) {
   if (!pid) return null;
@@ -245,6 +249,7 @@ async function runParent() {
   for (let index = 0; index < steps.length; index++) {
     const step = steps[index];
     const cpuBefore = serverUsage(spec.serverPid);
+    const redisBefore = serverUsage(spec.redisPid);
     const replies = await Promise.all(
       children.map((child) => {
         const reply = next(child, "stepped");
@@ -253,6 +258,7 @@ async function runParent() {
       }),
     );
     const cpuAfter = serverUsage(spec.serverPid);
+    const redisAfter = serverUsage(spec.redisPid);
     counterBase += 1_000_000;
     const histogram = new Array(BUCKETS).fill(0);
     const totals = { received: 0, duplicates: 0, outOfOrder: 0, maxLatency: 0, sent: 0, refused: 0 };
@@ -296,8 +302,11 @@ async function runParent() {
       max: totals.maxLatency,
       serverCpuSeconds: serverCpu,
       serverCpuMicrosPerDelivery: serverCpu !== null && totals.received ? (serverCpu * 1e6) / totals.received : null,
+      redisCpuSeconds: redisAfter && redisBefore ? redisAfter.cpuSeconds - redisBefore.cpuSeconds : null,
       generatorCpuSeconds: generatorCpu,
-      generatorCpuShare: generatorCpu / (step.seconds + 1) / workers,
+      // Against the cores the generator may run on (taskset pins it to one): its
+      // workers share them, so near 1.0 the figure is the generator's, not the server's.
+      generatorCpuShare: generatorCpu / (step.seconds + 1) / GENERATOR_CORES,
     });
     const failed =
       spec.stopWhen &&

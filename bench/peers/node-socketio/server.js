@@ -1,9 +1,12 @@
 // The reference peer: stock socket.io 4.8 on Node.js serving the same chat events
 // (connect/connected, join/joined/room_state, message) with the same payloads, so
 // bench/ can compare our server with it side by side. Deliberately plain: the
-// socket.io way, no tuning.
+// socket.io way, no tuning. With REDIS_URL set it broadcasts through the stock
+// @socket.io/redis-adapter (its documented setup), the peer of our Redis mode.
 import { createServer } from "node:http";
 
+import { createAdapter } from "@socket.io/redis-adapter";
+import { createClient } from "redis";
 import { Server } from "socket.io";
 
 const port = Number(process.env.PORT ?? 5100);
@@ -22,6 +25,12 @@ const http = createServer((request, response) => {
 });
 
 const io = new Server(http, { maxHttpBufferSize: 16096, cors: { origin: true } });
+if (process.env.REDIS_URL) {
+  const pubClient = createClient({ url: process.env.REDIS_URL });
+  const subClient = pubClient.duplicate();
+  await Promise.all([pubClient.connect(), subClient.connect()]);
+  io.adapter(createAdapter(pubClient, subClient));
+}
 const rooms = new Map(); // rooms.get(name) = { seq, members: Map(sid -> username), history: [] }
 let nextId = 0;
 
