@@ -63,6 +63,7 @@ from state.changes import (
     ChangeRefused,
 )
 from state.redis_space import RedisSpace
+from state.script_pipeline import ScriptPipeline
 
 
 def relay_header(node_id: str, room: str) -> str:
@@ -107,6 +108,8 @@ class RedisRoomStore:
         self._first_free = self._redis.register_script(scripts.FIRST_FREE)
         self._member = self._redis.register_script(scripts.MEMBER)
         self._message = self._redis.register_script(scripts.MESSAGE)
+        # Messages and changes, the busy path: many handlers' calls per round trip.
+        self._busy_scripts = ScriptPipeline(space)
         self._change = self._redis.register_script(scripts.CHANGE)
         self._lock = threading.Lock()
         # local[sid][room] = Member, for connections of this node
@@ -254,7 +257,7 @@ class RedisRoomStore:
             relay_header(self.node_id, room),
             self._space.write_deadline_ms(),
         ]
-        result = self._space.call(
+        result = self._busy_scripts.call(
             self._message, self._entry_keys(room, dedupe_key), args
         )
         return self._stored(room, result)
@@ -273,7 +276,7 @@ class RedisRoomStore:
             MAX_REACTIONS_PER_MESSAGE,
             self._space.write_deadline_ms(),
         ]
-        result = self._space.call(
+        result = self._busy_scripts.call(
             self._change, self._entry_keys(room, dedupe_key), args
         )
         return self._stored(room, result)

@@ -59,6 +59,8 @@ PRIVATE_SURFACE = (
     ("socketio.packet", "Packet.data_is_binary", "(data)"),
     ("socketio.redis_manager", "RedisManager._redis_connect", "(self)"),
     ("socketio.redis_manager", "RedisManager._redis_listen_with_retries", "(self)"),
+    ("socketio.redis_manager", "RedisManager._listen", "(self)"),
+    ("socketio.pubsub_manager", "PubSubManager._handle_emit", "(self, message)"),
     (
         "engineio.async_drivers.eventlet",
         "WebSocketWSGI._negotiate_permessage_deflate",

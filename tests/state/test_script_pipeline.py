@@ -1,0 +1,96 @@
+"""The store's script pipeline on a real Redis: many callers, one round trip each
+time, every caller its own reply or its own error."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from state.base import StoreUnavailable
+from state.redis_space import RedisSpace
+from state.script_pipeline import ScriptPipeline
+
+# Appends ARGV[1] to a list and answers its new length; fails on "boom".
+APPEND = """
+if ARGV[1] == 'boom' then return redis.error_reply('boom refused') end
+return redis.call('RPUSH', KEYS[1], ARGV[1])
+"""
+
+
+def run_together(pipeline: ScriptPipeline, script: object, values: list[str]) -> dict:
+    """Each value from its own thread, all released at once: value -> reply or error."""
+    start = threading.Barrier(len(values))
+    outcome: dict[str, object] = {}
+
+    def caller(value: str) -> None:
+        start.wait()
+        try:
+            outcome[value] = pipeline.call(script, ["test:list"], [value])
+        except StoreUnavailable as error:
+            outcome[value] = error
+
+    threads = [threading.Thread(target=caller, args=(v,)) for v in values]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    return outcome
+
+
+def evalsha_calls(space: RedisSpace) -> int:
+    stats = space.client.info("commandstats")
+    return int(stats.get("cmdstat_evalsha", {}).get("calls", 0))
+
+
+def test_many_callers_each_get_their_own_reply(redis_space: RedisSpace) -> None:
+    script = redis_space.client.register_script(APPEND)
+    pipeline = ScriptPipeline(redis_space)
+    values = [f"v{i}" for i in range(200)]
+    pipeline.call(script, ["test:warm-up"], ["loads the script"])
+    before = evalsha_calls(redis_space)
+    outcome = run_together(pipeline, script, values)
+    after = evalsha_calls(redis_space)
+    stored = [v.decode() for v in redis_space.client.lrange("test:list", 0, -1)]
+    assert sorted(stored) == sorted(values)
+    # Each caller's reply is the list's length right after its own value went in.
+    assert {outcome[value] for value in values} == set(range(1, 201))
+    for length, value in enumerate(stored, start=1):
+        assert outcome[value] == length
+    # Redis ran every script once: no retries, none lost.
+    assert after - before == len(values)
+
+
+def test_one_callers_error_is_its_own(redis_space: RedisSpace) -> None:
+    script = redis_space.client.register_script(APPEND)
+    pipeline = ScriptPipeline(redis_space)
+    outcome = run_together(pipeline, script, ["a", "boom", "b"])
+    assert isinstance(outcome["boom"], StoreUnavailable)
+    assert "boom refused" in str(outcome["boom"])
+    assert sorted([outcome["a"], outcome["b"]]) == [1, 2]
+
+
+def test_a_script_redis_forgot_is_loaded_again(redis_space: RedisSpace) -> None:
+    script = redis_space.client.register_script(APPEND)
+    pipeline = ScriptPipeline(redis_space)
+    assert pipeline.call(script, ["test:list"], ["first"]) == 1
+    redis_space.client.script_flush()
+    outcome = run_together(pipeline, script, ["x", "y", "z"])
+    assert sorted(outcome.values()) == [2, 3, 4]
+
+
+def test_unreachable_redis_fails_every_caller_and_recovers(
+    redis_space: RedisSpace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    script = redis_space.client.register_script(APPEND)
+    pipeline = ScriptPipeline(redis_space)
+    real_pipeline = redis_space.client.pipeline
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise ConnectionError("Redis went away")
+
+    monkeypatch.setattr(redis_space.client, "pipeline", broken)
+    outcome = run_together(pipeline, script, ["p", "q"])
+    assert all(isinstance(error, StoreUnavailable) for error in outcome.values())
+    monkeypatch.setattr(redis_space.client, "pipeline", real_pipeline)
+    assert pipeline.call(script, ["test:list"], ["after"]) == 1
