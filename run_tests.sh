@@ -14,8 +14,8 @@ ensure_bench_modules
 ensure_debian_packages chromium redis-server nginx
 
 echo "== lint: python (ruff) and types (mypy --strict on server/)"
-.venv/bin/ruff check server tests bench
-.venv/bin/ruff format --check server tests bench
+.venv/bin/ruff check server tests bench deploy
+.venv/bin/ruff format --check server tests bench deploy
 .venv/bin/mypy
 
 echo "== client: lint, typecheck, unit tests, build"

@@ -161,6 +161,10 @@ def create_app(config: Config | None = None) -> Flask:
     )
     if keeper is not None:
         sio.start_background_task(keeper.run, sio.sleep)
+        # The queue's listener now, not at the first connection (python-socketio's
+        # default): /readyz waits for it, and a balancer sends nobody until ready.
+        sio.manager_initialized = True
+        sio.manager.initialize()
     # What operators and tests can see of it.
     metrics.init_app(
         app,

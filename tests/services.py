@@ -9,13 +9,18 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 import redis
 
-from support import free_port, port_accepts
+from support import REPO_ROOT, free_port, port_accepts
+
+# deploy/nginx_config.py renders deploy/nginx.conf for a set of nodes.
+sys.path.insert(0, str(REPO_ROOT / "deploy"))
+import nginx_config  # noqa: E402
 
 
 def require_binary(name: str) -> str:
@@ -91,9 +96,6 @@ class RedisProcess:
         return redis.Redis.from_url(self.url, socket_timeout=2)
 
 
-DEPLOY_NGINX_CONF = Path(__file__).resolve().parent.parent / "deploy" / "nginx.conf"
-
-
 class NginxProcess:
     """nginx running deploy/nginx.conf, re-pointed at the test's nodes and port."""
 
@@ -108,39 +110,10 @@ class NginxProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def config(self) -> str:
-        import re
-
-        text = DEPLOY_NGINX_CONF.read_text()
-        servers = "".join(
-            f"        server 127.0.0.1:{port} max_fails=1 fail_timeout=5s;\n"
-            for port in self.node_ports
-        )
-        text, count = re.subn(
-            r"(        server 127\.0\.0\.1:\d+ [^\n]*\n)+", servers, text
-        )
-        assert count == 1, "deploy/nginx.conf no longer has the expected upstream"
-        text = text.replace("listen 8000;", f"listen 127.0.0.1:{self.port};")
-        temp = self.directory / "temp"
-        private = (
-            f"pid {self.directory / 'nginx.pid'};\n"
-            f"error_log {self.directory / 'error.log'} warn;\n"
-        )
-        paths = (
-            f"    access_log off;\n"
-            f"    client_body_temp_path {temp}/body;\n"
-            f"    proxy_temp_path {temp}/proxy;\n"
-            f"    fastcgi_temp_path {temp}/fastcgi;\n"
-            f"    uwsgi_temp_path {temp}/uwsgi;\n"
-            f"    scgi_temp_path {temp}/scgi;\n"
-        )
-        text = text.replace("worker_processes auto;", "worker_processes 1;\n" + private)
-        return text.replace("http {\n", "http {\n" + paths, 1)
-
     def start(self) -> NginxProcess:
-        (self.directory / "temp").mkdir(parents=True, exist_ok=True)
-        conf = self.directory / "nginx.conf"
-        conf.write_text(self.config())
+        conf = nginx_config.write(
+            self.node_ports, f"127.0.0.1:{self.port}", self.directory, workers="1"
+        )
         command = [self.binary, "-c", str(conf), "-p", str(self.directory)]
         with open(self.directory / "stderr.log", "wb") as stderr:
             self.process = subprocess.Popen(

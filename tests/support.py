@@ -425,3 +425,27 @@ class RawClient:
             self.closed.set()
             with self._changed:
                 self._changed.notify_all()
+
+
+def websocket_from(port: int, source: str) -> websocket.WebSocket:
+    """A raw Engine.IO websocket to 127.0.0.1:`port` (e.g. nginx) from the loopback
+    address `source` (so a proxy hashing client addresses spreads them), namespace
+    joined."""
+    sock = socket.create_connection(("127.0.0.1", port), source_address=(source, 0))
+    url = f"ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket"
+    connection = websocket.create_connection(url, socket=sock, timeout=10)
+    assert connection.recv().startswith("0{")
+    connection.send("40")
+    assert connection.recv().startswith("40")
+    assert connection.recv().startswith('42["connected"')
+    return connection
+
+
+def receive_event(connection: websocket.WebSocket, name: str) -> Any:
+    """The payload of the next `name` event on a raw websocket (pings answered)."""
+    while True:
+        frame = connection.recv()
+        if frame == "2":
+            connection.send("3")
+        elif frame.startswith(f'42["{name}"'):
+            return json.loads(frame[2:])[1]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import threading
@@ -16,10 +15,16 @@ import pytest
 import redis
 import requests
 import socketio
-import websocket
 
 from services import NginxProcess, RedisProcess
-from support import SERVER_DIR, RecordingClient, ServerProcess, new_identity
+from support import (
+    SERVER_DIR,
+    RecordingClient,
+    ServerProcess,
+    new_identity,
+    receive_event,
+    websocket_from,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("cluster")]
 
@@ -490,29 +495,6 @@ def nginx_for(
         proxy.stop()
 
 
-def websocket_from(proxy: NginxProcess, source: str) -> websocket.WebSocket:
-    """A raw Engine.IO websocket through nginx from `source`, namespace joined."""
-    sock = socket.create_connection(
-        ("127.0.0.1", proxy.port), source_address=(source, 0)
-    )
-    url = f"ws://127.0.0.1:{proxy.port}/socket.io/?EIO=4&transport=websocket"
-    connection = websocket.create_connection(url, socket=sock, timeout=10)
-    assert connection.recv().startswith("0{")
-    connection.send("40")
-    assert connection.recv().startswith("40")
-    assert connection.recv().startswith('42["connected"')
-    return connection
-
-
-def receive_event(connection: websocket.WebSocket, name: str) -> object:
-    while True:
-        frame = connection.recv()
-        if frame == "2":
-            connection.send("3")
-        elif frame.startswith(f'42["{name}"'):
-            return json.loads(frame[2:])[1]
-
-
 def gauge(node: ServerProcess, name: str) -> float:
     with requests.get(f"{node.url}/metrics", timeout=5) as response:
         for line in response.text.splitlines():
@@ -527,7 +509,7 @@ def test_websocket_clients_spread_over_nodes_through_nginx_and_chat(
     nodes = [start_node(TRUSTED_PROXIES="127.0.0.1") for _ in range(2)]
     proxy = nginx_for(nodes)
     sources = [f"127.0.0.{n}" for n in range(2, 18)]
-    sockets = [websocket_from(proxy, source) for source in sources]
+    sockets = [websocket_from(proxy.port, source) for source in sources]
     try:
         for n, connection in enumerate(sockets):
             connection.send(f'42["join",{{"room":"spread","username":"u{n}"}}]')
