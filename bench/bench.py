@@ -226,12 +226,20 @@ def summarize_ramp(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def cpu_at_fixed_rate(
-    variant: Variant, urls: list[str], pid: int, quick: bool, redis_pid: int | None
+    variant: Variant,
+    urls: list[str],
+    pid: int,
+    quick: bool,
+    redis_pid: int | None,
+    all_pids: list[int] | None = None,
 ) -> dict[str, Any]:
-    """Server CPU per delivery at 20,000 deliveries/s (20 senders x 100/s x 10)."""
+    """Server CPU per delivery at 20,000 deliveries/s (20 senders x 100/s x 10),
+    of every node in `all_pids` when given."""
     spec = ramp_spec(variant, urls, pid, quick)
     spec["steps"] = [{"rate": FIXED_RATE, "seconds": 2 if quick else 5}]
     spec["redisPid"] = redis_pid
+    if all_pids:
+        spec["serverPids"] = all_pids
     spec.pop("stopWhen")
     step = loadgen(spec)["steps"][0]
     redis_cpu = step.get("redisCpuSeconds")
@@ -348,17 +356,30 @@ def scenario_c(variant: Variant, quick: bool) -> dict[str, Any]:
 
 def scenario_d(variant: Variant, quick: bool) -> dict[str, Any]:
     """Scenario A against two of our nodes sharing a Redis, all on the server's
-    core: deliveries/s per fully busy node against one in-memory node is the
-    scale-out efficiency (report.py)."""
+    core. CPU per delivery counts both nodes and Redis: against one in-memory node's
+    (scenario A), it is the scale-out efficiency, what a fully busy core delivers in
+    a cluster relative to one node alone (report.py)."""
     if variant.mode == "node":
         raise SystemExit("scenario D runs our server only")
-    with private_redis(SERVER_CORE) as (redis_port, _):
+    with private_redis(SERVER_CORE) as (redis_port, redis_pid):
         nodes = [start_server(variant.mode, redis_url(redis_port)) for _ in range(2)]
         try:
             urls = [f"ws://127.0.0.1:{port}" for _, port in nodes]
-            spec = ramp_spec(variant, urls, nodes[0][0].pid, quick)
+            pids = [process.pid for process, _ in nodes]
+            spec = ramp_spec(variant, urls, pids[0], quick)
+            spec["serverPids"] = pids
             ramp = loadgen(spec)
-            return {**summarize_ramp(ramp), "ramp": ramp}
+            fixed = cpu_at_fixed_rate(variant, urls, pids[0], quick, redis_pid, pids)
+            nodes_cpu = fixed["cpu_us_per_delivery"]
+            redis_cpu = fixed["redis_cpu_us_per_delivery"]
+            return {
+                **summarize_ramp(ramp),
+                **fixed,
+                "cluster_cpu_us_per_delivery": (
+                    nodes_cpu + redis_cpu if nodes_cpu and redis_cpu else None
+                ),
+                "ramp": ramp,
+            }
         finally:
             for process, _ in nodes:
                 stop(process)
@@ -427,19 +448,31 @@ def run(kind: str, name: str, quick: bool) -> dict[str, Any]:
     return record
 
 
-def latest_results() -> dict[tuple[str, str], dict[str, Any]]:
-    latest: dict[tuple[str, str], dict[str, Any]] = {}
+def recent_runs(count: int = 2) -> list[tuple[str, dict[tuple[str, str], Any]]]:
+    """The last `count` runs of compare.sh (records sharing a run id), oldest first."""
+    runs: dict[str, dict[tuple[str, str], Any]] = {}
     for path in sorted(RESULTS.glob("*.json")):
         record = json.loads(path.read_text())
-        if not record.get("quick"):
-            latest[(record["server"], record["scenario"])] = record
-    return latest
+        run_id = record.get("run_id")
+        if record.get("quick") or not run_id or record["server"] == "client":
+            continue
+        runs.setdefault(run_id, {})[(record["server"], record["scenario"])] = record
+    # A run of compare.sh covers several servers; single bench.py runs do not count.
+    full = [(run_id, run) for run_id, run in runs.items() if len(run) >= 4]
+    return sorted(full)[-count:]
+
+
+def latest_client_record() -> dict[str, Any] | None:
+    records = [
+        json.loads(p.read_text()) for p in sorted(RESULTS.glob("*-client-*.json"))
+    ]
+    return records[-1] if records else None
 
 
 def report() -> None:
     from report import write_results
 
-    write_results(latest_results(), BENCH / "RESULTS.md")
+    write_results(recent_runs(), latest_client_record(), BENCH / "RESULTS.md")
 
 
 if __name__ == "__main__":

@@ -1,19 +1,27 @@
 #!/usr/bin/env bash
-# The side-by-side comparison: every scenario against our server in each async mode
-# and against stock Node socket.io 4.8, then bench/RESULTS.md. Takes ~15 minutes.
+# The side-by-side comparison, as one run (one run id): for each server, scenarios
+# A, B and C; for ours also A on the plain path (no batches), A with Redis (one node)
+# and D (two nodes on Redis); for Node also A with @socket.io/redis-adapter. Then
+# bench/RESULTS.md from this run and the one before it. Takes ~25 minutes.
 # Needs: ./run_tests.sh (or ./run_server.sh) run once for .venv, Node 20+, and
-# redis-server for scenario D. Usage: bench/compare.sh [servers...]
+# redis-server. Usage: bench/compare.sh [servers...]   (default: eventlet gevent node;
+# threading can be added, but its scenario B alone takes 5 minutes)
 set -euo pipefail
 cd "$(dirname "$0")"
 [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error
-servers=("${@:-eventlet gevent threading node}")
+command -v redis-server >/dev/null || { echo "redis-server is missing (apt-get install redis-server)" >&2; exit 1; }
+BENCH_RUN_ID=${BENCH_RUN_ID:-$(date -u +%Y%m%dT%H%M)}
+export BENCH_RUN_ID
+servers=("${@:-eventlet gevent node}")
 for server in ${servers[@]}; do
   for scenario in A B C; do
     ../.venv/bin/python bench.py "$server" "$scenario"
   done
-  if [ "$server" != node ] && command -v redis-server >/dev/null; then
+  ../.venv/bin/python bench.py "$server:redis" A
+  if [ "$server" != node ]; then
+    ../.venv/bin/python bench.py "$server:plain" A
     ../.venv/bin/python bench.py "$server" D
   fi
 done
 ../.venv/bin/python bench.py report
-echo "Wrote bench/RESULTS.md"
+echo "Wrote bench/RESULTS.md (run $BENCH_RUN_ID)"

@@ -5,8 +5,9 @@
 // expected vs received, duplicates, and order per sender.
 //
 // Usage: node loadgen.js '<json spec>'   (bench/bench.py builds the spec)
-// Spec: { urls: [..], clients, rooms, senders, workers, serverPid, redisPid?,
+// Spec: { urls: [..], clients, rooms, senders, workers, serverPid | serverPids, redisPid?,
 //         steps: [{ rate, seconds }] | null, idle: bool, batches: bool }
+// serverPids: several server processes (nodes) whose CPU and RSS are added up.
 // redisPid: a Redis the server uses; its CPU per step is reported next to the server's.
 // batches: clients announce `messages` batches on connect, as the React client does
 // (servers that do not know the feature ignore it and send `message` events).
@@ -25,7 +26,16 @@ const BUCKETS = 20000; // up to 2 s
 // The cores this process (and the workers it forks) may run on: respects taskset.
 const GENERATOR_CORES = availableParallelism();
 
-function serverUsage(pid) {
+function serverUsage(pids) {
+  if (Array.isArray(pids)) {
+    const usages = pids.map(serverUsage);
+    if (usages.some((usage) => usage === null)) return null;
+    return {
+      cpuSeconds: usages.reduce((sum, usage) => sum + usage.cpuSeconds, 0),
+      rssKiB: usages.reduce((sum, usage) => sum + usage.rssKiB, 0),
+    };
+  }
+  const pid = pids;
   if (!pid) return null;
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
@@ -214,7 +224,7 @@ async function runParent() {
     const url = spec.urls[index % spec.urls.length];
     assignments[index % workers].push({ index, url, room, sender });
   }
-  const before = serverUsage(spec.serverPid);
+  const before = serverUsage(spec.serverPids ?? spec.serverPid);
   const children = assignments.map((mine) => {
     const child = fork(new URL(import.meta.url).pathname, ["worker"]);
     child.send({ type: "assign", mine, batches: spec.batches === true });
@@ -234,7 +244,7 @@ async function runParent() {
   const ready = await Promise.all(children.map((child) => next(child, "ready")));
   const connectSeconds = (now() - started) / 1000;
   await sleep(500);
-  const afterConnect = serverUsage(spec.serverPid);
+  const afterConnect = serverUsage(spec.serverPids ?? spec.serverPid);
   const result = {
     clients: spec.clients,
     connectSeconds,
@@ -248,7 +258,7 @@ async function runParent() {
   let retried = false;
   for (let index = 0; index < steps.length; index++) {
     const step = steps[index];
-    const cpuBefore = serverUsage(spec.serverPid);
+    const cpuBefore = serverUsage(spec.serverPids ?? spec.serverPid);
     const redisBefore = serverUsage(spec.redisPid);
     const replies = await Promise.all(
       children.map((child) => {
@@ -257,7 +267,7 @@ async function runParent() {
         return reply;
       }),
     );
-    const cpuAfter = serverUsage(spec.serverPid);
+    const cpuAfter = serverUsage(spec.serverPids ?? spec.serverPid);
     const redisAfter = serverUsage(spec.redisPid);
     counterBase += 1_000_000;
     const histogram = new Array(BUCKETS).fill(0);

@@ -1,46 +1,49 @@
-"""bench/RESULTS.md from the latest full result of each server and scenario."""
+"""bench/RESULTS.md from bench/results/: the last two full runs of bench/compare.sh.
+
+One table per run (every row measured in that run, with its date and run id), then
+the ratios against the like-for-like Node row of the same run, side by side for the
+two runs: a target counts as met only when it holds in both.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-Results = dict[tuple[str, str], dict[str, Any]]
+Record = dict[str, Any]
+Run = dict[tuple[str, str], Record]  # (server variant, scenario) -> record
 
-SERVERS = ["eventlet", "gevent", "threading", "node"]
-OURS = SERVERS[:3]
-LABELS = {
-    "eventlet": "ours, eventlet",
-    "gevent": "ours, gevent",
-    "threading": "ours, threading",
-    "node": "stock Node socket.io 4.8",
-}
-# (scenario, figure) pairs compared against Node, with the direction that is better.
-COMPARED = [
-    ("A", "max_deliveries_per_second", "A: deliveries/s (≥ 1.0× is the target)"),
-    ("A", "cpu_us_per_delivery_at_30k", "CPU per delivery (≤ 1.0×)"),
-    ("B", "rss_kib_per_connection", "B: RSS per connection (≤ 1.0×)"),
-    ("C", "p99_ms", "C: p99 (≤ 1.0×)"),
+# Table rows, in order: (variant as bench.py names it, label, its Node peer).
+ROWS = [
+    ("eventlet", "ours, eventlet, batches", "node"),
+    ("eventlet:plain", "ours, eventlet, plain", "node"),
+    ("eventlet:redis", "ours, eventlet, batches, Redis (1 node)", "node:redis"),
+    ("gevent", "ours, gevent, batches", "node"),
+    ("gevent:plain", "ours, gevent, plain", "node"),
+    ("gevent:redis", "ours, gevent, batches, Redis (1 node)", "node:redis"),
+    ("threading", "ours, threading, batches", "node"),
+    ("node", "stock Node socket.io 4.8", None),
+    ("node:redis", "stock Node socket.io 4.8 + @socket.io/redis-adapter", None),
 ]
-HEADER = (
-    "| server | A: max deliveries/s (p99 < 100 ms, no loss) "
-    "| server CPU µs per delivery at 30k/s "
-    "| B: RSS KiB per idle connection (5,000) "
-    "| C: 500-member room p50 / p99 / max ms |"
-)
+LABELS = {variant: label for variant, label, _ in ROWS}
+PEERS = {variant: peer for variant, _, peer in ROWS}
+
 INTRO = """# Benchmark results
 
-Written by `bench/compare.sh` (`python bench/bench.py report`). Each server is pinned
-to core 0 and the load generator (2 Node processes, raw websockets) to core 1. Our
-servers' clients take `messages` batches, as the React client does; the Node peer
-sends one `message` per message (see README.md).
-Compare ratios within this table only: absolute figures depend on the machine and on
-what else it was doing. How to read them: [README.md](README.md).
+Written by `bench/compare.sh` (`python bench/bench.py report`) from its last two
+runs. Each server is pinned to core 0 and the load generator (2 Node processes, raw
+websockets) to core 1; with Redis, one node and its Redis (on the generator's core).
+*batches*: our clients announce `messages` batches, as the React client does;
+*plain*: they take one `message` event per message, as any socket.io client does and
+as the Node peer always sends. Plain against Node is like for like; batches against
+Node compares our client's path with Node's only path. How to read the figures:
+[README.md](README.md).
 """
 
 
-def figure(results: Results, server: str, scenario: str, key: str) -> float | None:
-    record = results.get((server, scenario))
+def figure(run: Run, variant: str, scenario: str, key: str) -> float | None:
+    record = run.get((variant, scenario))
     value = record["figures"].get(key) if record else None
     return float(value) if isinstance(value, (int, float)) else None
 
@@ -49,64 +52,235 @@ def cell(value: float | None, digits: int = 0) -> str:
     return "–" if value is None else f"{value:,.{digits}f}"
 
 
-def ratio(ours: float | None, node: float | None) -> str:
-    return "–" if ours is None or not node else f"{ours / node:.2f}×"
+def ratio(ours: float | None, peer: float | None) -> float | None:
+    return None if ours is None or not peer else ours / peer
 
 
-def server_row(results: Results, server: str) -> str:
-    b = figure(results, server, "B", "rss_kib_per_connection")
-    largest = figure(results, server, "B", "largest_idle_clients")
-    timed_out = largest is not None and largest < 5000
-    b_text = cell(b, 1) + (
-        f" (at {largest:,.0f}; 5,000 timed out)" if timed_out else ""
-    )
-    c = " / ".join(
-        cell(figure(results, server, "C", key), 1)
-        for key in ("p50_ms", "p99_ms", "max_ms")
-    )
-    a = cell(figure(results, server, "A", "max_deliveries_per_second"))
-    cpu = cell(figure(results, server, "A", "cpu_us_per_delivery_at_30k"), 1)
-    return f"| {LABELS[server]} | {a} | {cpu} | {b_text} | {c} |"
+def rss(run: Run, variant: str, clients: str) -> float | None:
+    record = run.get((variant, "B"))
+    runs = record["figures"].get("runs", {}) if record else {}
+    value = runs.get(clients, {}).get("rss_kib_per_connection")
+    return float(value) if isinstance(value, (int, float)) else None
 
 
-def ratio_row(results: Results, server: str) -> str:
-    cells = [
-        ratio(figure(results, server, s, k), figure(results, "node", s, k))
-        for s, k, _ in COMPARED
+def run_table(run_id: str, run: Run) -> list[str]:
+    lines = [
+        f"### Run {run_id}",
+        "",
+        "| server | A: max deliveries/s (p99 < 100 ms, no loss) "
+        "| server CPU µs per delivery at 20k/s | Redis CPU µs per delivery "
+        "| B: RSS KiB per idle connection, 1,000 / 5,000 "
+        "| C: 500-member room p50 / p99 / max ms | measured |",
+        "|---|---|---|---|---|---|---|",
     ]
-    return f"| {LABELS[server]} | " + " | ".join(cells) + " |"
+    for variant, label, _ in ROWS:
+        records = [r for (v, _), r in run.items() if v == variant]
+        if not records:
+            continue
+
+        def a(key: str, digits: int = 0, variant: str = variant) -> str:
+            return cell(figure(run, variant, "A", key), digits)
+
+        c = " / ".join(
+            cell(figure(run, variant, "C", key), 1)
+            for key in ("p50_ms", "p99_ms", "max_ms")
+        )
+        b = " / ".join(cell(rss(run, variant, n), 1) for n in ("1000", "5000"))
+        dates = sorted(r["date"] for r in records)
+        lines.append(
+            f"| {label} | {a('max_deliveries_per_second')} "
+            f"| {a('cpu_us_per_delivery', 1)} | {a('redis_cpu_us_per_delivery', 1)} "
+            f"| {b} | {c} | {dates[0][:16]}–{dates[-1][11:16]} |"
+        )
+    return lines
 
 
-def write_results(results: Results, path: Path) -> None:
+# (name, servers, how to get the ratio from a run, target, better when lower)
+Target = tuple[str, list[str], Callable[[Run, str], float | None], float, bool]
+
+
+def _versus_peer(scenario: str, key: str) -> Callable[[Run, str], float | None]:
+    def compute(run: Run, variant: str) -> float | None:
+        peer = PEERS.get(variant)
+        if peer is None:
+            return None
+        return ratio(
+            figure(run, variant, scenario, key), figure(run, peer, scenario, key)
+        )
+
+    return compute
+
+
+def _rss_versus_node(clients: str) -> Callable[[Run, str], float | None]:
+    def compute(run: Run, variant: str) -> float | None:
+        return ratio(rss(run, variant, clients), rss(run, "node", clients))
+
+    return compute
+
+
+def _efficiency(run: Run, variant: str) -> float | None:
+    """Scale-out: one in-memory node's CPU per delivery against two nodes and their
+    Redis (scenario D), all on one core: what a busy core delivers in a cluster."""
+    mode = variant.split(":")[0]
+    return ratio(
+        figure(run, mode, "A", "cpu_us_per_delivery"),
+        figure(run, mode, "D", "cluster_cpu_us_per_delivery"),
+    )
+
+
+TARGETS: list[Target] = [
+    (
+        "CPU per delivery, Redis mode vs Node + redis-adapter",
+        ["eventlet:redis", "gevent:redis"],
+        _versus_peer("A", "cpu_us_per_delivery"),
+        1.0,
+        True,
+    ),
+    (
+        "scale-out efficiency (D), ≥ 0.8",
+        ["eventlet", "gevent"],
+        _efficiency,
+        0.8,
+        False,
+    ),
+    (
+        "RSS per idle connection at 1,000 vs Node",
+        ["eventlet", "gevent"],
+        _rss_versus_node("1000"),
+        1.0,
+        True,
+    ),
+    (
+        "RSS per idle connection at 5,000 vs Node",
+        ["eventlet", "gevent"],
+        _rss_versus_node("5000"),
+        1.0,
+        True,
+    ),
+    (
+        "plain path CPU per delivery vs Node (like for like)",
+        ["gevent:plain", "eventlet:plain"],
+        _versus_peer("A", "cpu_us_per_delivery"),
+        1.0,
+        True,
+    ),
+    (
+        "plain path A max vs Node (like for like)",
+        ["gevent:plain", "eventlet:plain"],
+        _versus_peer("A", "max_deliveries_per_second"),
+        1.0,
+        False,
+    ),
+    (
+        "batches A max vs Node",
+        ["eventlet", "gevent"],
+        _versus_peer("A", "max_deliveries_per_second"),
+        1.0,
+        False,
+    ),
+    (
+        "batches C p99 vs Node",
+        ["eventlet", "gevent"],
+        _versus_peer("C", "p99_ms"),
+        1.0,
+        True,
+    ),
+]
+
+
+def ratio_table(runs: list[tuple[str, Run]]) -> list[str]:
+    ids = [run_id for run_id, _ in runs]
+    lines = [
+        "| target | server | "
+        + " | ".join(f"run {i}" for i in ids)
+        + " | met in every run? |",
+        "|---|---|" + "---|" * len(ids) + "---|",
+    ]
+    for name, variants, (_, compute, target, lower) in TARGETS:
+        for variant in variants:
+            values = [compute(run, variant) for _, run in runs]
+            if all(v is None for v in values):
+                continue
+            met = all(
+                v is not None and (v <= target if lower else v >= target)
+                for v in values
+            )
+            shown = " | ".join("–" if v is None else f"{v:.2f}" for v in values)
+            lines.append(
+                f"| {name} | {LABELS[variant]} | {shown} | {'yes' if met else 'no'} |"
+            )
+    return lines
+
+
+def node_spread(runs: list[tuple[str, Run]]) -> list[str]:
+    """Node's own figures in each run: how far apart two runs of the same server are."""
+    lines = []
+    for key, what in (
+        ("max_deliveries_per_second", "A max deliveries/s"),
+        ("cpu_us_per_delivery", "CPU µs per delivery at 20k/s"),
+    ):
+        for variant in ("node", "node:redis"):
+            values = [figure(run, variant, "A", key) for _, run in runs]
+            known = [v for v in values if v]
+            if len(known) < 2:
+                continue
+            spread = (max(known) - min(known)) / min(known)
+            shown = ", ".join(cell(v, 1) for v in known)
+            lines.append(f"- {LABELS[variant]}, {what}: {shown} ({spread:.0%} apart)")
+    return lines
+
+
+def cluster_lines(runs: list[tuple[str, Run]]) -> list[str]:
+    lines = []
+    for run_id, run in runs:
+        for mode in ("eventlet", "gevent"):
+            top = figure(run, mode, "D", "max_deliveries_per_second")
+            nodes = figure(run, mode, "D", "cpu_us_per_delivery")
+            redis = figure(run, mode, "D", "redis_cpu_us_per_delivery")
+            if top is None:
+                continue
+            lines.append(
+                f"- run {run_id}, {mode}: highest passing {cell(top)} deliveries/s; "
+                f"at 20k/s the two nodes {cell(nodes, 1)} + Redis {cell(redis, 1)} "
+                f"µs per delivery, one in-memory node "
+                f"{cell(figure(run, mode, 'A', 'cpu_us_per_delivery'), 1)}"
+            )
+    return lines
+
+
+def write_results(
+    runs: list[tuple[str, Run]], client: Record | None, path: Path
+) -> None:
     lines = [INTRO]
-    sample = next(iter(results.values()), None)
+    sample = next((r for _, run in runs for r in run.values()), None)
     if sample:
-        lines += [f"Machine: {sample['machine']}. Date: {sample['date']}.", ""]
-    lines += [HEADER, "|---|---|---|---|---|"]
-    lines += [server_row(results, server) for server in SERVERS]
-    lines += ["", "Ratios against stock Node socket.io in the same run:", ""]
-    lines += ["| server | " + " | ".join(label for *_, label in COMPARED) + " |"]
-    lines += ["|---|---|---|---|---|"]
-    lines += [ratio_row(results, server) for server in OURS]
-    cluster = {s: figure(results, s, "D", "max_deliveries_per_second") for s in OURS}
-    if any(value is not None for value in cluster.values()):
-        lines += ["", "D, scenario A against two of our nodes on one Redis:", ""]
+        lines += [f"Machine: {sample['machine']}.", ""]
+    lines += ["## Ratios against the like-for-like Node row, run by run", ""]
+    lines += ratio_table(runs)
+    spread = node_spread(runs)
+    if spread:
+        lines += ["", "Node's own spread between the runs:", "", *spread]
+    cluster = cluster_lines(runs)
+    if cluster:
         lines += [
-            f"- {LABELS[s]}: {cell(v)} deliveries/s"
-            + (" (already over 100 ms p99 at the first step, 10k/s)" if v == 0 else "")
-            for s, v in cluster.items()
-            if v is not None
+            "",
+            "D, scenario A against two of our nodes on one Redis, nodes and Redis on "
+            "one core (efficiency above: the in-memory node's CPU per delivery over "
+            "the cluster's, nodes and Redis together):",
+            "",
+            *cluster,
         ]
-    lines += client_section(results)
+    for run_id, run in runs:
+        lines += ["", *run_table(run_id, run)]
+    lines += client_section(client)
     analysis = path.parent / "analysis.md"
     if analysis.exists():
         lines += ["", analysis.read_text().rstrip()]
     path.write_text("\n".join(lines) + "\n")
 
 
-def client_section(results: Results) -> list[str]:
+def client_section(record: Record | None) -> list[str]:
     """The web client in Chromium (bench/client/bench_client.py), if it was run."""
-    record = results.get(("client", "CLIENT"))
     if not record:
         return []
     rows = [

@@ -54,6 +54,7 @@ def install(
         engine_socket,
         fast_packet,
         framed_broadcast,
+        heartbeat,
         packet_filter,
         versions,
         websocket_limits,
@@ -82,6 +83,8 @@ def install(
         websocket_speedups.install(async_mode)
     if "fast_packet" not in skipped:
         fast_packet.install(sio)
+    if "heartbeat" not in skipped:
+        heartbeat.install(sio.eio)
     if direct_writes and "framed_broadcast" not in skipped:
         installed.framed = framed_broadcast.install(sio, async_mode)
     return installed

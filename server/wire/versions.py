@@ -38,9 +38,12 @@ PATCHES = {
     "websocket_speedups": (),
     "fast_packet": ("python-socketio",),
     "queue_listener": ("python-socketio",),
+    "heartbeat": ("python-engineio",),
 }
 # Patches that do not touch the websocket server of the async mode.
-_NO_WEBSOCKET_SERVER = frozenset({"engine_socket", "fast_packet", "queue_listener"})
+_NO_WEBSOCKET_SERVER = frozenset(
+    {"engine_socket", "fast_packet", "queue_listener", "heartbeat"}
+)
 
 # Every private attribute the patches use: (module, qualified name, signature as
 # `inspect.signature` shows it on the class, or None for a plain attribute).
@@ -48,6 +51,7 @@ _NO_WEBSOCKET_SERVER = frozenset({"engine_socket", "fast_packet", "queue_listene
 PRIVATE_SURFACE = (
     ("engineio.socket", "Socket.send", "(self, pkt)"),
     ("engineio.socket", "Socket.poll", "(self)"),
+    ("engineio.socket", "Socket.schedule_ping", "(self)"),
     ("engineio.socket", "Socket.receive", "(self, pkt)"),
     ("engineio.socket", "Socket._websocket_handler", "(self, ws)"),
     ("engineio.socket", "Socket.close", "(self, wait=True, abort=False, reason=None)"),

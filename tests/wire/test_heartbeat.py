@@ -1,0 +1,104 @@
+"""One heartbeat task pings every connection (wire/heartbeat.py): pings arrive each
+interval, clients that answer stay, clients that stop answering are closed."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+import websocket
+
+from conftest import StartServer
+from support import ASYNC_MODES, open_raw
+from wire.heartbeat import TICK_SECONDS, Heartbeat
+
+
+class FakeEngineIO:
+    ping_interval = 10.0
+
+    def __init__(self) -> None:
+        self.tasks: list[Any] = []
+
+    def start_background_task(self, target: Any) -> None:
+        self.tasks.append(target)
+
+
+class FakeSocket:
+    def __init__(self, closed: bool = False) -> None:
+        self.closing = False
+        self.closed = closed
+        self.last_ping: float | None = None
+        self.sent: list[Any] = []
+
+    def send(self, pkt: Any) -> None:
+        self.sent.append(pkt.encode())
+
+
+def test_pings_leave_when_due_in_order_and_skip_closed_connections() -> None:
+    clock = [1000.0]
+    eio = FakeEngineIO()
+    heartbeat = Heartbeat(eio, clock=lambda: clock[0])
+    first, closed, later = FakeSocket(), FakeSocket(closed=True), FakeSocket()
+    heartbeat.schedule(first)
+    heartbeat.schedule(closed)
+    clock[0] += 3
+    heartbeat.schedule(later)
+    assert len(eio.tasks) == 1  # one task for every connection
+    assert heartbeat.send_due(1009.0) == TICK_SECONDS
+    assert first.sent == [] and len(heartbeat) == 3
+    # `later` is due at 1013: the heartbeat sleeps until then.
+    assert heartbeat.send_due(1012.9) == pytest.approx(0.1)
+    assert first.sent == ["2"] and first.last_ping is not None
+    assert closed.sent == [] and later.sent == []
+    assert heartbeat.send_due(1013.0) == TICK_SECONDS
+    assert later.sent == ["2"] and len(heartbeat) == 0
+
+
+def frames_for(
+    connection: websocket.WebSocket, seconds: float, answer: bool
+) -> list[str]:
+    """Every frame received for `seconds`, answering pings when `answer`; stops
+    early when the server closes the connection (then the last item is "closed")."""
+    frames: list[str] = []
+    deadline = time.monotonic() + seconds
+    connection.settimeout(0.2)
+    while time.monotonic() < deadline:
+        try:
+            frame = connection.recv()
+        except websocket.WebSocketTimeoutException:
+            continue
+        except (websocket.WebSocketConnectionClosedException, ConnectionError):
+            frames.append("closed")
+            break
+        if frame == "":
+            frames.append("closed")
+            break
+        frames.append(frame)
+        if frame == "2" and answer:
+            connection.send("3")
+    return frames
+
+
+@pytest.mark.parametrize("async_mode", ASYNC_MODES)
+def test_every_connection_is_pinged_each_interval_and_silent_ones_are_closed(
+    start_server: StartServer, async_mode: str
+) -> None:
+    server = start_server(
+        async_mode, PING_INTERVAL_SECONDS="1", PING_TIMEOUT_SECONDS="1"
+    )
+    answering, _ = open_raw(server)
+    silent, _ = open_raw(server)
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            answered = pool.submit(frames_for, answering, 6, True)
+            unanswered = pool.submit(frames_for, silent, 6, False)
+            heard, unheard = answered.result(), unanswered.result()
+        # One ping about every second for the client that answers, and it stays.
+        assert heard.count("2") >= 4 and "closed" not in heard, heard
+        # One ping, unanswered: closed after the ping timeout.
+        assert unheard.count("2") == 1 and unheard[-1] == "closed", unheard
+    finally:
+        answering.close()
+        silent.close()
