@@ -241,7 +241,8 @@ def cpu_at_fixed_rate(
     if all_pids:
         spec["serverPids"] = all_pids
     spec.pop("stopWhen")
-    step = loadgen(spec)["steps"][0]
+    result = loadgen(spec)
+    step = result["steps"][0]
     redis_cpu = step.get("redisCpuSeconds")
     return {
         "fixed_rate_deliveries_per_second": step["deliveriesPerSecond"],
@@ -254,6 +255,9 @@ def cpu_at_fixed_rate(
         "fixed_rate_p99_ms": step["p99"],
         "fixed_rate_lost": step["lost"],
         "fixed_rate_generator_cpu_share": step["generatorCpuShare"],
+        # Joins refused (and retried) while the server still drained the ramp's
+        # last, overloaded step: `unavailable` with Redis, as it should be.
+        "fixed_rate_refused_joins": result.get("refusedJoins", 0),
     }
 
 

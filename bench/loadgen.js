@@ -64,6 +64,8 @@ class Client {
       });
       this.ws = ws;
       let stage = 0;
+      let refusedJoins = 0;
+      const join = () => ws.send(`420${JSON.stringify(["join", { room: this.room, username: this.username }])}`);
       ws.on("error", reject);
       ws.on("message", (raw) => {
         const frame = raw.toString();
@@ -74,11 +76,20 @@ class Client {
         }
         if (stage === 1 && frame.startsWith("40")) {
           stage = 2;
-          return ws.send(`420${JSON.stringify(["join", { room: this.room, username: this.username }])}`);
+          return join();
         }
         if (stage === 2 && frame.startsWith("430")) {
-          stage = 3;
-          return resolve();
+          const ack = JSON.parse(frame.slice(3))[0];
+          if (ack?.ok) {
+            stage = 3;
+            this.refusedJoins = refusedJoins;
+            return resolve();
+          }
+          // A server still busy with an earlier step may refuse (`unavailable`):
+          // try again for up to 10 s; a client that never joins would measure nothing.
+          refusedJoins += 1;
+          if (refusedJoins > 40) return reject(new Error(`join refused: ${frame}`));
+          return setTimeout(join, 250);
         }
         if (frame.startsWith("42")) onEvent(frame);
       });
@@ -107,6 +118,8 @@ async function runWorker() {
   const clients = [];
   // roomReceived[room] = distinct deliveries to that room's members (loss per room)
   let roomReceived = {};
+  // refusedCodes[code] = `error` events with that code (why the server refused)
+  let refusedCodes = {};
   const roomOfClient = new Map();
 
   function record(receiver, message) {
@@ -134,6 +147,8 @@ async function runWorker() {
       for (const message of JSON.parse(frame.slice(2))[1]) record(receiver, message);
     } else if (frame.startsWith('42["error"')) {
       stats.refused += 1;
+      const code = JSON.parse(frame.slice(2))[1]?.code ?? "unknown";
+      refusedCodes[code] = (refusedCodes[code] ?? 0) + 1;
     }
   }
 
@@ -149,13 +164,18 @@ async function runWorker() {
       }),
     );
   }
-  process.send({ type: "ready", connectSeconds: (now() - connectStart) / 1000 });
+  process.send({
+    type: "ready",
+    connectSeconds: (now() - connectStart) / 1000,
+    refusedJoins: clients.reduce((sum, client) => sum + client.refusedJoins, 0),
+  });
 
   process.on("message", async (command) => {
     if (command.type === "step") {
       histogram.fill(0);
       Object.assign(stats, { received: 0, duplicates: 0, outOfOrder: 0, maxLatency: 0, sent: 0, refused: 0 });
       roomReceived = {};
+      refusedCodes = {};
       const roomSent = {};
       const cpuStart = process.cpuUsage();
       const senders = clients.filter((c) => c.sender);
@@ -185,6 +205,7 @@ async function runWorker() {
         stats: { ...stats },
         roomReceived,
         roomSent,
+        refusedCodes,
         histogram: Array.from(histogram),
         cpuSeconds: (cpu.user + cpu.system) / 1e6,
       });
@@ -249,6 +270,7 @@ async function runParent() {
     clients: spec.clients,
     connectSeconds,
     slowestWorkerConnectSeconds: Math.max(...ready.map((r) => r.connectSeconds)),
+    refusedJoins: ready.reduce((sum, r) => sum + r.refusedJoins, 0),
     server: { before, afterConnect },
     steps: [],
   };
@@ -275,7 +297,9 @@ async function runParent() {
     let generatorCpu = 0;
     const roomReceived = {};
     const roomSent = {};
+    const refusedCodes = {};
     for (const reply of replies) {
+      for (const [code, count] of Object.entries(reply.refusedCodes)) refusedCodes[code] = (refusedCodes[code] ?? 0) + count;
       for (const [room, count] of Object.entries(reply.roomReceived)) roomReceived[room] = (roomReceived[room] ?? 0) + count;
       for (const [room, count] of Object.entries(reply.roomSent)) roomSent[room] = (roomSent[room] ?? 0) + count;
       reply.histogram.forEach((count, i) => (histogram[i] += count));
@@ -304,6 +328,7 @@ async function runParent() {
       duplicates: totals.duplicates,
       outOfOrder: totals.outOfOrder,
       refused: totals.refused,
+      refusedCodes,
       roomLoss,
       roomsWithLoss: Object.keys(roomLoss).length,
       deliveriesPerSecond: totals.received / step.seconds,

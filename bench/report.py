@@ -196,7 +196,7 @@ def ratio_table(runs: list[tuple[str, Run]]) -> list[str]:
         + " | met in every run? |",
         "|---|---|" + "---|" * len(ids) + "---|",
     ]
-    for name, variants, (_, compute, target, lower) in TARGETS:
+    for name, variants, compute, target, lower in TARGETS:
         for variant in variants:
             values = [compute(run, variant) for _, run in runs]
             if all(v is None for v in values):
