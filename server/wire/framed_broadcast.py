@@ -8,11 +8,19 @@ python-socketio already encodes a broadcast once (one Engine.IO packet object fo
 all recipients); this module frames that packet once, and writes the frame straight
 into each recipient's socket when nothing is waiting before it:
 
-- Order per connection is kept: the direct write is taken only when the
-  connection's queue is empty and its writer is not in the middle of a send;
-  otherwise the packet goes the normal way, behind what is already queued.
-- A slow reader never blocks the broadcaster: the write is non-blocking. If the
-  socket takes only part of the frame, the rest is handed to the connection's own
+- Frames are corked for the rest of the event loop's turn: one flusher task writes
+  each connection's frames of that turn in one system call once the loop has
+  handled the input that was ready (no timer; at low load that is at once). Under
+  load a connection gets several packets per turn (messages, acks, batches) and
+  the system calls, a third of the server's time, are shared among them. A
+  connection's corked bytes are capped (CORK_LIMIT_BYTES): past it they are
+  written out at once.
+- Order per connection is kept: a frame is corked only when the connection's
+  queue is empty and its writer is not in the middle of a send; otherwise the
+  packet goes the normal way, behind what is already queued, and the writer sends
+  whatever is corked before its own packet.
+- A slow reader never blocks the broadcaster: the writes are non-blocking. If the
+  socket takes only part of them, the rest is handed to the connection's own
   writer (a marker in its queue), which sends it before anything else.
 - Engine.IO's ping-timeout check runs for a direct write as for a queued one, and
   as for a queued one (engine_socket.py) an expired connection is closed by a task
@@ -28,7 +36,9 @@ websocket class per server; relies on `Socket.queue` and each websocket object's
 `send` and socket (versions in wire/versions.py; tests/wire/test_framed_broadcast.py
 checks the frames against the libraries' own framing, in both modes, through real
 servers). Measured gain: at 27k deliveries/s under eventlet CPU per delivery 36-38
--> 32-33 us and p99 400-480 -> 55-90 ms (bench/RESULTS.md). To remove: set
+-> 32-33 us and p99 400-480 -> 55-90 ms; corking, clients without batches (scenario A):
+highest passing rate gevent 95.8k -> 173.3k, eventlet 96.3k -> 161.3k deliveries/s,
+with clients that take batches unchanged (259k -> 254k, 225k -> 219k). To remove: set
 DIRECT_WRITES=false, or drop the `framed_broadcast.install` call in
 wire/__init__.py. It could go upstream as an option of Engine.IO's websocket
 transport, which is where the queue and the writer live.
@@ -36,6 +46,7 @@ transport, which is where the queue and the writer live.
 
 from __future__ import annotations
 
+import logging
 import struct
 from typing import Any
 
@@ -44,6 +55,8 @@ import socketio
 from engineio import packet as eio_packet
 
 from wire import engine_socket as engine_socket_limits
+
+log = logging.getLogger("chat.wire")
 
 TEXT = 0x1
 BINARY = 0x2
@@ -77,12 +90,27 @@ class _FlushMarker:
 
 
 FLUSH = _FlushMarker()
+# The most a connection keeps corked in one loop turn before writing it out.
+CORK_LIMIT_BYTES = 64 * 1024
 
 
 class Lane:
-    """One websocket's write side, shared by Engine.IO's writer and the broadcaster."""
+    """One websocket's write side, shared by Engine.IO's writer and the broadcaster.
 
-    __slots__ = ("_send", "_raw", "_green_sendall", "_busy", "_pending")
+    Frames for it are corked for the rest of the event loop's turn and written
+    together by the broadcaster's flusher: a connection that gets several packets in
+    one turn (messages, an ack, a batch) gets them in one system call."""
+
+    __slots__ = (
+        "_send",
+        "_raw",
+        "_green_sendall",
+        "_busy",
+        "_pending",
+        "_corked",
+        "_corked_bytes",
+        "_engine_socket",
+    )
 
     def __init__(self, ws: Any, raw_socket: Any, green_sendall: Any) -> None:
         self._send = ws.send
@@ -90,36 +118,70 @@ class Lane:
         self._green_sendall = green_sendall
         self._busy = False
         self._pending = b""
+        self._corked: list[bytes] = []
+        self._corked_bytes = 0
+        self._engine_socket: Any = None
         ws.send = self.send_from_writer
 
     def send_from_writer(self, message: Any, **kwargs: Any) -> Any:
-        """Engine.IO's writer (and the websocket's own close) call this as `ws.send`."""
+        """Engine.IO's writer (and the websocket's own close) call this as `ws.send`:
+        what is pending or corked went first, so it goes out first."""
         self._busy = True
         try:
             if self._pending:
                 pending, self._pending = self._pending, b""
                 self._green_sendall(pending)
+            if self._corked:
+                corked, self._corked, self._corked_bytes = self._corked, [], 0
+                self._green_sendall(b"".join(corked))
             if message is FLUSH:
                 return None
             return self._send(message, **kwargs)
         finally:
             self._busy = False
 
-    def try_write(self, frame: bytes, engine_socket: Any) -> int | None:
-        """Write `frame` now without blocking: the bytes written at once, or None
-        when nothing was written and the frame must take the queue."""
+    def cork(self, frame: bytes, engine_socket: Any) -> bool | None:
+        """Keep `frame` for this turn's flush: True when the lane had nothing corked
+        yet (the caller registers it for the flush), None when the frame must take
+        the queue instead (the writer is sending, or has the rest of a frame)."""
         if self._busy or self._pending:
             return None
+        if self._corked_bytes + len(frame) > CORK_LIMIT_BYTES:
+            # Much for one turn (a client asking for history again and again): out
+            # now, so what the socket does not take is queued and counted
+            # (MAX_QUEUED_BYTES_PER_CONNECTION) instead of growing here.
+            self._engine_socket = engine_socket
+            self.flush()
+            if self._pending:
+                return None
+        self._corked.append(frame)
+        self._corked_bytes += len(frame)
+        self._engine_socket = engine_socket
+        return len(self._corked) == 1
+
+    @property
+    def blocked(self) -> bool:
+        """The writer has bytes to send first (the rest of a partial write)."""
+        return bool(self._pending)
+
+    def flush(self) -> int:
+        """Write what is corked without blocking; the rest goes to the writer. The
+        number of bytes that had to be left to the writer."""
+        if not self._corked or self._busy or self._pending:
+            return 0  # the writer takes the corked frames before its next packet
+        corked, self._corked, self._corked_bytes = self._corked, [], 0
+        data = corked[0] if len(corked) == 1 else b"".join(corked)
         try:
-            written = int(self._raw.send(frame))
+            written = int(self._raw.send(data))
         except BlockingIOError:
             written = 0
         except OSError:
-            return None  # the writer meets the same error and closes the connection
-        if written < len(frame):
-            self._pending = frame[written:]
-            engine_socket.queue.put(FLUSH)
-        return written
+            return 0  # the writer meets the same error and closes the connection
+        if written < len(data):
+            self._pending = data[written:]
+            self._engine_socket.queue.put(FLUSH)
+            return len(data) - written
+        return 0
 
 
 def _eventlet_lane(ws: Any) -> Lane | None:
@@ -147,9 +209,13 @@ class FramedBroadcast:
         self._lanes: dict[str, Lane] = {}
         self._last_packet: Any = None
         self._last_frame: bytes = b""
+        # Lanes with corked frames, written by the flusher when the loop goes idle.
+        self._corked: list[Lane] = []
+        self._wake = self._eio.create_queue()
         self.direct_writes = 0
-        self.partial_writes = 0  # direct writes whose rest went to the writer
+        self.partial_writes = 0  # flushes whose rest went to the writer
         self.queued_writes = 0
+        self.flushes = 0  # system calls that wrote corked frames
 
     def run_handler(self, handler: Any, ws: Any) -> Any:
         """Engine.IO's websocket handler, with this connection's lane registered."""
@@ -168,7 +234,26 @@ class FramedBroadcast:
             "direct_writes": self.direct_writes,
             "partial_writes": self.partial_writes,
             "queued_writes": self.queued_writes,
+            "coalesced_writes": self.flushes,
         }
+
+    def run_flusher(self) -> None:
+        """Writes every lane's corked frames once the loop has handled the input
+        that was ready (woken by the first frame corked in a turn)."""
+        while True:
+            self._wake.get()
+            try:
+                self.flush()
+            except Exception:
+                log.exception("writing corked frames failed")
+
+    def flush(self) -> None:
+        while self._corked:
+            lanes, self._corked = self._corked, []
+            for lane in lanes:
+                self.flushes += 1
+                if lane.flush():
+                    self.partial_writes += 1
 
     def send_eio_packet(self, eio_sid: str, pkt: Any) -> None:
         """Replaces `socketio.Server._send_eio_packet`: direct when it can be."""
@@ -186,12 +271,16 @@ class FramedBroadcast:
             if engine_socket_limits.past_ping_deadline(engine_socket):
                 engine_socket.send(pkt)  # the queued path closes it, from a task
                 return
-            frame = self._frame(pkt)
-            written = lane.try_write(frame, engine_socket)
-            if written is not None:
+            was_blocked = lane.blocked
+            first = lane.cork(self._frame(pkt), engine_socket)
+            if first is None and lane.blocked and not was_blocked:
+                self.partial_writes += 1  # corked frames written out over the limit
+            if first is not None:
                 self.direct_writes += 1
-                if written < len(frame):
-                    self.partial_writes += 1
+                if first:
+                    self._corked.append(lane)
+                    if len(self._corked) == 1:
+                        self._wake.put(True)
                 return
         self.queued_writes += 1
         self._eio.send_packet(eio_sid, pkt)
@@ -231,4 +320,5 @@ def install(sio: socketio.Server, async_mode: str) -> FramedBroadcast | None:
     eio._async = {**eio._async, "websocket": LanedWebSocketWSGI}
     sio._send_eio_packet = broadcast.send_eio_packet
     sio._send_packet = broadcast.send_packet
+    eio.start_background_task(broadcast.run_flusher)
     return broadcast

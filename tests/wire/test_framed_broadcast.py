@@ -21,7 +21,7 @@ import requests
 import websocket
 
 from support import ServerProcess, raw_socket
-from wire.framed_broadcast import FLUSH, Lane, websocket_frame
+from wire.framed_broadcast import CORK_LIMIT_BYTES, FLUSH, Lane, websocket_frame
 
 LENGTHS = [0, 1, 125, 126, 127, 65535, 65536, 70_000]
 
@@ -62,9 +62,11 @@ class FakeRawSocket:
     def __init__(self, room: int) -> None:
         self.room = room
         self.written = b""
+        self.sends = 0
         self.fail: OSError | None = None
 
     def send(self, data: bytes) -> int:
+        self.sends += 1
         if self.fail is not None:
             raise self.fail
         if self.room <= 0:
@@ -109,49 +111,88 @@ def make_lane(room: int) -> tuple[Lane, FakeRawSocket, FakeWebSocket, EngineSock
     return lane, raw, ws, EngineSocket()
 
 
-def test_a_whole_write_goes_straight_to_the_socket() -> None:
+def test_frames_of_one_turn_leave_in_one_write_in_order() -> None:
     lane, raw, _, engine = make_lane(room=1000)
-    frame = websocket_frame("4hello")
-    assert lane.try_write(frame, engine) == len(frame)
-    assert raw.written == frame
+    frames = [websocket_frame(f"4m{i}") for i in range(3)]
+    assert lane.cork(frames[0], engine) is True  # first of the turn: register
+    assert lane.cork(frames[1], engine) is False
+    assert lane.cork(frames[2], engine) is False
+    assert raw.written == b""  # nothing before the flush
+    raw.sends = 0
+    assert lane.flush() == 0
+    assert raw.written == b"".join(frames)
+    assert raw.sends == 1
     assert engine.queue.items == []
 
 
-def test_a_partial_write_hands_the_rest_to_the_writer_before_anything_else() -> None:
+def test_a_partial_flush_hands_the_rest_to_the_writer_before_anything_else() -> None:
     lane, raw, ws, engine = make_lane(room=5)
     first = websocket_frame("4" + "a" * 40)
-    assert lane.try_write(first, engine) == 5
+    assert lane.cork(first, engine) is True
+    assert lane.flush() == len(first) - 5
     assert engine.queue.items == [FLUSH]
-    # Until the writer has sent the rest, nothing else may be written directly.
-    assert lane.try_write(websocket_frame("4b"), engine) is None
+    # Until the writer has sent the rest, nothing else may be corked.
+    assert lane.cork(websocket_frame("4b"), engine) is None
     # The writer: the marker sends the rest, then the next queued packet follows.
     raw.room = 10_000
     ws.send(FLUSH.encode())
     ws.send("4b")
     assert raw.written == first + websocket_frame("4b")
-    assert lane.try_write(websocket_frame("4c"), engine) is not None
+    assert lane.cork(websocket_frame("4c"), engine) is True
+    lane.flush()
     assert raw.written.endswith(websocket_frame("4c"))
 
 
-def test_a_full_socket_takes_nothing_and_the_frame_is_kept_whole() -> None:
+def test_a_full_socket_takes_nothing_and_the_frames_are_kept_whole() -> None:
     lane, raw, ws, engine = make_lane(room=0)
-    frame = websocket_frame("4x")
-    assert lane.try_write(frame, engine) == 0
+    frames = websocket_frame("4x") + websocket_frame("4y")
+    lane.cork(websocket_frame("4x"), engine)
+    lane.cork(websocket_frame("4y"), engine)
+    assert lane.flush() == len(frames)
     assert engine.queue.items == [FLUSH]
     raw.room = 100
     ws.send(FLUSH.encode())
-    assert raw.written == frame
+    assert raw.written == frames
 
 
-def test_no_direct_write_while_the_writer_is_sending() -> None:
+def test_the_writer_sends_corked_frames_before_its_own_packet() -> None:
+    """A packet that took the queue (a ping) after frames were corked in the same
+    turn goes out after them, even when the writer runs before the flush."""
+    lane, raw, ws, engine = make_lane(room=1000)
+    lane.cork(websocket_frame("4first"), engine)
+    ws.send("2")
+    assert raw.written == websocket_frame("4first") + websocket_frame("2")
+    assert lane.flush() == 0  # nothing left for the flusher
+    assert raw.written == websocket_frame("4first") + websocket_frame("2")
+
+
+def test_much_in_one_turn_is_written_at_once_and_the_rest_queued() -> None:
+    """A client asking for big replies again and again within one turn: corking
+    stops at CORK_LIMIT_BYTES, what the socket does not take goes to the writer,
+    and further frames take the queue (where the queued-bytes cap counts them)."""
+    lane, raw, _, engine = make_lane(room=CORK_LIMIT_BYTES)
+    big = websocket_frame("4" + "h" * 40_000)
+    assert lane.cork(big, engine) is True
+    # Over the limit: the first is written out now (whole), the second corked.
+    assert lane.cork(big, engine) is True
+    assert raw.written == big
+    assert engine.queue.items == []
+    # Over again: the socket takes only part of the second; the rest goes to the
+    # writer, and this third frame takes the queue.
+    assert lane.cork(big, engine) is None
+    assert lane.blocked and engine.queue.items == [FLUSH]
+    assert raw.written == big + big[: CORK_LIMIT_BYTES - len(big)]
+
+
+def test_no_cork_while_the_writer_is_sending() -> None:
     raw = FakeRawSocket(1000)
-    seen: list[int | None] = []
+    seen: list[bool | None] = []
     engine = EngineSocket()
 
     class ReentrantWebSocket(FakeWebSocket):
         def send(self, message: str, **kwargs: Any) -> None:
             # A green thread switch inside the writer's send: the broadcaster runs.
-            seen.append(lane.try_write(websocket_frame("4direct"), engine))
+            seen.append(lane.cork(websocket_frame("4direct"), engine))
             super().send(message)
 
     ws = ReentrantWebSocket(raw)
@@ -161,10 +202,11 @@ def test_no_direct_write_while_the_writer_is_sending() -> None:
     assert raw.written == websocket_frame("4queued")
 
 
-def test_a_broken_socket_falls_back_to_the_queue() -> None:
+def test_a_broken_socket_leaves_it_to_the_writer() -> None:
     lane, raw, _, engine = make_lane(room=1000)
     raw.fail = ConnectionResetError()
-    assert lane.try_write(websocket_frame("4x"), engine) is None
+    lane.cork(websocket_frame("4x"), engine)
+    assert lane.flush() == 0
     assert engine.queue.items == []
 
 
