@@ -58,8 +58,9 @@ BENCH_ENV = {
     "CONNECTION_FLOOD_PER_MINUTE": "10000000",
 }
 
-# Messages/s per sender; x 20 senders x 10 members = deliveries/s (50 -> 10k).
-RAMP = [50, 100, 200, 400, 500, 600, 700, 850, 1000, 1250, 1500, 2000, 3000, 4500]
+# Messages/s per sender; x 20 senders x 10 members = deliveries/s (50 -> 10k); finer
+# steps between 40k and 80k, where Redis mode and two nodes on one core top out.
+RAMP = [50, 100, 200, 250, 300, 350, 400, 500, 600, 700, 850, 1000, 1250, 1500, 2000, 3000]
 # The fixed rate at which CPU per delivery is measured: 20 senders x 100/s x 10.
 FIXED_RATE = 100
 # Our clients announce `messages` batches, as the React client does; the Node peer
@@ -463,7 +464,8 @@ def recent_runs(count: int = 2) -> list[tuple[str, dict[tuple[str, str], Any]]]:
         runs.setdefault(run_id, {})[(record["server"], record["scenario"])] = record
     # A run of compare.sh covers several servers; single bench.py runs do not count.
     full = [(run_id, run) for run_id, run in runs.items() if len(run) >= 4]
-    return sorted(full)[-count:]
+    full.sort(key=lambda item: min(record["date"] for record in item[1].values()))
+    return full[-count:]
 
 
 def latest_client_record() -> dict[str, Any] | None:
