@@ -2,7 +2,7 @@
 # The side-by-side comparison, as one run (one run id): for each server, scenarios
 # A, B and C; for ours also A on the plain path (no batches), A with Redis (one node)
 # and D (two nodes on Redis); for Node also A with @socket.io/redis-adapter. Then
-# bench/RESULTS.md from this run and the one before it. Takes ~25 minutes.
+# bench/RESULTS.md from this run and the one before it. Takes ~10 minutes.
 # Needs: ./run_tests.sh (or ./run_server.sh) run once for .venv, Node 20+, and
 # redis-server. Usage: bench/compare.sh [servers...]   (default: eventlet gevent node;
 # threading can be added, but its scenario B alone takes 5 minutes)
