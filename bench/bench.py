@@ -60,7 +60,24 @@ BENCH_ENV = {
 
 # Messages/s per sender; x 20 senders x 10 members = deliveries/s (50 -> 10k); finer
 # steps between 40k and 80k, where Redis mode and two nodes on one core top out.
-RAMP = [50, 100, 200, 250, 300, 350, 400, 500, 600, 700, 850, 1000, 1250, 1500, 2000, 3000]
+RAMP = [
+    50,
+    100,
+    200,
+    250,
+    300,
+    350,
+    400,
+    500,
+    600,
+    700,
+    850,
+    1000,
+    1250,
+    1500,
+    2000,
+    3000,
+]
 # The fixed rate at which CPU per delivery is measured: 20 senders x 100/s x 10.
 FIXED_RATE = 100
 # Our clients announce `messages` batches, as the React client does; the Node peer
