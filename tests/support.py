@@ -207,6 +207,11 @@ class RecordingClient:
         with self._changed:
             return [data for name, data in self.events if name == event]
 
+    def history(self) -> list[tuple[str, Any]]:
+        """Every event received so far, in order: (name, payload)."""
+        with self._changed:
+            return list(self.events)
+
     def wait_for(
         self,
         event: str,
@@ -362,6 +367,11 @@ class RawClient:
         with self._changed:
             return [data for name, data in self.events if name == event]
 
+    def history(self) -> list[tuple[str, Any]]:
+        """Every event received so far, in order: (name, payload)."""
+        with self._changed:
+            return list(self.events)
+
     def wait_for(
         self, event: str, match: Callable[[Any], bool] = lambda _: True, timeout=10.0
     ) -> Any:
@@ -449,3 +459,30 @@ def receive_event(connection: websocket.WebSocket, name: str) -> Any:
             connection.send("3")
         elif frame.startswith(f'42["{name}"'):
             return json.loads(frame[2:])[1]
+
+
+FAKE_VERSION_SITECUSTOMIZE = '''
+"""Test only: make {package} report a version the wire patches do not know."""
+import importlib.metadata as metadata
+
+_real = metadata.version
+
+
+def version(name):
+    if name.lower() == "{package}":
+        return "{version}"
+    return _real(name)
+
+
+metadata.version = version
+'''
+
+
+def fake_library_version(directory: Path, package: str, version: str) -> str:
+    """A PYTHONPATH under which a server process sees `package` at `version`
+    (a sitecustomize that wraps importlib.metadata.version)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "sitecustomize.py").write_text(
+        FAKE_VERSION_SITECUSTOMIZE.format(package=package, version=version)
+    )
+    return str(directory)

@@ -23,7 +23,7 @@ from typing import Any
 import socketio
 
 from chat.batches import Message, MessageBatches
-from state.redis_store import decode_message
+from state.base import decode_message
 
 
 def channel(room: str) -> str:
@@ -49,10 +49,9 @@ class Broadcaster:
         self, sio: socketio.Server, clustered: bool, relay: Any = None
     ) -> None:
         self._sio = sio
-        # With several nodes a room's members may be on any of them; with the relay
-        # each node delivers messages to its own members only.
-        self._members_elsewhere = clustered and relay is None
-        self._messages_local = not self._members_elsewhere
+        # One process, or several with the relay: each node delivers messages to its
+        # own members only. Several without it: a room's members may be anywhere.
+        self._messages_local = not clustered or relay is not None
         self.batches = MessageBatches(self._send_batch, sio.eio.create_queue)
         if relay is not None:
             relay.on_relayed = self.relayed
@@ -74,22 +73,31 @@ class Broadcaster:
 
     def message(self, room: str, message: Message) -> None:
         """A new chat message: at once to plain members, in the next batch to others."""
-        if self._may_have_members(channel(room)):
+        self._deliver(
+            room,
+            message,
+            self._may_have_members(channel(room)),
+            self._may_have_members(batch_channel(room)),
+        )
+
+    def relayed(self, room: str, body: bytes) -> None:
+        """A message another node stored (the relay): to this node's members, and
+        decoded only when it has some."""
+        plain = self._may_have_members(channel(room))
+        batched = self._may_have_members(batch_channel(room))
+        if plain or batched:
+            self._deliver(room, decode_message(body), plain, batched)
+
+    def _deliver(self, room: str, message: Message, plain: bool, batched: bool) -> None:
+        if plain:
             self._sio.emit(
                 "message",
                 message,
                 to=channel(room),
                 ignore_queue=self._messages_local,
             )
-        if self._may_have_members(batch_channel(room)):
+        if batched:
             self.batches.add(room, message)
-
-    def relayed(self, room: str, body: bytes) -> None:
-        """A message another node stored (the relay): to this node's members."""
-        if self._may_have_members(channel(room)) or self._may_have_members(
-            batch_channel(room)
-        ):
-            self.message(room, decode_message(body))
 
     def to_room(
         self, event: str, payload: Any, room: str, skip_sid: str | None = None
@@ -121,8 +129,9 @@ class Broadcaster:
 
     def _may_have_members(self, socket_room: str) -> bool:
         """False only when nobody anywhere can be in `socket_room`: saves encoding
-        a message for nobody. With several nodes, members may be elsewhere."""
-        if self._members_elsewhere:
+        a message for nobody. With several nodes and no relay, members may be
+        elsewhere."""
+        if not self._messages_local:
             return True
         return bool(self._sio.manager.rooms.get("/", {}).get(socket_room))
 

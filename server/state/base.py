@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+import orjson
+
 if TYPE_CHECKING:
     from state.changes import Change
 
@@ -313,3 +315,14 @@ class RoomStore(Protocol):
         `members` (memberships of this node's connections) and `connections`
         (this node's connections in at least one room)."""
         ...
+
+
+def decode_message(raw: bytes) -> Message:
+    """A message or event from its stored JSON (the Redis store's scripts, and the
+    relay that carries what they stored; Lua's cjson may write whole numbers as
+    floats)."""
+    message: Message = orjson.loads(raw)
+    for key in ("seq", "timestamp", "edited_at", "count"):
+        if key in message:
+            message[key] = int(message[key])
+    return message

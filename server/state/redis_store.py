@@ -49,6 +49,7 @@ from state.base import (
     Renamed,
     Snapshot,
     StoreUnavailable,
+    decode_message,
     holder_of,
     name_candidates,
     new_message,
@@ -108,9 +109,9 @@ class RedisRoomStore:
         self._first_free = self._redis.register_script(scripts.FIRST_FREE)
         self._member = self._redis.register_script(scripts.MEMBER)
         self._message = self._redis.register_script(scripts.MESSAGE)
+        self._change = self._redis.register_script(scripts.CHANGE)
         # Messages and changes, the busy path: many handlers' calls per round trip.
         self._busy_scripts = ScriptPipeline(space)
-        self._change = self._redis.register_script(scripts.CHANGE)
         self._lock = threading.Lock()
         # local[sid][room] = Member, for connections of this node
         self._local: dict[str, dict[str, Member]] = {}
@@ -480,13 +481,3 @@ def member_entry(room: str, sid: str) -> str:
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
-
-
-def decode_message(raw: bytes) -> Message:
-    """A message or event as a script stored it (Lua's cjson may write whole
-    numbers as floats)."""
-    message: Message = orjson.loads(raw)
-    for key in ("seq", "timestamp", "edited_at", "count"):
-        if key in message:
-            message[key] = int(message[key])
-    return message

@@ -103,9 +103,7 @@ class ScriptPipeline:
             if isinstance(reply, redis.exceptions.NoScriptError)
         ]
         if forgotten:
-            for script in {
-                id(calls[i].script): calls[i].script for i in forgotten
-            }.values():
+            for script in {calls[i].script for i in forgotten}:
                 script.sha = self._space.client.script_load(script.script)
             again = self._pipeline([calls[i] for i in forgotten])
             for index, reply in zip(forgotten, again, strict=True):

@@ -146,17 +146,16 @@ class Lane:
         the queue instead (the writer is sending, or has the rest of a frame)."""
         if self._busy or self._pending:
             return None
+        self._engine_socket = engine_socket
         if self._corked_bytes + len(frame) > CORK_LIMIT_BYTES:
             # Much for one turn (a client asking for history again and again): out
             # now, so what the socket does not take is queued and counted
             # (MAX_QUEUED_BYTES_PER_CONNECTION) instead of growing here.
-            self._engine_socket = engine_socket
             self.flush()
             if self._pending:
                 return None
         self._corked.append(frame)
         self._corked_bytes += len(frame)
-        self._engine_socket = engine_socket
         return len(self._corked) == 1
 
     @property
@@ -215,7 +214,6 @@ class FramedBroadcast:
         self.direct_writes = 0
         self.partial_writes = 0  # flushes whose rest went to the writer
         self.queued_writes = 0
-        self.flushes = 0  # system calls that wrote corked frames
 
     def run_handler(self, handler: Any, ws: Any) -> Any:
         """Engine.IO's websocket handler, with this connection's lane registered."""
@@ -234,7 +232,6 @@ class FramedBroadcast:
             "direct_writes": self.direct_writes,
             "partial_writes": self.partial_writes,
             "queued_writes": self.queued_writes,
-            "coalesced_writes": self.flushes,
         }
 
     def run_flusher(self) -> None:
@@ -251,7 +248,6 @@ class FramedBroadcast:
         while self._corked:
             lanes, self._corked = self._corked, []
             for lane in lanes:
-                self.flushes += 1
                 if lane.flush():
                     self.partial_writes += 1
 

@@ -149,11 +149,12 @@ def _serve_gevent(app: Flask, config: Config) -> None:
         life, and gevent's default (8 KiB) was the largest part of an idle
         connection's memory."""
 
+        rfile: Any
+
         def __init__(self, sock: Any, address: Any, server: Any) -> None:
             super().__init__(sock, address, server)
-            default_reader: Any = getattr(self, "rfile")  # noqa: B009 (typed Any)
-            small_reader = sock.makefile("rb", HTTP_BUFFER_BYTES)
-            setattr(self, "rfile", small_reader)  # noqa: B010
+            default_reader = self.rfile
+            self.rfile = sock.makefile("rb", HTTP_BUFFER_BYTES)
             default_reader.close()  # the socket's count of open files, not the socket
 
         def read_requestline(self) -> Any:

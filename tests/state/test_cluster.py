@@ -21,6 +21,7 @@ from support import (
     SERVER_DIR,
     RecordingClient,
     ServerProcess,
+    fake_library_version,
     new_identity,
     receive_event,
     websocket_from,
@@ -136,9 +137,7 @@ def texts_before(client: RecordingClient, event: str) -> tuple[list[str], list[s
     before: list[str] = []
     after: list[str] = []
     seen = False
-    with client._changed:
-        events = list(client.events)
-    for name, data in events:
+    for name, data in client.history():
         if name == event:
             seen = True
         elif name in ("message", "messages"):
@@ -235,11 +234,9 @@ def test_with_the_stock_message_queue_messages_still_cross_nodes(
 ) -> None:
     """When python-socketio is not the version the relay was written for, the
     stock queue carries messages and batches between nodes instead."""
-    fake = tmp_path / "fake-metadata"
-    fake.mkdir()
-    (fake / "sitecustomize.py").write_text(FAKE_SOCKETIO_VERSION)
-    node_a = start_node("gevent", PYTHONPATH=str(fake))
-    node_b = start_node("gevent", PYTHONPATH=str(fake))
+    fake = fake_library_version(tmp_path / "fake", "python-socketio", "5.99.0")
+    node_a = start_node("gevent", PYTHONPATH=fake)
+    node_b = start_node("gevent", PYTHONPATH=fake)
     node_a.wait_for_log("running the stock library path for")
     sender = connect(node_a, clients)
     plain = connect(node_b, clients)
@@ -253,23 +250,6 @@ def test_with_the_stock_message_queue_messages_still_cross_nodes(
     for client in (plain, batched):
         client.wait_for("typing", lambda d: d["username"] == "sam")
         assert texts_before(client, "typing") == (texts, [])
-
-
-FAKE_SOCKETIO_VERSION = '''
-"""Test only: make python-socketio report a version the relay does not know."""
-import importlib.metadata as metadata
-
-_real = metadata.version
-
-
-def version(name):
-    if name.lower() == "python-socketio":
-        return "5.99.0"
-    return _real(name)
-
-
-metadata.version = version
-'''
 
 
 def test_history_epoch_and_seq_survive_restarting_every_node(

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from support import RecordingClient, StartServer
+from support import RecordingClient, StartServer, fake_library_version
 from wire import versions
 
 
@@ -70,32 +70,13 @@ def test_a_different_version_skips_exactly_the_patches_that_touch_it(
     assert versions.patches_to_skip("eventlet") == {}
 
 
-SITECUSTOMIZE = '''
-"""Test only: make python-engineio report a version the wire patches do not know."""
-import importlib.metadata as metadata
-
-_real = metadata.version
-
-
-def version(name):
-    if name.lower() == "python-engineio":
-        return "4.99.0"
-    return _real(name)
-
-
-metadata.version = version
-'''
-
-
 @pytest.mark.integration
 @pytest.mark.parametrize("async_mode", ["eventlet", "gevent"])
 def test_with_an_unknown_library_version_the_server_warns_and_chats_on_the_stock_path(
     start_server: StartServer, tmp_path: Path, async_mode: str
 ) -> None:
-    fake = tmp_path / "fake-metadata"
-    fake.mkdir()
-    (fake / "sitecustomize.py").write_text(SITECUSTOMIZE)
-    server = start_server(async_mode, PYTHONPATH=str(fake))
+    fake = fake_library_version(tmp_path / "fake", "python-engineio", "4.99.0")
+    server = start_server(async_mode, PYTHONPATH=fake)
     server.wait_for_log("running the stock library path for")
     log = server.log()
     assert "python-engineio installed 4.99.0, written for 4.15.1" in log
