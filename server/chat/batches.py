@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 log = logging.getLogger("chat.batches")
@@ -80,12 +81,14 @@ class MessageBatches:
     def counts(self) -> dict[str, int]:
         return {"batches": self.batches_sent, "messages": self.messages_sent}
 
-    def run(self) -> None:
-        """The flusher: wakes when a room gets its first pending message."""
+    def run(self, sending: Callable[[], AbstractContextManager[object]]) -> None:
+        """The flusher: wakes when a room gets its first pending message, and sends
+        every pending batch within `sending()` (how the wire writes at a turn's end)."""
         while True:
             self._wake.get()
             try:
-                self.flush_all()
+                with sending():
+                    self.flush_all()
             except Exception:
                 log.exception("sending message batches failed")
 
