@@ -102,12 +102,7 @@ def create_app(config: Config | None = None) -> Flask:
     )
     HandshakeAdmission(guards.admission, guards.trusted_proxies).install(sio)
     # The handlers, and how their events reach people.
-    broadcast = Broadcaster(
-        sio,
-        clustered=shared.clustered,
-        relay=shared.relay,
-        end_of_turn_writes=wired.end_of_turn_writes,
-    )
+    broadcast = Broadcaster(sio, clustered=shared.clustered, relay=shared.relay)
     chat_metrics = metrics.ChatMetrics()
     moderation = Moderation(
         shared.policies,

@@ -25,7 +25,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from typing import Any
 
 log = logging.getLogger("chat.batches")
@@ -81,14 +80,12 @@ class MessageBatches:
     def counts(self) -> dict[str, int]:
         return {"batches": self.batches_sent, "messages": self.messages_sent}
 
-    def run(self, sending: Callable[[], AbstractContextManager[object]]) -> None:
-        """The flusher: wakes when a room gets its first pending message, and sends
-        every pending batch within `sending()` (how the wire writes at a turn's end)."""
+    def run(self) -> None:
+        """The flusher: wakes when a room gets its first pending message."""
         while True:
             self._wake.get()
             try:
-                with sending():
-                    self.flush_all()
+                self.flush_all()
             except Exception:
                 log.exception("sending message batches failed")
 

@@ -18,8 +18,6 @@ batches go through the queue like every other room event.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import socketio
@@ -48,16 +46,9 @@ class Broadcaster:
     """Sends the chat's events through one Socket.IO server."""
 
     def __init__(
-        self,
-        sio: socketio.Server,
-        clustered: bool,
-        relay: Any = None,
-        end_of_turn_writes: Callable[[], AbstractContextManager[object]] = nullcontext,
+        self, sio: socketio.Server, clustered: bool, relay: Any = None
     ) -> None:
         self._sio = sio
-        # How the batch flusher's sends are written (wire/framed_broadcast.py: at
-        # once rather than corked, since the flusher runs at the end of a turn).
-        self._end_of_turn_writes = end_of_turn_writes
         # One process, or several with the relay: each node delivers messages to its
         # own members only. Several without it: a room's members may be anywhere.
         self._messages_local = not clustered or relay is not None
@@ -126,7 +117,7 @@ class Broadcaster:
 
     def run_batches(self) -> None:
         """The batch flusher's loop; the factory starts it as a background task."""
-        self.batches.run(self._end_of_turn_writes)
+        self.batches.run()
 
     def flush_all(self) -> None:
         self.batches.flush_all()

@@ -13,7 +13,6 @@ package imports nothing at load time: `install` imports its modules when called.
 from __future__ import annotations
 
 import logging
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -34,13 +33,6 @@ class Installed:
     skipped: dict[str, dict[str, str]] = field(default_factory=dict)
     counters: WireCounters | None = None
     framed: FramedBroadcast | None = None
-
-    def end_of_turn_writes(self) -> AbstractContextManager[object]:
-        """Around sends made once the loop's turn is over (the batch flusher): the
-        direct-write path writes them at once instead of corking them."""
-        if self.framed is None:
-            return nullcontext()
-        return self.framed.writing_through()
 
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}

@@ -15,10 +15,6 @@ into each recipient's socket when nothing is waiting before it:
   the system calls, a third of the server's time, are shared among them. A
   connection's corked bytes are capped (CORK_LIMIT_BYTES): past it they are
   written out at once.
-- The batch flusher runs once a turn is over, so what it sends is written at once
-  (`writing_through`), together with anything corked for that connection before
-  it: corking it too only added a step (batched clients, scenario A at 96k
-  deliveries/s: the flushers' share of the server's samples 40 % -> 29 %).
 - Order per connection is kept: a frame is corked only when the connection's
   queue is empty and its writer is not in the middle of a send; otherwise the
   packet goes the normal way, behind what is already queued, and the writer sends
@@ -52,8 +48,6 @@ from __future__ import annotations
 
 import logging
 import struct
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import engineio
@@ -175,21 +169,7 @@ class Lane:
         if not self._corked or self._busy or self._pending:
             return 0  # the writer takes the corked frames before its next packet
         corked, self._corked, self._corked_bytes = self._corked, [], 0
-        return self._write(corked[0] if len(corked) == 1 else b"".join(corked))
-
-    def write_now(self, frame: bytes, engine_socket: Any) -> int | None:
-        """Write `frame` at once, after whatever is corked: the number of bytes left
-        to the writer, or None when the frame must take the queue instead (as for
-        `cork`)."""
-        if self._busy or self._pending:
-            return None
-        self._engine_socket = engine_socket
-        if self._corked:
-            self._corked.append(frame)
-            return self.flush()
-        return self._write(frame)
-
-    def _write(self, data: bytes) -> int:
+        data = corked[0] if len(corked) == 1 else b"".join(corked)
         try:
             written = int(self._raw.send(data))
         except BlockingIOError:
@@ -231,7 +211,6 @@ class FramedBroadcast:
         # Lanes with corked frames, written by the flusher when the loop goes idle.
         self._corked: list[Lane] = []
         self._wake = self._eio.create_queue()
-        self._writing_through = False
         self.direct_writes = 0
         self.partial_writes = 0  # flushes whose rest went to the writer
         self.queued_writes = 0
@@ -265,17 +244,6 @@ class FramedBroadcast:
             except Exception:
                 log.exception("writing corked frames failed")
 
-    @contextmanager
-    def writing_through(self) -> Iterator[None]:
-        """Write each frame at once instead of corking it, for a sender that runs
-        when the loop's turn is over (the batch flusher): nothing more is coming
-        for those connections in this turn, so corking would only add a step."""
-        self._writing_through = True
-        try:
-            yield
-        finally:
-            self._writing_through = False
-
     def flush(self) -> None:
         while self._corked:
             lanes, self._corked = self._corked, []
@@ -299,38 +267,19 @@ class FramedBroadcast:
             if engine_socket_limits.past_ping_deadline(engine_socket):
                 engine_socket.send(pkt)  # the queued path closes it, from a task
                 return
-            frame = self._frame(pkt)
-            if self._writing_through:
-                written = self._write_now(lane, frame, engine_socket)
-            else:
-                written = self._cork(lane, frame, engine_socket)
-            if written:
+            was_blocked = lane.blocked
+            first = lane.cork(self._frame(pkt), engine_socket)
+            if first is None and lane.blocked and not was_blocked:
+                self.partial_writes += 1  # corked frames written out over the limit
+            if first is not None:
+                self.direct_writes += 1
+                if first:
+                    self._corked.append(lane)
+                    if len(self._corked) == 1:
+                        self._wake.put(True)
                 return
         self.queued_writes += 1
         self._eio.send_packet(eio_sid, pkt)
-
-    def _write_now(self, lane: Lane, frame: bytes, engine_socket: Any) -> bool:
-        left = lane.write_now(frame, engine_socket)
-        if left is None:
-            return False
-        self.direct_writes += 1
-        if left:
-            self.partial_writes += 1
-        return True
-
-    def _cork(self, lane: Lane, frame: bytes, engine_socket: Any) -> bool:
-        was_blocked = lane.blocked
-        first = lane.cork(frame, engine_socket)
-        if first is None:
-            if lane.blocked and not was_blocked:
-                self.partial_writes += 1  # corked frames written out over the limit
-            return False
-        self.direct_writes += 1
-        if first:
-            self._corked.append(lane)
-            if len(self._corked) == 1:
-                self._wake.put(True)
-        return True
 
     def send_packet(self, eio_sid: str, pkt: Any) -> None:
         """Replaces `socketio.Server._send_packet` (acks, connects, errors): the same

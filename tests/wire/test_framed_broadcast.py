@@ -210,33 +210,6 @@ def test_a_broken_socket_leaves_it_to_the_writer() -> None:
     assert engine.queue.items == []
 
 
-def test_a_write_now_goes_out_at_once_after_what_was_corked() -> None:
-    """The batch flusher writes at the end of a turn: its frame leaves in the same
-    system call as the frames corked before it (an ack), after them."""
-    lane, raw, _, engine = make_lane(room=1000)
-    assert lane.write_now(websocket_frame("4batch1"), engine) == 0
-    assert raw.written == websocket_frame("4batch1") and raw.sends == 1
-    lane.cork(websocket_frame("4ack"), engine)
-    assert lane.write_now(websocket_frame("4batch2"), engine) == 0
-    assert raw.sends == 2
-    assert raw.written == b"".join(
-        websocket_frame(text) for text in ("4batch1", "4ack", "4batch2")
-    )
-    assert lane.flush() == 0 and raw.sends == 2  # nothing left for the flusher
-
-
-def test_a_partial_write_now_hands_the_rest_to_the_writer() -> None:
-    lane, raw, ws, engine = make_lane(room=4)
-    frame = websocket_frame("4" + "b" * 30)
-    assert lane.write_now(frame, engine) == len(frame) - 4
-    assert engine.queue.items == [FLUSH]
-    # Until the writer has sent the rest, frames take the queue.
-    assert lane.write_now(websocket_frame("4next"), engine) is None
-    raw.room = 1000
-    ws.send(FLUSH.encode())
-    assert raw.written == frame
-
-
 # -- Real servers ---------------------------------------------------------------
 
 
