@@ -174,7 +174,11 @@ def redis_url(port: int) -> dict[str, str]:
     return {"REDIS_URL": f"redis://127.0.0.1:{port}/0"}
 
 
-def start_server(kind: str, extra_env: dict[str, str] | None = None) -> tuple[Any, int]:
+def start_server(
+    kind: str, extra_env: dict[str, str] | None = None, repo: Path = REPO
+) -> tuple[Any, int]:
+    """`kind`'s server pinned to its core; ours from `repo`'s server/ (another
+    checkout runs with this one's .venv, so both sides have the same libraries)."""
     port = free_port()
     env = {**os.environ, "PORT": str(port), "HOST": "127.0.0.1", **BENCH_ENV}
     env.update(extra_env or {})
@@ -184,7 +188,7 @@ def start_server(kind: str, extra_env: dict[str, str] | None = None) -> tuple[An
     else:
         env["ASYNC_MODE"] = kind
         command = [str(PYTHON), "app.py"]
-        cwd = REPO / "server"
+        cwd = repo / "server"
     process = subprocess.Popen(
         pinned(SERVER_CORE, command),
         cwd=cwd,
@@ -280,18 +284,21 @@ def cpu_at_fixed_rate(
 
 
 @contextmanager
-def server_for(variant: Variant) -> Iterator[tuple[Any, int, int | None]]:
+def server_for(
+    variant: Variant, repo: Path = REPO, extra_env: dict[str, str] | None = None
+) -> Iterator[tuple[Any, int, int | None]]:
     """The variant's server, with its private Redis if it has one: (process, port,
     Redis pid). Redis runs on the generator's core so the server's is its own."""
     if not variant.redis:
-        process, port = start_server(variant.mode)
+        process, port = start_server(variant.mode, extra_env, repo)
         try:
             yield process, port, None
         finally:
             stop(process)
         return
     with private_redis(GENERATOR_CORE) as (redis_port, redis_pid):
-        process, port = start_server(variant.mode, redis_url(redis_port))
+        env = {**redis_url(redis_port), **(extra_env or {})}
+        process, port = start_server(variant.mode, env, repo)
         try:
             yield process, port, redis_pid
         finally:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 import requests
@@ -17,15 +20,28 @@ pytestmark = pytest.mark.integration
 BENCH = REPO_ROOT / "bench"
 
 
-@pytest.mark.parametrize("batches", [False, True])
-def test_generator_delivers_every_message_once_in_order(
-    tmp_path: Path, batches: bool
-) -> None:
+def require_generator() -> None:
     if not (BENCH / "node_modules" / "ws").is_dir():
         message = "bench/node_modules is missing (cd bench && npm ci)"
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
+
+
+def load_ab() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_ab", BENCH / "ab.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("batches", [False, True])
+def test_generator_delivers_every_message_once_in_order(
+    tmp_path: Path, batches: bool
+) -> None:
+    require_generator()
     server = ServerProcess("eventlet", tmp_path).start()
     try:
         spec = {
@@ -55,3 +71,45 @@ def test_generator_delivers_every_message_once_in_order(
     assert step["sent"] > 0
     assert step["received"] == step["expected"] == step["sent"] * 6
     assert step["lost"] == 0 and step["duplicates"] == 0 and step["outOfOrder"] == 0
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "verdict"),
+    [
+        ([5.0, 5.2], [4.1, 4.9], "B costs less than A in every round"),
+        ([5.0, 5.2], [5.3, 6.0], "B costs more than A in every round"),
+        ([5.0, 5.4], [5.3, 6.0], "the ranges overlap: no difference shown"),
+    ],
+)
+def test_ab_calls_a_difference_only_when_the_ranges_do_not_overlap(
+    a: list[float], b: list[float], verdict: str
+) -> None:
+    ab = load_ab()
+    side_a = ab.Side("A", REPO_ROOT, {}, a)
+    side_b = ab.Side("B", REPO_ROOT, {}, b)
+    assert ab.verdict(side_a, side_b) == verdict
+    assert f"B / A medians: {side_b.median / side_a.median:.3f}; {verdict}" in (
+        ab.report(side_a, side_b)
+    )
+
+
+def test_ab_interleaves_rounds_of_two_settings() -> None:
+    require_generator()
+    done = subprocess.run(
+        [sys.executable, "bench/ab.py", "--rounds", "2", "--seconds", "1"]
+        + ["--rate", "20", "--b-env", "DIRECT_WRITES=false"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    rounds = [line for line in done.stdout.splitlines() if line.startswith("round")]
+    sides = [line.split(":")[0] for line in rounds]
+    assert sides == [
+        f"round 1 A {REPO_ROOT}",
+        f"round 1 B {REPO_ROOT} DIRECT_WRITES=false",
+        f"round 2 B {REPO_ROOT} DIRECT_WRITES=false",
+        f"round 2 A {REPO_ROOT}",
+    ]
+    assert "B / A medians:" in done.stdout
