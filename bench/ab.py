@@ -45,17 +45,20 @@ class Side:
 def measure(side: Side, variant: bench.Variant, rate: int, seconds: int) -> float:
     """CPU µs per delivery of one fresh server, after a short warm-up step."""
     with bench.server_for(variant, side.repo, side.env) as (process, port, redis):
-        spec = bench.ramp_spec(variant, [f"ws://127.0.0.1:{port}"], process.pid, False)
-        spec.pop("stopWhen")
-        spec["redisPid"] = redis
-        spec["steps"] = [
-            {"rate": bench.FIXED_RATE, "seconds": 2},
-            {"rate": rate, "seconds": seconds},
-        ]
-        step = bench.loadgen(spec)["steps"][-1]
-    if step["lost"]:
-        raise SystemExit(f"{side.label}: {step['lost']} deliveries lost at this rate")
-    return float(step["serverCpuMicrosPerDelivery"])
+        figures = bench.cpu_at_fixed_rate(
+            variant,
+            [f"ws://127.0.0.1:{port}"],
+            process.pid,
+            False,
+            redis,
+            rate=rate,
+            seconds=seconds,
+            warm_up=True,
+        )
+    if figures["fixed_rate_lost"]:
+        lost = figures["fixed_rate_lost"]
+        raise SystemExit(f"{side.label}: {lost} deliveries lost at this rate")
+    return float(figures["cpu_us_per_delivery"])
 
 
 def verdict(a: Side, b: Side) -> str:

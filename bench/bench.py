@@ -258,17 +258,24 @@ def cpu_at_fixed_rate(
     quick: bool,
     redis_pid: int | None,
     all_pids: list[int] | None = None,
+    *,
+    rate: int = FIXED_RATE,
+    seconds: int | None = None,
+    warm_up: bool = False,
 ) -> dict[str, Any]:
-    """Server CPU per delivery at 20,000 deliveries/s (20 senders x 100/s x 10),
-    of every node in `all_pids` when given."""
+    """Server CPU per delivery at 20,000 deliveries/s (20 senders x 100/s x 10), or
+    at `rate` messages/s per sender, of every node in `all_pids` when given;
+    `warm_up`: after 2 s at the default rate, for a server fresh from start-up."""
     spec = ramp_spec(variant, urls, pid, quick)
-    spec["steps"] = [{"rate": FIXED_RATE, "seconds": 2 if quick else 5}]
+    measured = {"rate": rate, "seconds": seconds or (2 if quick else 5)}
+    warm = [{"rate": FIXED_RATE, "seconds": 2}] if warm_up else []
+    spec["steps"] = [*warm, measured]
     spec["redisPid"] = redis_pid
     if all_pids:
         spec["serverPids"] = all_pids
     spec.pop("stopWhen")
     result = loadgen(spec)
-    step = result["steps"][0]
+    step = result["steps"][-1]
     redis_cpu = step.get("redisCpuSeconds")
     return {
         "fixed_rate_deliveries_per_second": step["deliveriesPerSecond"],

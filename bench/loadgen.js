@@ -26,6 +26,11 @@ const BUCKETS = 20000; // up to 2 s
 // The cores this process (and the workers it forks) may run on: respects taskset.
 const GENERATOR_CORES = availableParallelism();
 
+// Adds each worker's counts by key (room, error code) into `total`.
+function addCounts(total, counts) {
+  for (const [key, count] of Object.entries(counts)) total[key] = (total[key] ?? 0) + count;
+}
+
 function serverUsage(pids) {
   if (Array.isArray(pids)) {
     const usages = pids.map(serverUsage);
@@ -245,7 +250,8 @@ async function runParent() {
     const url = spec.urls[index % spec.urls.length];
     assignments[index % workers].push({ index, url, room, sender });
   }
-  const before = serverUsage(spec.serverPids ?? spec.serverPid);
+  const serverPids = spec.serverPids ?? spec.serverPid;
+  const before = serverUsage(serverPids);
   const children = assignments.map((mine) => {
     const child = fork(new URL(import.meta.url).pathname, ["worker"]);
     child.send({ type: "assign", mine, batches: spec.batches === true });
@@ -265,7 +271,7 @@ async function runParent() {
   const ready = await Promise.all(children.map((child) => next(child, "ready")));
   const connectSeconds = (now() - started) / 1000;
   await sleep(500);
-  const afterConnect = serverUsage(spec.serverPids ?? spec.serverPid);
+  const afterConnect = serverUsage(serverPids);
   const result = {
     clients: spec.clients,
     connectSeconds,
@@ -280,7 +286,7 @@ async function runParent() {
   let retried = false;
   for (let index = 0; index < steps.length; index++) {
     const step = steps[index];
-    const cpuBefore = serverUsage(spec.serverPids ?? spec.serverPid);
+    const cpuBefore = serverUsage(serverPids);
     const redisBefore = serverUsage(spec.redisPid);
     const replies = await Promise.all(
       children.map((child) => {
@@ -289,7 +295,7 @@ async function runParent() {
         return reply;
       }),
     );
-    const cpuAfter = serverUsage(spec.serverPids ?? spec.serverPid);
+    const cpuAfter = serverUsage(serverPids);
     const redisAfter = serverUsage(spec.redisPid);
     counterBase += 1_000_000;
     const histogram = new Array(BUCKETS).fill(0);
@@ -299,9 +305,9 @@ async function runParent() {
     const roomSent = {};
     const refusedCodes = {};
     for (const reply of replies) {
-      for (const [code, count] of Object.entries(reply.refusedCodes)) refusedCodes[code] = (refusedCodes[code] ?? 0) + count;
-      for (const [room, count] of Object.entries(reply.roomReceived)) roomReceived[room] = (roomReceived[room] ?? 0) + count;
-      for (const [room, count] of Object.entries(reply.roomSent)) roomSent[room] = (roomSent[room] ?? 0) + count;
+      addCounts(refusedCodes, reply.refusedCodes);
+      addCounts(roomReceived, reply.roomReceived);
+      addCounts(roomSent, reply.roomSent);
       reply.histogram.forEach((count, i) => (histogram[i] += count));
       for (const key of Object.keys(totals)) {
         totals[key] = key === "maxLatency" ? Math.max(totals[key], reply.stats[key]) : totals[key] + reply.stats[key];

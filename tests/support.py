@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 import socketio
 import websocket
@@ -367,11 +368,6 @@ class RawClient:
         with self._changed:
             return [data for name, data in self.events if name == event]
 
-    def history(self) -> list[tuple[str, Any]]:
-        """Every event received so far, in order: (name, payload)."""
-        with self._changed:
-            return list(self.events)
-
     def wait_for(
         self, event: str, match: Callable[[Any], bool] = lambda _: True, timeout=10.0
     ) -> Any:
@@ -486,3 +482,13 @@ def fake_library_version(directory: Path, package: str, version: str) -> str:
         FAKE_VERSION_SITECUSTOMIZE.format(package=package, version=version)
     )
     return str(directory)
+
+
+def require_bench_generator() -> None:
+    """The Node load generator's packages (bench/node_modules): a failure under CI,
+    a skip elsewhere."""
+    if not (REPO_ROOT / "bench" / "node_modules" / "ws").is_dir():
+        message = "bench/node_modules is missing (cd bench && npm ci)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)

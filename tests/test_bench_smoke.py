@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,19 +12,11 @@ from types import ModuleType
 import pytest
 import requests
 
-from support import REPO_ROOT, ServerProcess
+from support import REPO_ROOT, ServerProcess, require_bench_generator
 
 pytestmark = pytest.mark.integration
 
 BENCH = REPO_ROOT / "bench"
-
-
-def require_generator() -> None:
-    if not (BENCH / "node_modules" / "ws").is_dir():
-        message = "bench/node_modules is missing (cd bench && npm ci)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
 
 
 def load_ab() -> ModuleType:
@@ -41,7 +32,7 @@ def load_ab() -> ModuleType:
 def test_generator_delivers_every_message_once_in_order(
     tmp_path: Path, batches: bool
 ) -> None:
-    require_generator()
+    require_bench_generator()
     server = ServerProcess("eventlet", tmp_path).start()
     try:
         spec = {
@@ -94,7 +85,7 @@ def test_ab_calls_a_difference_only_when_the_ranges_do_not_overlap(
 
 
 def test_ab_interleaves_rounds_of_two_settings() -> None:
-    require_generator()
+    require_bench_generator()
     done = subprocess.run(
         [sys.executable, "bench/ab.py", "--rounds", "2", "--seconds", "1"]
         + ["--rate", "20", "--b-env", "DIRECT_WRITES=false"],

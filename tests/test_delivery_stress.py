@@ -10,13 +10,12 @@ More rounds: `.venv/bin/python bench/stress_rooms.py --mode gevent --rounds 100`
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
 import pytest
 
-from support import REPO_ROOT
+from support import REPO_ROOT, require_bench_generator
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("stress")]
 
@@ -30,11 +29,7 @@ BENCH = REPO_ROOT / "bench"
 def test_every_room_gets_every_message_round_after_round(
     mode: str, flags: list[str]
 ) -> None:
-    if not (BENCH / "node_modules" / "ws").is_dir():
-        message = "bench/node_modules is missing (cd bench && npm ci)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    require_bench_generator()
     command = [
         sys.executable,
         str(BENCH / "stress_rooms.py"),

@@ -109,10 +109,12 @@ class Lane:
         "_pending",
         "_corked",
         "_corked_bytes",
-        "_engine_socket",
+        "_writer_queue",
     )
 
-    def __init__(self, ws: Any, raw_socket: Any, green_sendall: Any) -> None:
+    def __init__(
+        self, ws: Any, raw_socket: Any, green_sendall: Any, writer_queue: Any
+    ) -> None:
         self._send = ws.send
         self._raw = raw_socket
         self._green_sendall = green_sendall
@@ -120,7 +122,7 @@ class Lane:
         self._pending = b""
         self._corked: list[bytes] = []
         self._corked_bytes = 0
-        self._engine_socket: Any = None
+        self._writer_queue = writer_queue  # the Engine.IO socket's, for FLUSH
         ws.send = self.send_from_writer
 
     def send_from_writer(self, message: Any, **kwargs: Any) -> Any:
@@ -140,13 +142,12 @@ class Lane:
         finally:
             self._busy = False
 
-    def cork(self, frame: bytes, engine_socket: Any) -> bool | None:
+    def cork(self, frame: bytes) -> bool | None:
         """Keep `frame` for this turn's flush: True when the lane had nothing corked
         yet (the caller registers it for the flush), None when the frame must take
         the queue instead (the writer is sending, or has the rest of a frame)."""
         if self._busy or self._pending:
             return None
-        self._engine_socket = engine_socket
         if self._corked_bytes + len(frame) > CORK_LIMIT_BYTES:
             # Much for one turn (a client asking for history again and again): out
             # now, so what the socket does not take is queued and counted
@@ -178,22 +179,22 @@ class Lane:
             return 0  # the writer meets the same error and closes the connection
         if written < len(data):
             self._pending = data[written:]
-            self._engine_socket.queue.put(FLUSH)
+            self._writer_queue.put(FLUSH)
             return len(data) - written
         return 0
 
 
-def _eventlet_lane(ws: Any) -> Lane | None:
+def _eventlet_lane(ws: Any, writer_queue: Any) -> Lane | None:
     if getattr(ws, "extensions", None):
         return None  # compressed frames differ per connection
     sock = ws.socket
-    return Lane(ws, sock.fd, sock.sendall)
+    return Lane(ws, sock.fd, sock.sendall, writer_queue)
 
 
-def _gevent_lane(ws: Any) -> Lane | None:
+def _gevent_lane(ws: Any, writer_queue: Any) -> Lane | None:
     websocket = ws._sock
     handler_socket = websocket.stream.handler.socket
-    return Lane(ws, handler_socket._sock, websocket.raw_write)
+    return Lane(ws, handler_socket._sock, websocket.raw_write, writer_queue)
 
 
 LANE_FACTORIES = {"eventlet": _eventlet_lane, "gevent": _gevent_lane}
@@ -218,7 +219,7 @@ class FramedBroadcast:
     def run_handler(self, handler: Any, ws: Any) -> Any:
         """Engine.IO's websocket handler, with this connection's lane registered."""
         engine_socket = handler.__self__
-        lane = self._make_lane(ws)
+        lane = self._make_lane(ws, engine_socket.queue)
         if lane is not None:
             self._lanes[engine_socket.sid] = lane
         try:
@@ -268,7 +269,7 @@ class FramedBroadcast:
                 engine_socket.send(pkt)  # the queued path closes it, from a task
                 return
             was_blocked = lane.blocked
-            first = lane.cork(self._frame(pkt), engine_socket)
+            first = lane.cork(self._frame(pkt))
             if first is None and lane.blocked and not was_blocked:
                 self.partial_writes += 1  # corked frames written out over the limit
             if first is not None:

@@ -107,16 +107,17 @@ def make_lane(room: int) -> tuple[Lane, FakeRawSocket, FakeWebSocket, EngineSock
     def green_sendall(data: bytes) -> None:
         raw.written += data
 
-    lane = Lane(ws, raw, green_sendall)
-    return lane, raw, ws, EngineSocket()
+    engine = EngineSocket()
+    lane = Lane(ws, raw, green_sendall, engine.queue)
+    return lane, raw, ws, engine
 
 
 def test_frames_of_one_turn_leave_in_one_write_in_order() -> None:
     lane, raw, _, engine = make_lane(room=1000)
     frames = [websocket_frame(f"4m{i}") for i in range(3)]
-    assert lane.cork(frames[0], engine) is True  # first of the turn: register
-    assert lane.cork(frames[1], engine) is False
-    assert lane.cork(frames[2], engine) is False
+    assert lane.cork(frames[0]) is True  # first of the turn: register
+    assert lane.cork(frames[1]) is False
+    assert lane.cork(frames[2]) is False
     assert raw.written == b""  # nothing before the flush
     raw.sends = 0
     assert lane.flush() == 0
@@ -128,17 +129,17 @@ def test_frames_of_one_turn_leave_in_one_write_in_order() -> None:
 def test_a_partial_flush_hands_the_rest_to_the_writer_before_anything_else() -> None:
     lane, raw, ws, engine = make_lane(room=5)
     first = websocket_frame("4" + "a" * 40)
-    assert lane.cork(first, engine) is True
+    assert lane.cork(first) is True
     assert lane.flush() == len(first) - 5
     assert engine.queue.items == [FLUSH]
     # Until the writer has sent the rest, nothing else may be corked.
-    assert lane.cork(websocket_frame("4b"), engine) is None
+    assert lane.cork(websocket_frame("4b")) is None
     # The writer: the marker sends the rest, then the next queued packet follows.
     raw.room = 10_000
     ws.send(FLUSH.encode())
     ws.send("4b")
     assert raw.written == first + websocket_frame("4b")
-    assert lane.cork(websocket_frame("4c"), engine) is True
+    assert lane.cork(websocket_frame("4c")) is True
     lane.flush()
     assert raw.written.endswith(websocket_frame("4c"))
 
@@ -146,8 +147,8 @@ def test_a_partial_flush_hands_the_rest_to_the_writer_before_anything_else() -> 
 def test_a_full_socket_takes_nothing_and_the_frames_are_kept_whole() -> None:
     lane, raw, ws, engine = make_lane(room=0)
     frames = websocket_frame("4x") + websocket_frame("4y")
-    lane.cork(websocket_frame("4x"), engine)
-    lane.cork(websocket_frame("4y"), engine)
+    lane.cork(websocket_frame("4x"))
+    lane.cork(websocket_frame("4y"))
     assert lane.flush() == len(frames)
     assert engine.queue.items == [FLUSH]
     raw.room = 100
@@ -159,7 +160,7 @@ def test_the_writer_sends_corked_frames_before_its_own_packet() -> None:
     """A packet that took the queue (a ping) after frames were corked in the same
     turn goes out after them, even when the writer runs before the flush."""
     lane, raw, ws, engine = make_lane(room=1000)
-    lane.cork(websocket_frame("4first"), engine)
+    lane.cork(websocket_frame("4first"))
     ws.send("2")
     assert raw.written == websocket_frame("4first") + websocket_frame("2")
     assert lane.flush() == 0  # nothing left for the flusher
@@ -172,14 +173,14 @@ def test_much_in_one_turn_is_written_at_once_and_the_rest_queued() -> None:
     and further frames take the queue (where the queued-bytes cap counts them)."""
     lane, raw, _, engine = make_lane(room=CORK_LIMIT_BYTES)
     big = websocket_frame("4" + "h" * 40_000)
-    assert lane.cork(big, engine) is True
+    assert lane.cork(big) is True
     # Over the limit: the first is written out now (whole), the second corked.
-    assert lane.cork(big, engine) is True
+    assert lane.cork(big) is True
     assert raw.written == big
     assert engine.queue.items == []
     # Over again: the socket takes only part of the second; the rest goes to the
     # writer, and this third frame takes the queue.
-    assert lane.cork(big, engine) is None
+    assert lane.cork(big) is None
     assert lane.blocked and engine.queue.items == [FLUSH]
     assert raw.written == big + big[: CORK_LIMIT_BYTES - len(big)]
 
@@ -192,11 +193,11 @@ def test_no_cork_while_the_writer_is_sending() -> None:
     class ReentrantWebSocket(FakeWebSocket):
         def send(self, message: str, **kwargs: Any) -> None:
             # A green thread switch inside the writer's send: the broadcaster runs.
-            seen.append(lane.cork(websocket_frame("4direct"), engine))
+            seen.append(lane.cork(websocket_frame("4direct")))
             super().send(message)
 
     ws = ReentrantWebSocket(raw)
-    lane = Lane(ws, raw, lambda data: None)
+    lane = Lane(ws, raw, lambda data: None, engine.queue)
     ws.send("4queued")
     assert seen == [None]
     assert raw.written == websocket_frame("4queued")
@@ -205,7 +206,7 @@ def test_no_cork_while_the_writer_is_sending() -> None:
 def test_a_broken_socket_leaves_it_to_the_writer() -> None:
     lane, raw, _, engine = make_lane(room=1000)
     raw.fail = ConnectionResetError()
-    lane.cork(websocket_frame("4x"), engine)
+    lane.cork(websocket_frame("4x"))
     assert lane.flush() == 0
     assert engine.queue.items == []
 
