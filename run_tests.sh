@@ -11,7 +11,7 @@ source scripts/system_packages.sh
 ensure_venv requirements-dev.txt
 ensure_node_modules
 ensure_bench_modules
-ensure_debian_packages chromium redis-server nginx
+ensure_debian_packages chromium redis-server nginx valgrind
 
 echo "== lint: python (ruff) and types (mypy --strict on server/)"
 .venv/bin/ruff check server tests bench deploy

@@ -179,10 +179,15 @@ def redis_url(port: int) -> dict[str, str]:
 
 
 def start_server(
-    kind: str, extra_env: dict[str, str] | None = None, repo: Path = REPO
+    kind: str,
+    extra_env: dict[str, str] | None = None,
+    repo: Path = REPO,
+    prefix: tuple[str, ...] = (),
+    start_timeout: float = 30,
 ) -> tuple[Any, int]:
     """`kind`'s server pinned to its core; ours from `repo`'s server/ (another
-    checkout runs with this one's .venv, so both sides have the same libraries)."""
+    checkout runs with this one's .venv, so both sides have the same libraries).
+    `prefix`: a command to run ours under (bench/instructions.py's Valgrind)."""
     port = free_port()
     env = {**os.environ, "PORT": str(port), "HOST": "127.0.0.1", **BENCH_ENV}
     env.update(extra_env or {})
@@ -191,7 +196,7 @@ def start_server(
         cwd = BENCH
     else:
         env["ASYNC_MODE"] = kind
-        command = [str(PYTHON), "app.py"]
+        command = [*prefix, str(PYTHON), "app.py"]
         cwd = repo / "server"
     process = subprocess.Popen(
         pinned(SERVER_CORE, command),
@@ -200,15 +205,15 @@ def start_server(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    wait_for_port(port, process)
+    wait_for_port(port, process, start_timeout)
     return process, port
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
+def stop(process: subprocess.Popen[bytes], timeout: float = 10) -> None:
     if process.poll() is None:
         process.terminate()
         try:
-            process.wait(timeout=10)
+            process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             process.kill()
 

@@ -1,0 +1,129 @@
+"""Instructions per delivery, counted by Valgrind: a figure the machine's load does
+not move, for levers too small for CPU time to show.
+
+    python bench/instructions.py [--a PATH] [--b PATH] [--a-env K=V ...]
+                                 [--b-env K=V ...] [--server gevent] [--rate 5]
+                                 [--short 6] [--long 18]
+
+Why: CPU time per delivery moves by about ±10 % between runs of the same server on
+this shared machine (bench/ab.py), so a lever worth 2 to 5 % cannot be seen in it.
+Valgrind's cachegrind counts the instructions the server executes, whatever else the
+machine is doing. Each side's server runs twice under it with the same clients, once
+for `--short` and once for `--long` seconds of load at `--rate` messages/s per
+sender; the difference of the two counts over the difference of the deliveries is
+what one more delivery costs, start-up, connections and shutdown cancelling out.
+
+What it does not say: time. An instruction in the kernel's send() is not counted,
+a cache miss costs more than a hit, and under Valgrind the server runs about 40x
+slower, so the load is kept low (each message has the loop to itself, as at low
+load natively). Use it to decide whether a change does less work on the same path;
+report speed from bench.py and ab.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import bench  # noqa: E402
+from ab import make_side  # noqa: E402
+
+# Start-up and a clean exit (cachegrind writes its counts at exit) take ~40x longer.
+VALGRIND_START_SECONDS = 120
+VALGRIND_STOP_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class Count:
+    instructions: int
+    deliveries: int
+
+
+def cachegrind_total(path: Path) -> int:
+    """The `summary:` line of a cachegrind output file: instructions executed."""
+    for line in path.read_text().splitlines():
+        if line.startswith("summary:"):
+            return int(line.split()[1])
+    raise ValueError(f"no summary in {path}")
+
+
+def count(
+    repo: Path, env: dict[str, str], variant: bench.Variant, rate: int, seconds: int
+) -> Count:
+    """Instructions the whole server process executed for `seconds` of load."""
+    with tempfile.TemporaryDirectory() as scratch:
+        out = Path(scratch) / "cachegrind.out"
+        prefix = (
+            "valgrind",
+            "--tool=cachegrind",
+            "--cache-sim=no",
+            f"--cachegrind-out-file={out}",
+        )
+        process, port = bench.start_server(
+            variant.mode, env, repo, prefix, VALGRIND_START_SECONDS
+        )
+        try:
+            spec = bench.ramp_spec(variant, [f"ws://127.0.0.1:{port}"], 0, False)
+            spec["steps"] = [{"rate": rate, "seconds": seconds}]
+            spec.pop("stopWhen")
+            spec.pop("serverPid")
+            result = bench.loadgen(spec)
+        finally:
+            bench.stop(process, VALGRIND_STOP_SECONDS)
+        lost = sum(step["lost"] for step in result["steps"])
+        if lost:
+            raise SystemExit(f"{lost} deliveries lost: lower --rate")
+        deliveries = sum(step["received"] for step in result["steps"])
+        return Count(cachegrind_total(out), deliveries)
+
+
+def per_delivery(short: Count, long: Count) -> float:
+    """What one more delivery costs: the difference of two runs."""
+    extra = long.deliveries - short.deliveries
+    if extra <= 0:
+        raise ValueError("the long run delivered no more than the short one")
+    return (long.instructions - short.instructions) / extra
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--a", type=Path, default=bench.REPO)
+    parser.add_argument("--b", type=Path, default=None)
+    parser.add_argument("--a-env", nargs="*", default=[])
+    parser.add_argument("--b-env", nargs="*", default=[])
+    parser.add_argument("--server", default="gevent", help="SERVER[:plain]")
+    parser.add_argument("--rate", type=int, default=5, help="messages/s per sender")
+    parser.add_argument("--short", type=int, default=6, help="seconds of load")
+    parser.add_argument("--long", type=int, default=18, help="seconds of load")
+    args = parser.parse_args(argv)
+    if not shutil.which("valgrind"):
+        raise SystemExit("needs valgrind (Debian package valgrind)")
+    variant = bench.Variant.parse(args.server)
+    if variant.mode == "node" or variant.redis:
+        raise SystemExit("instructions.py counts our in-memory server")
+    sides = [make_side("A", args.a, args.a_env)]
+    if args.b is not None or args.b_env:
+        sides.append(make_side("B", args.b or bench.REPO, args.b_env))
+    figures = []
+    for side in sides:
+        short = count(side.repo, side.env, variant, args.rate, args.short)
+        long = count(side.repo, side.env, variant, args.rate, args.long)
+        figure = per_delivery(short, long)
+        figures.append(figure)
+        print(
+            f"{side.label}: {figure:,.0f} instructions per delivery "
+            f"({short.deliveries} and {long.deliveries} deliveries)",
+            flush=True,
+        )
+    if len(figures) == 2:
+        print(f"B / A: {figures[1] / figures[0]:.3f}")
+
+
+if __name__ == "__main__":
+    main()
