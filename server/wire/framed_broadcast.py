@@ -38,7 +38,10 @@ checks the frames against the libraries' own framing, in both modes, through rea
 servers). Measured gain: at 27k deliveries/s under eventlet CPU per delivery 36-38
 -> 32-33 us and p99 400-480 -> 55-90 ms; corking, clients without batches (scenario A):
 highest passing rate gevent 95.8k -> 173.3k, eventlet 96.3k -> 161.3k deliveries/s,
-with clients that take batches unchanged (259k -> 254k, 225k -> 219k). To remove: set
+with clients that take batches unchanged (259k -> 254k, 225k -> 219k); the
+per-recipient path written flat (the frame and the clock taken once per packet, the
+session kept on the lane): 45.9k -> 42.6k instructions per delivery under gevent
+(bench/instructions.py). To remove: set
 DIRECT_WRITES=false, or drop the `framed_broadcast.install` call in
 wire/__init__.py. It could go upstream as an option of Engine.IO's websocket
 transport, which is where the queue and the writer live.
@@ -48,13 +51,12 @@ from __future__ import annotations
 
 import logging
 import struct
+import time
 from typing import Any
 
 import engineio
 import socketio
 from engineio import packet as eio_packet
-
-from wire import engine_socket as engine_socket_limits
 
 log = logging.getLogger("chat.wire")
 
@@ -94,6 +96,13 @@ FLUSH = _FlushMarker()
 CORK_LIMIT_BYTES = 64 * 1024
 
 
+# What `Lane.cork` did with a frame.
+QUEUE = 0  # nothing: the frame takes the connection's queue (the writer is busy)
+FIRST = 1  # corked, the lane's first of this turn: register it for the flush
+MORE = 2  # corked behind others of this turn
+SPILLED = 3  # over CORK_LIMIT_BYTES: written out, the rest left to the writer; QUEUE
+
+
 class Lane:
     """One websocket's write side, shared by Engine.IO's writer and the broadcaster.
 
@@ -102,6 +111,7 @@ class Lane:
     one turn (messages, an ack, a batch) gets them in one system call."""
 
     __slots__ = (
+        "engine_socket",
         "_send",
         "_raw",
         "_green_sendall",
@@ -113,8 +123,9 @@ class Lane:
     )
 
     def __init__(
-        self, ws: Any, raw_socket: Any, green_sendall: Any, writer_queue: Any
+        self, ws: Any, raw_socket: Any, green_sendall: Any, engine_socket: Any
     ) -> None:
+        self.engine_socket = engine_socket  # the Engine.IO session it writes for
         self._send = ws.send
         self._raw = raw_socket
         self._green_sendall = green_sendall
@@ -122,7 +133,7 @@ class Lane:
         self._pending = b""
         self._corked: list[bytes] = []
         self._corked_bytes = 0
-        self._writer_queue = writer_queue  # the Engine.IO socket's, for FLUSH
+        self._writer_queue = engine_socket.queue  # for FLUSH
         ws.send = self.send_from_writer
 
     def send_from_writer(self, message: Any, **kwargs: Any) -> Any:
@@ -142,22 +153,24 @@ class Lane:
         finally:
             self._busy = False
 
-    def cork(self, frame: bytes) -> bool | None:
-        """Keep `frame` for this turn's flush: True when the lane had nothing corked
-        yet (the caller registers it for the flush), None when the frame must take
-        the queue instead (the writer is sending, or has the rest of a frame)."""
+    def cork(self, frame: bytes) -> int:
+        """Keep `frame` for this turn's flush, unless the writer is sending or has the
+        rest of a frame: FIRST, MORE, QUEUE or SPILLED (above)."""
         if self._busy or self._pending:
-            return None
-        if self._corked_bytes + len(frame) > CORK_LIMIT_BYTES:
+            return QUEUE
+        corked_bytes = self._corked_bytes + len(frame)
+        if corked_bytes > CORK_LIMIT_BYTES:
             # Much for one turn (a client asking for history again and again): out
             # now, so what the socket does not take is queued and counted
             # (MAX_QUEUED_BYTES_PER_CONNECTION) instead of growing here.
             self.flush()
             if self._pending:
-                return None
-        self._corked.append(frame)
-        self._corked_bytes += len(frame)
-        return len(self._corked) == 1
+                return SPILLED
+            corked_bytes = len(frame)
+        corked = self._corked
+        corked.append(frame)
+        self._corked_bytes = corked_bytes
+        return FIRST if len(corked) == 1 else MORE
 
     @property
     def blocked(self) -> bool:
@@ -167,34 +180,36 @@ class Lane:
     def flush(self) -> int:
         """Write what is corked without blocking; the rest goes to the writer. The
         number of bytes that had to be left to the writer."""
-        if not self._corked or self._busy or self._pending:
+        corked = self._corked
+        if not corked or self._busy or self._pending:
             return 0  # the writer takes the corked frames before its next packet
-        corked, self._corked, self._corked_bytes = self._corked, [], 0
+        size = self._corked_bytes
+        self._corked, self._corked_bytes = [], 0
         data = corked[0] if len(corked) == 1 else b"".join(corked)
         try:
-            written = int(self._raw.send(data))
+            written: int = self._raw.send(data)
         except BlockingIOError:
             written = 0
         except OSError:
             return 0  # the writer meets the same error and closes the connection
-        if written < len(data):
+        if written < size:
             self._pending = data[written:]
             self._writer_queue.put(FLUSH)
-            return len(data) - written
+            return size - written
         return 0
 
 
-def _eventlet_lane(ws: Any, writer_queue: Any) -> Lane | None:
+def _eventlet_lane(ws: Any, engine_socket: Any) -> Lane | None:
     if getattr(ws, "extensions", None):
         return None  # compressed frames differ per connection
     sock = ws.socket
-    return Lane(ws, sock.fd, sock.sendall, writer_queue)
+    return Lane(ws, sock.fd, sock.sendall, engine_socket)
 
 
-def _gevent_lane(ws: Any, writer_queue: Any) -> Lane | None:
+def _gevent_lane(ws: Any, engine_socket: Any) -> Lane | None:
     websocket = ws._sock
     handler_socket = websocket.stream.handler.socket
-    return Lane(ws, handler_socket._sock, websocket.raw_write, writer_queue)
+    return Lane(ws, handler_socket._sock, websocket.raw_write, engine_socket)
 
 
 LANE_FACTORIES = {"eventlet": _eventlet_lane, "gevent": _gevent_lane}
@@ -209,6 +224,7 @@ class FramedBroadcast:
         self._lanes: dict[str, Lane] = {}
         self._last_packet: Any = None
         self._last_frame: bytes = b""
+        self._framed_at = 0.0  # time.time() of the last frame, for ping deadlines
         # Lanes with corked frames, written by the flusher when the loop goes idle.
         self._corked: list[Lane] = []
         self._wake = self._eio.create_queue()
@@ -219,7 +235,7 @@ class FramedBroadcast:
     def run_handler(self, handler: Any, ws: Any) -> Any:
         """Engine.IO's websocket handler, with this connection's lane registered."""
         engine_socket = handler.__self__
-        lane = self._make_lane(ws, engine_socket.queue)
+        lane = self._make_lane(ws, engine_socket)
         if lane is not None:
             self._lanes[engine_socket.sid] = lane
         try:
@@ -253,32 +269,43 @@ class FramedBroadcast:
                     self.partial_writes += 1
 
     def send_eio_packet(self, eio_sid: str, pkt: Any) -> None:
-        """Replaces `socketio.Server._send_eio_packet`: direct when it can be."""
+        """Replaces `socketio.Server._send_eio_packet`: direct when it can be.
+
+        Runs once per recipient of every broadcast, so it is written flat: the frame
+        and the clock are taken once per packet, not per recipient."""
         lane = self._lanes.get(eio_sid)
-        engine_socket = self._eio.sockets.get(eio_sid) if lane is not None else None
-        if (
-            lane is not None
-            and engine_socket is not None
-            and engine_socket.upgraded
-            and not engine_socket.upgrading
-            and not engine_socket.closing
-            and not engine_socket.closed
-            and engine_socket.queue.empty()
-        ):
-            if engine_socket_limits.past_ping_deadline(engine_socket):
-                engine_socket.send(pkt)  # the queued path closes it, from a task
-                return
-            was_blocked = lane.blocked
-            first = lane.cork(self._frame(pkt))
-            if first is None and lane.blocked and not was_blocked:
-                self.partial_writes += 1  # corked frames written out over the limit
-            if first is not None:
-                self.direct_writes += 1
-                if first:
+        if lane is not None:
+            connection = lane.engine_socket
+            if (
+                connection.upgraded
+                and not connection.upgrading
+                and not connection.closing
+                and not connection.closed
+                and connection.queue.empty()
+            ):
+                if pkt is not self._last_packet:
+                    self._frame(pkt)
+                last_ping = connection.last_ping
+                if (
+                    last_ping
+                    and self._framed_at - last_ping > connection.server.ping_timeout
+                ):
+                    # Past its ping deadline (engine_socket.past_ping_deadline):
+                    # the queued path closes it, from a task.
+                    connection.send(pkt)
+                    return
+                outcome = lane.cork(self._last_frame)
+                if outcome == FIRST:
+                    self.direct_writes += 1
                     self._corked.append(lane)
                     if len(self._corked) == 1:
                         self._wake.put(True)
-                return
+                    return
+                if outcome == MORE:
+                    self.direct_writes += 1
+                    return
+                if outcome == SPILLED:
+                    self.partial_writes += 1
         self.queued_writes += 1
         self._eio.send_packet(eio_sid, pkt)
 
@@ -289,12 +316,11 @@ class FramedBroadcast:
         for part in encoded if isinstance(encoded, list) else [encoded]:
             self.send_eio_packet(eio_sid, eio_packet.Packet(eio_packet.MESSAGE, part))
 
-    def _frame(self, pkt: Any) -> bytes:
-        """The frame of `pkt`, made once for all the recipients of a broadcast."""
-        if pkt is not self._last_packet:
-            self._last_frame = websocket_frame(pkt.encode())
-            self._last_packet = pkt
-        return self._last_frame
+    def _frame(self, pkt: Any) -> None:
+        """Frame `pkt` once for all the recipients of a broadcast, and note when."""
+        self._last_frame = websocket_frame(pkt.encode())
+        self._last_packet = pkt
+        self._framed_at = time.time()
 
 
 def install(sio: socketio.Server, async_mode: str) -> FramedBroadcast | None:

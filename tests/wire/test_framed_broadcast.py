@@ -21,7 +21,16 @@ import requests
 import websocket
 
 from support import ServerProcess, raw_socket
-from wire.framed_broadcast import CORK_LIMIT_BYTES, FLUSH, Lane, websocket_frame
+from wire.framed_broadcast import (
+    CORK_LIMIT_BYTES,
+    FIRST,
+    FLUSH,
+    MORE,
+    QUEUE,
+    SPILLED,
+    Lane,
+    websocket_frame,
+)
 
 LENGTHS = [0, 1, 125, 126, 127, 65535, 65536, 70_000]
 
@@ -108,16 +117,16 @@ def make_lane(room: int) -> tuple[Lane, FakeRawSocket, FakeWebSocket, EngineSock
         raw.written += data
 
     engine = EngineSocket()
-    lane = Lane(ws, raw, green_sendall, engine.queue)
+    lane = Lane(ws, raw, green_sendall, engine)
     return lane, raw, ws, engine
 
 
 def test_frames_of_one_turn_leave_in_one_write_in_order() -> None:
     lane, raw, _, engine = make_lane(room=1000)
     frames = [websocket_frame(f"4m{i}") for i in range(3)]
-    assert lane.cork(frames[0]) is True  # first of the turn: register
-    assert lane.cork(frames[1]) is False
-    assert lane.cork(frames[2]) is False
+    assert lane.cork(frames[0]) == FIRST  # first of the turn: register
+    assert lane.cork(frames[1]) == MORE
+    assert lane.cork(frames[2]) == MORE
     assert raw.written == b""  # nothing before the flush
     raw.sends = 0
     assert lane.flush() == 0
@@ -129,17 +138,17 @@ def test_frames_of_one_turn_leave_in_one_write_in_order() -> None:
 def test_a_partial_flush_hands_the_rest_to_the_writer_before_anything_else() -> None:
     lane, raw, ws, engine = make_lane(room=5)
     first = websocket_frame("4" + "a" * 40)
-    assert lane.cork(first) is True
+    assert lane.cork(first) == FIRST
     assert lane.flush() == len(first) - 5
     assert engine.queue.items == [FLUSH]
     # Until the writer has sent the rest, nothing else may be corked.
-    assert lane.cork(websocket_frame("4b")) is None
+    assert lane.cork(websocket_frame("4b")) == QUEUE
     # The writer: the marker sends the rest, then the next queued packet follows.
     raw.room = 10_000
     ws.send(FLUSH.encode())
     ws.send("4b")
     assert raw.written == first + websocket_frame("4b")
-    assert lane.cork(websocket_frame("4c")) is True
+    assert lane.cork(websocket_frame("4c")) == FIRST
     lane.flush()
     assert raw.written.endswith(websocket_frame("4c"))
 
@@ -173,21 +182,21 @@ def test_much_in_one_turn_is_written_at_once_and_the_rest_queued() -> None:
     and further frames take the queue (where the queued-bytes cap counts them)."""
     lane, raw, _, engine = make_lane(room=CORK_LIMIT_BYTES)
     big = websocket_frame("4" + "h" * 40_000)
-    assert lane.cork(big) is True
+    assert lane.cork(big) == FIRST
     # Over the limit: the first is written out now (whole), the second corked.
-    assert lane.cork(big) is True
+    assert lane.cork(big) == FIRST
     assert raw.written == big
     assert engine.queue.items == []
     # Over again: the socket takes only part of the second; the rest goes to the
     # writer, and this third frame takes the queue.
-    assert lane.cork(big) is None
+    assert lane.cork(big) == SPILLED
     assert lane.blocked and engine.queue.items == [FLUSH]
     assert raw.written == big + big[: CORK_LIMIT_BYTES - len(big)]
 
 
 def test_no_cork_while_the_writer_is_sending() -> None:
     raw = FakeRawSocket(1000)
-    seen: list[bool | None] = []
+    seen: list[int] = []
     engine = EngineSocket()
 
     class ReentrantWebSocket(FakeWebSocket):
@@ -197,9 +206,9 @@ def test_no_cork_while_the_writer_is_sending() -> None:
             super().send(message)
 
     ws = ReentrantWebSocket(raw)
-    lane = Lane(ws, raw, lambda data: None, engine.queue)
+    lane = Lane(ws, raw, lambda data: None, engine)
     ws.send("4queued")
-    assert seen == [None]
+    assert seen == [QUEUE]
     assert raw.written == websocket_frame("4queued")
 
 
