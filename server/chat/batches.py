@@ -23,9 +23,10 @@ merge by seq (as they must for gap filling anyway).
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from typing import Any
+
+from wire.native_lock import native_lock
 
 log = logging.getLogger("chat.batches")
 
@@ -39,7 +40,7 @@ class MessageBatches:
     def __init__(self, send: Send, create_queue: Callable[[], Any]) -> None:
         self._send_batch = send
         self._pending: dict[str, list[Message]] = {}  # pending[room] = messages
-        self._lock = threading.Lock()
+        self._lock = native_lock()  # never held while waiting
         self._wake = create_queue()
         self.batches_sent = 0
         self.messages_sent = 0

@@ -7,7 +7,7 @@ its policy, which every node then reads (chat/moderation.py).
 
 from __future__ import annotations
 
-import threading
+from wire.native_lock import native_lock
 
 WINDOW_MS = 60_000
 # Rooms counted at most; the counts of the quietest go first.
@@ -19,7 +19,7 @@ class RaidWatch:
 
     def __init__(self, joins_per_minute: int, messages_per_minute: int) -> None:
         self._limits = {"join": joins_per_minute, "message": messages_per_minute}
-        self._lock = threading.Lock()
+        self._lock = native_lock()  # never held while waiting
         # counts[(kind, room)] = [window start ms, count]
         self._counts: dict[tuple[str, str], list[int]] = {}
 
@@ -55,7 +55,7 @@ class ConnectionFlood:
     def __init__(self, per_minute: int) -> None:
         self._limit = per_minute
         self._window = [0, 0]  # [start ms, count]
-        self._lock = threading.Lock()
+        self._lock = native_lock()  # never held while waiting
 
     def flooding(self, now_ms: int) -> bool:
         """Count one connection; True while this minute's are over the threshold."""

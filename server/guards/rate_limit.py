@@ -24,11 +24,12 @@ without sharing it across the address.
 from __future__ import annotations
 
 import math
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
+
+from wire.native_lock import native_lock
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ class ScoreLimiter:
     ) -> None:
         self.policy = policy
         self._clock = clock
-        self._lock = threading.Lock()
+        self._lock = native_lock()  # never held while waiting
         self._open: dict[str, tuple[str, _Score]] = {}  # open[sid] = (address, score)
         # closed[address] = scores left behind by closed connections, highest first
         self._closed: dict[str, list[_Score]] = {}

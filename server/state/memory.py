@@ -9,7 +9,6 @@ yield, since no method yields.
 from __future__ import annotations
 
 import secrets
-import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
@@ -41,6 +40,7 @@ from state.changes import (
     find_message,
     reply_quote,
 )
+from wire.native_lock import native_lock
 
 # Retries remembered per room at most (the oldest go first): memory stays bounded
 # in a room that receives thousands of messages within DEDUPE_SECONDS.
@@ -93,7 +93,7 @@ class MemoryRoomStore:
         self._lease = nick_lease_seconds
         self._clock = clock
         self._wall_clock_ms = wall_clock_ms
-        self._lock = threading.Lock()
+        self._lock = native_lock()  # never held while waiting
         self._rooms: dict[str, _Room] = {}  # rooms[name] = _Room
         self._rooms_of: dict[str, set[str]] = {}  # rooms_of[sid] = {room names}
         self._ids = MessageIds()

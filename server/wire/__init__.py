@@ -1,4 +1,5 @@
-"""Everything that reaches into Engine.IO, Socket.IO, eventlet or gevent internals.
+"""Everything that reaches into Engine.IO, Socket.IO, eventlet, gevent or
+prometheus_client internals.
 
 The rest of the server uses those libraries' public APIs only; the patches live
 here, each in a module whose docstring says what it replaces, the gain measured and
@@ -55,6 +56,7 @@ def install(
         fast_packet,
         framed_broadcast,
         heartbeat,
+        native_lock,
         packet_filter,
         versions,
         websocket_limits,
@@ -85,6 +87,8 @@ def install(
         fast_packet.install(sio)
     if "heartbeat" not in skipped:
         heartbeat.install(sio.eio)
+    if "native_locks" not in skipped:
+        native_lock.install_for_metrics()
     if direct_writes and "framed_broadcast" not in skipped:
         installed.framed = framed_broadcast.install(sio, async_mode)
     return installed

@@ -22,6 +22,7 @@ WRITTEN_FOR = {
     "gevent": "26.9.0",
     "gevent-websocket": "0.10.1",
     "simple-websocket": "1.1.0",
+    "prometheus-client": "0.26.0",
 }
 
 _WEBSOCKET_SERVER = {
@@ -39,10 +40,11 @@ PATCHES = {
     "fast_packet": ("python-socketio",),
     "queue_listener": ("python-socketio",),
     "heartbeat": ("python-engineio",),
+    "native_locks": ("prometheus-client",),
 }
 # Patches that do not touch the websocket server of the async mode.
 _NO_WEBSOCKET_SERVER = frozenset(
-    {"engine_socket", "fast_packet", "queue_listener", "heartbeat"}
+    {"engine_socket", "fast_packet", "queue_listener", "heartbeat", "native_locks"}
 )
 
 # Every private attribute the patches use: (module, qualified name, signature as
@@ -61,6 +63,7 @@ PRIVATE_SURFACE = (
     ("socketio.server", "Server._send_eio_packet", "(self, eio_sid, eio_pkt)"),
     ("socketio.server", "Server._send_packet", "(self, eio_sid, pkt)"),
     ("socketio.packet", "Packet.data_is_binary", "(data)"),
+    ("prometheus_client.values", "Lock", None),
     ("socketio.redis_manager", "RedisManager._redis_connect", "(self)"),
     ("socketio.redis_manager", "RedisManager._redis_listen_with_retries", "(self)"),
     ("socketio.redis_manager", "RedisManager._listen", "(self)"),
