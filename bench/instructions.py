@@ -3,7 +3,7 @@ not move, for levers too small for CPU time to show.
 
     python bench/instructions.py [--a PATH] [--b PATH] [--a-env K=V ...]
                                  [--b-env K=V ...] [--server gevent] [--rate 5]
-                                 [--short 6] [--long 18]
+                                 [--short 6] [--long 18] [--rooms 20]
 
 Why: CPU time per delivery moves by about ±10 % between runs of the same server on
 this shared machine (bench/ab.py), so a lever worth 2 to 5 % cannot be seen in it.
@@ -18,6 +18,10 @@ a cache miss costs more than a hit, and under Valgrind the server runs about 40x
 slower, so the load is kept low (each message has the loop to itself, as at low
 load natively). Use it to decide whether a change does less work on the same path;
 report speed from bench.py and ab.py.
+
+`--rooms 5` puts the same 200 clients in rooms of 40 instead of 10: from the figures
+at two room sizes, a message's own cost and each recipient's can be told apart
+(per delivery = per recipient + per message / room size).
 """
 
 from __future__ import annotations
@@ -54,7 +58,12 @@ def cachegrind_total(path: Path) -> int:
 
 
 def count(
-    repo: Path, env: dict[str, str], variant: bench.Variant, rate: int, seconds: int
+    repo: Path,
+    env: dict[str, str],
+    variant: bench.Variant,
+    rate: int,
+    seconds: int,
+    rooms: int,
 ) -> Count:
     """Instructions the whole server process executed for `seconds` of load."""
     with tempfile.TemporaryDirectory() as scratch:
@@ -71,6 +80,7 @@ def count(
         try:
             spec = bench.ramp_spec(variant, [f"ws://127.0.0.1:{port}"], 0, False)
             spec["steps"] = [{"rate": rate, "seconds": seconds}]
+            spec["rooms"] = rooms
             spec.pop("stopWhen")
             spec.pop("serverPid")
             result = bench.loadgen(spec)
@@ -101,6 +111,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rate", type=int, default=5, help="messages/s per sender")
     parser.add_argument("--short", type=int, default=6, help="seconds of load")
     parser.add_argument("--long", type=int, default=18, help="seconds of load")
+    parser.add_argument("--rooms", type=int, default=20, help="rooms of the 200")
     args = parser.parse_args(argv)
     if not shutil.which("valgrind"):
         raise SystemExit("needs valgrind (Debian package valgrind)")
@@ -112,8 +123,8 @@ def main(argv: list[str] | None = None) -> None:
         sides.append(make_side("B", args.b or bench.REPO, args.b_env))
     figures = []
     for side in sides:
-        short = count(side.repo, side.env, variant, args.rate, args.short)
-        long = count(side.repo, side.env, variant, args.rate, args.long)
+        short = count(side.repo, side.env, variant, args.rate, args.short, args.rooms)
+        long = count(side.repo, side.env, variant, args.rate, args.long, args.rooms)
         figure = per_delivery(short, long)
         figures.append(figure)
         print(
