@@ -78,11 +78,11 @@ def count(
             variant.mode, env, repo, prefix, VALGRIND_START_SECONDS
         )
         try:
-            spec = bench.ramp_spec(variant, [f"ws://127.0.0.1:{port}"], 0, False)
+            url = f"ws://127.0.0.1:{port}"
+            spec = bench.ramp_spec(variant, [url], process.pid, False)
             spec["steps"] = [{"rate": rate, "seconds": seconds}]
             spec["rooms"] = rooms
             spec.pop("stopWhen")
-            spec.pop("serverPid")
             result = bench.loadgen(spec)
         finally:
             bench.stop(process, VALGRIND_STOP_SECONDS)

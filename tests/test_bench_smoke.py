@@ -23,7 +23,8 @@ BENCH = REPO_ROOT / "bench"
 def load_bench_script(name: str) -> ModuleType:
     """bench/NAME.py as a module (bench/ is not a package; its scripts import each
     other by name, as they do when run)."""
-    sys.path.insert(0, str(BENCH))
+    if str(BENCH) not in sys.path:
+        sys.path.insert(0, str(BENCH))
     spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
