@@ -81,6 +81,7 @@ class ChatEvents:
             send_error=lambda sid, error: broadcast.to_client(sid, "error", error),
             cut_off=close_connection,
             max_message_length=limits.max_message_length,
+            find_connection=self.connections.get,
         )
 
     def register(self) -> None:
@@ -89,9 +90,8 @@ class ChatEvents:
         self._sio.on("disconnect", self.on_disconnect)
         for event in protocol.CLIENT_EVENTS:
             handler = getattr(self, f"on_{event}")
-            if event != "solve":
-                handler = self._after_any_challenge(handler)
-            self._sio.on(event, self._guard.wrap(event, handler))
+            after_proof = event != "solve"  # the proof itself is let through
+            self._sio.on(event, self._guard.wrap(event, handler, after_proof))
         self._sio.on("*", self.on_unknown_event)
 
     def on_connect(self, sid: str, environ: Any = None, auth: Any = None) -> Any:
@@ -790,17 +790,6 @@ class ChatEvents:
             **details,
         }
         self._broadcast.to_room("moderation", notice, room)
-
-    def _after_any_challenge(self, handler: Callable[..., Any]) -> Callable[..., Any]:
-        """Refuse every request of a connection that still owes a proof of work."""
-
-        def guarded(sid: str, payload: Any = None) -> Any:
-            connection = self.connections.get(sid)
-            if connection is not None and connection.challenge is not None:
-                raise ChatError("challenge_required", challenge=connection.challenge)
-            return handler(sid, payload)
-
-        return guarded
 
     def _announce_raid(self, room: str, policy: Any) -> None:
         """Raid mode started by itself: the room hears it, and its rules."""

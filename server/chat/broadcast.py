@@ -25,16 +25,19 @@ import socketio
 from chat.batches import Message, MessageBatches
 from state.base import decode_message
 
+PLAIN_PREFIX = "room:"
+BATCH_PREFIX = "batch:"
+
 
 def channel(room: str) -> str:
     """The Socket.IO room of a chat room's plain members; the prefix keeps names
     apart from sids."""
-    return f"room:{room}"
+    return PLAIN_PREFIX + room
 
 
 def batch_channel(room: str) -> str:
     """The Socket.IO room of a chat room's members that accept `messages` batches."""
-    return f"batch:{room}"
+    return BATCH_PREFIX + room
 
 
 def channels(room: str) -> list[str]:
@@ -72,32 +75,34 @@ class Broadcaster:
             self._sio.leave_room(sid, socket_room)
 
     def message(self, room: str, message: Message) -> None:
-        """A new chat message: at once to plain members, in the next batch to others."""
-        self._deliver(
-            room,
-            message,
-            self._may_have_members(channel(room)),
-            self._may_have_members(batch_channel(room)),
-        )
+        """A new chat message: at once to plain members, in the next batch to others.
 
-    def relayed(self, room: str, body: bytes) -> None:
-        """A message another node stored (the relay): to this node's members, and
-        decoded only when it has some."""
-        plain = self._may_have_members(channel(room))
-        batched = self._may_have_members(batch_channel(room))
-        if plain or batched:
-            self._deliver(room, decode_message(body), plain, batched)
-
-    def _deliver(self, room: str, message: Message, plain: bool, batched: bool) -> None:
+        Every accepted message passes here: the audience is found and the message
+        handed on in this one frame (bench/instructions.py counts each call).
+        """
+        if self._messages_local:
+            rooms = self._sio.manager.rooms.get("/", _NO_ROOMS)
+            plain = bool(rooms.get(PLAIN_PREFIX + room))
+            batched = bool(rooms.get(BATCH_PREFIX + room))
+        else:  # several nodes, no relay: members may be on any of them
+            plain = batched = True
         if plain:
             self._sio.emit(
                 "message",
                 message,
-                to=channel(room),
+                to=PLAIN_PREFIX + room,
                 ignore_queue=self._messages_local,
             )
         if batched:
             self.batches.add(room, message)
+
+    def relayed(self, room: str, body: bytes) -> None:
+        """A message another node stored (the relay): to this node's members, and
+        decoded only when it has some (only nodes with the relay receive these, so
+        the members present here are all the audience it has)."""
+        rooms = self._sio.manager.rooms.get("/", _NO_ROOMS)
+        if rooms.get(PLAIN_PREFIX + room) or rooms.get(BATCH_PREFIX + room):
+            self.message(room, decode_message(body))
 
     def to_room(
         self, event: str, payload: Any, room: str, skip_sid: str | None = None
@@ -127,13 +132,8 @@ class Broadcaster:
             "messages", batch, to=batch_channel(room), ignore_queue=self._messages_local
         )
 
-    def _may_have_members(self, socket_room: str) -> bool:
-        """False only when nobody anywhere can be in `socket_room`: saves encoding
-        a message for nobody. With several nodes and no relay, members may be
-        elsewhere."""
-        if not self._messages_local:
-            return True
-        return bool(self._sio.manager.rooms.get("/", {}).get(socket_room))
+
+_NO_ROOMS: dict[str, Any] = {}
 
 
 def _channel_for(room: str, batching: bool) -> str:

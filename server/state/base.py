@@ -121,9 +121,10 @@ def suggest_name(name: str, free: Callable[[str], bool]) -> str:
     return random_variant(name)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Draft:
-    """A validated message before the store numbers it.
+    """A validated message before the store numbers it (one per message: not frozen,
+    whose __init__ costs three times as much; nothing changes a draft once built).
 
     `dedupe_scope` says whose `client_id` this is (the sender's identity, or its
     connection lineage): one sender's retry can never match another's message.

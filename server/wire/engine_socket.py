@@ -95,12 +95,6 @@ def past_ping_deadline(engine_socket: Any) -> bool:
     )
 
 
-def is_dropped(engine_socket: Any) -> bool:
-    """True for a connection being closed with `force` (close_later): what it
-    still sends is not to be handled."""
-    return bool(getattr(engine_socket, "_chat_dropped", False))
-
-
 def _close_planned(engine_socket: Any) -> bool:
     return bool(
         engine_socket.closing or getattr(engine_socket, "_chat_close_planned", False)
@@ -222,17 +216,34 @@ def poll(self: Any) -> list[Any]:
 
 
 def receive(self: Any, pkt: Any) -> Any:
-    """Socket.receive: every frame spends from the connection's budget first."""
-    state = _state(self)
+    """Socket.receive: every frame spends from the connection's budget first.
+
+    A token bucket (FRAMES_PER_SECOND, FRAME_BURST), written out in this one frame:
+    every packet of every client passes here.
+    """
+    state: _State | None = getattr(self.server, "_chat_wire", None)
     if state is not None:
         if getattr(self, "_chat_over_budget", False):
             return None
-        if not _spend_frame(self, state.limits):
+        limits = state.limits
+        now = time.monotonic()
+        tokens = getattr(self, "_chat_tokens", None)
+        if tokens is None:
+            tokens = limits.frame_burst
+        else:
+            tokens = min(
+                limits.frame_burst,
+                tokens + (now - self._chat_tokens_at) * limits.frames_per_second,
+            )
+        self._chat_tokens_at = now
+        if tokens < 1:
+            self._chat_tokens = tokens
             self._chat_over_budget = True
             state.counters.frame_budget_closes += 1
             log.warning("closing sid=%s: over its frame budget", self.sid)
             close_later(self, self.server.reason.TRANSPORT_ERROR, force=True)
             return None
+        self._chat_tokens = tokens - 1
     return _STOCK["receive"](self, pkt)
 
 
@@ -243,22 +254,6 @@ def websocket_handler(self: Any, ws: Any) -> Any:
         return _STOCK["_websocket_handler"](self, ws)
     finally:
         self._chat_ws = None
-
-
-def _spend_frame(engine_socket: Any, limits: ConnectionLimits) -> bool:
-    now = time.monotonic()
-    tokens = getattr(engine_socket, "_chat_tokens", None)
-    if tokens is None:
-        tokens = limits.frame_burst
-    else:
-        elapsed = now - engine_socket._chat_tokens_at
-        tokens = min(limits.frame_burst, tokens + elapsed * limits.frames_per_second)
-    engine_socket._chat_tokens_at = now
-    if tokens < 1:
-        engine_socket._chat_tokens = tokens
-        return False
-    engine_socket._chat_tokens = tokens - 1
-    return True
 
 
 def install(

@@ -27,6 +27,7 @@ log = logging.getLogger("chat.wire")
 
 BINARY_EVENT = "5"
 BINARY_ACK = "6"
+_BINARY_HEADERS = (BINARY_EVENT, BINARY_ACK)
 # What python-socketio raises on a packet it cannot make an event or ack of.
 UNDECODABLE = (ValueError, KeyError, IndexError, TypeError, RecursionError)
 
@@ -35,12 +36,13 @@ def is_binary_packet(data: Any) -> bool:
     """True for a binary frame or a Socket.IO binary event/ack header."""
     if isinstance(data, (bytes, bytearray)):
         return True
-    return isinstance(data, str) and data[:1] in (BINARY_EVENT, BINARY_ACK)
+    return isinstance(data, str) and data[:1] in _BINARY_HEADERS
 
 
 def install(sio: socketio.Server) -> None:
     eio = sio.eio
     on_message = eio.handlers["message"]
+    sockets = eio.sockets
 
     def refuse(eio_sid: str, why: str) -> None:
         log.warning("closing sid=%s: %s", eio_sid, why)
@@ -51,10 +53,13 @@ def install(sio: socketio.Server) -> None:
             )
 
     def message(eio_sid: str, data: Any) -> Any:
-        if engine_socket.is_dropped(eio.sockets.get(eio_sid)):
+        # Every packet passes here: the checks are written out in this one frame.
+        # `_chat_dropped`: set by engine_socket.close_later(force=True).
+        if getattr(sockets.get(eio_sid), "_chat_dropped", False):
             return None  # being closed: nothing more it sends is handled or logged
-        if is_binary_packet(data):
-            return refuse(eio_sid, "sent a binary packet")
+        if type(data) is not str or data[:1] in _BINARY_HEADERS:
+            if is_binary_packet(data):
+                return refuse(eio_sid, "sent a binary packet")
         try:
             return on_message(eio_sid, data)
         except UNDECODABLE:
