@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 import requests
 import websocket
 
-from support import ServerProcess, answers_list_rooms, join_raw, raw_socket
+from support import (
+    ServerProcess,
+    answers_list_rooms,
+    is_closed,
+    join_raw,
+    raw_socket,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -34,6 +41,59 @@ def test_a_message_at_the_limit_is_stored_and_broadcast(server: ServerProcess) -
             ack = json.loads(frame[4:])[0]
     assert ack["ok"] is True and broadcast["message"] == text
     assert broadcast["seq"] == ack["seq"]
+
+
+def message_acked(connection: websocket.WebSocket, ack_id: int) -> dict[str, Any]:
+    while True:
+        frame = connection.recv()
+        if frame == "2":
+            connection.send("3")
+        elif frame.startswith(f"43{ack_id}"):
+            return dict(json.loads(frame[2 + len(str(ack_id)) :])[0])
+
+
+def message_packet(ack_id: int, room: str, text: str) -> str:
+    return f'42{ack_id}["message",{json.dumps({"room": room, "message": text})}]'
+
+
+def test_every_frame_shape_of_a_message_is_read(server: ServerProcess) -> None:
+    """Short and 16-bit lengths on both sides of the 126-byte edge, and a message in
+    fragments with a ping between them (gevent reads the first kinds in one call,
+    the others through gevent-websocket's own loop)."""
+    connection = raw_socket(server)
+    join_raw(connection, "shapes")
+    ack_id = 10
+    for length in (60, 125, 126, 127, 300, 540):  # bytes of the whole packet
+        empty = len(message_packet(ack_id, "shapes", ""))
+        packet = message_packet(ack_id, "shapes", "x" * (length - empty))
+        assert len(packet.encode()) == length
+        connection.send(packet)
+        assert message_acked(connection, ack_id)["ok"] is True, length
+        ack_id += 1
+    whole = message_packet(ack_id, "shapes", "in pieces é")
+    first, rest = whole[:20], whole[20:]
+    connection.send_frame(
+        websocket.ABNF.create_frame(first, websocket.ABNF.OPCODE_TEXT, fin=0)
+    )
+    connection.send_frame(websocket.ABNF.create_frame("", websocket.ABNF.OPCODE_PING))
+    connection.send_frame(
+        websocket.ABNF.create_frame(rest, websocket.ABNF.OPCODE_CONT, fin=1)
+    )
+    assert message_acked(connection, ack_id)["ok"] is True
+
+
+@pytest.mark.parametrize(
+    "bad_utf8", [b"\xff", b"\xed\xa0\x80"], ids=["invalid", "lone-surrogate"]
+)
+def test_a_text_frame_that_is_not_utf8_closes_only_its_connection(
+    server: ServerProcess, bad_utf8: bytes
+) -> None:
+    bystander = raw_socket(server)
+    attacker = raw_socket(server)
+    frame = b'42["test_message",{"message":"' + bad_utf8 + b'"}]'
+    attacker.send_frame(websocket.ABNF.create_frame(frame, websocket.ABNF.OPCODE_TEXT))
+    assert is_closed(attacker)
+    assert answers_list_rooms(bystander)
 
 
 def test_an_oversized_frame_closes_only_its_connection_and_is_logged(
