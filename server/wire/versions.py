@@ -79,6 +79,8 @@ PRIVATE_SURFACE = (
         "(data, mask, length=None, offset=0)",
     ),
     ("eventlet.websocket", "RFC6455WebSocket._recv_frame", "(self, message=None)"),
+    ("eventlet.websocket", "RFC6455WebSocket._get_bytes", "(self, numbytes)"),
+    ("eventlet.websocket", "RFC6455WebSocket._iter_frames", "(self)"),
     (
         "eventlet.websocket",
         "RFC6455WebSocket.Message.push",
