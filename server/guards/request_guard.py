@@ -133,8 +133,9 @@ class RequestGuard:
         return refusal.ack()
 
     def run(self, event: str, handler: Handler, sid: str, args: tuple[Any, ...]) -> Any:
-        """Guard one call of `handler` for an event outside the contract."""
-        return self.wrap(event, handler)(sid, *args)
+        """Guard one call of `handler` for an event outside the contract (refused as
+        such even while the connection owes a proof of work)."""
+        return self.wrap(event, handler, after_proof=False)(sid, *args)
 
     def _refuse_rate(self, sid: str, event: str, verdict: Verdict) -> dict[str, Any]:
         self._metrics.rate_limited.inc()

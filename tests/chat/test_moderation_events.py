@@ -454,6 +454,8 @@ def test_in_a_connection_flood_each_new_connection_proves_work_first() -> None:
     refused = flooded.emit("join", {"room": "r", "username": "x"}, callback=True)
     assert code(refused) == "challenge_required"
     assert refused["error"]["challenge"] == challenge
+    # An event outside the contract is refused as such, proof or not.
+    assert code(flooded.emit("no_such_event", {}, callback=True)) == "unknown_event"
     assert code(
         flooded.emit(
             "solve", {"proof": {"nonce": "a.b.c.d", "solution": "0"}}, callback=True
