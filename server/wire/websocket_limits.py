@@ -141,12 +141,8 @@ def _bound_gevent_websocket(limit: int) -> None:
             if header.opcode in (self.OPCODE_TEXT, self.OPCODE_BINARY):
                 self._message_bytes = 0
             self._message_bytes += header.length
-            limit_now = _gevent_limit or 0
-            if self._message_bytes > limit_now:
-                peer = self.environ.get("REMOTE_ADDR")
-                log_oversize(self._message_bytes, limit_now, peer)
-                self.close(1009, b"message too big")
-                raise WebSocketError("message too big")
+            if self._message_bytes > (_gevent_limit or 0):
+                self._refuse_oversize()
             if not header.length:
                 return header, b""
             try:
@@ -181,11 +177,8 @@ def _bound_gevent_websocket(limit: int) -> None:
             if len(header) != header_size:
                 raise WebSocketError("Unexpected EOF while decoding header")
             self._message_bytes = length
-            limit_now = _gevent_limit or 0
-            if length > limit_now:
-                log_oversize(length, limit_now, self.environ.get("REMOTE_ADDR"))
-                self.close(1009, b"message too big")
-                raise WebSocketError("message too big")
+            if length > (_gevent_limit or 0):
+                self._refuse_oversize()
             try:
                 payload = self.raw_read(length) if length else b""
             except Exception:
@@ -193,6 +186,14 @@ def _bound_gevent_websocket(limit: int) -> None:
             if len(payload) != length:
                 raise WebSocketError("Unexpected EOF reading frame payload")
             return xor_mask(payload, header[-4:]).decode("utf-8")
+
+        def _refuse_oversize(self) -> None:
+            """The message read so far is over the limit: logged once, closed with
+            1009, and the read ends."""
+            peer = self.environ.get("REMOTE_ADDR")
+            log_oversize(self._message_bytes, _gevent_limit or 0, peer)
+            self.close(1009, b"message too big")
+            raise WebSocketError("message too big")
 
         def close(self, code: int = 1000, message: bytes | str = b"") -> None:
             """gevent-websocket 0.10.1 sends `str(message)` ("b''") as the close
