@@ -103,6 +103,11 @@ PRIVATE_SURFACE = (
         "SimpleWebSocketWSGI.wait",
         "(self)",
     ),
+    (
+        "engineio.async_drivers._websocket_wsgi",
+        "SimpleWebSocketWSGI.close",
+        "(self)",
+    ),
 )
 
 

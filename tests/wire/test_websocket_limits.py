@@ -145,3 +145,31 @@ def test_an_oversized_polling_post_is_refused(server: ServerProcess) -> None:
     with requests.post(f"{url}&sid={sid}", data=body, timeout=5) as response:
         assert response.status_code == 413
     server.wait_for_log(f"message ({LIMIT * 2}) is over the {LIMIT} byte limit")
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [ConnectionResetError(104, "reset"), BrokenPipeError(32, "pipe")],
+    ids=["reset", "broken-pipe"],
+)
+def test_threading_closes_a_websocket_its_peer_already_reset_quietly(
+    failure: OSError,
+) -> None:
+    """Engine.IO's writer thread closes the websocket last; a peer that reset the
+    connection first must not end that thread with a traceback."""
+    import engineio
+
+    from wire import websocket_limits
+
+    eio = engineio.Server(async_mode="threading")
+    websocket_limits.install(eio, "threading")
+    wrapper = eio._async["websocket"](lambda ws: None, eio)
+
+    class ResetSocket:
+        connected = True
+
+        def close(self) -> None:
+            raise failure
+
+    wrapper.ws = ResetSocket()
+    wrapper.close()  # no exception
