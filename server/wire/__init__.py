@@ -61,6 +61,7 @@ def install(
         versions,
         websocket_limits,
         websocket_speedups,
+        writer_on_demand,
     )
 
     skipped = versions.patches_to_skip(async_mode)
@@ -79,6 +80,8 @@ def install(
     packet_filter.install(sio)
     if "engine_socket" not in skipped:
         installed.counters = engine_socket.install(sio.eio, limits, async_mode)
+        if "writer_on_demand" not in skipped:
+            writer_on_demand.install(sio.eio, async_mode)
     if "websocket_limits" not in skipped:
         websocket_limits.install(sio.eio, async_mode)
     if "websocket_speedups" not in skipped:

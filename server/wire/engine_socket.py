@@ -36,7 +36,8 @@ import engineio
 from engineio import exceptions as eio_exceptions
 from engineio.socket import Socket
 
-from wire.limits import ConnectionLimits
+from wire import writer_on_demand
+from wire.limits import ConnectionLimits, packet_size
 
 log = logging.getLogger("chat.wire")
 
@@ -79,14 +80,6 @@ def _state(engine_socket: Any) -> _State | None:
     return getattr(engine_socket.server, "_chat_wire", None)
 
 
-def packet_size(pkt: Any) -> int:
-    """Bytes a queued packet will take on the wire (close enough for a cap)."""
-    data = getattr(pkt, "data", None)
-    if isinstance(data, (str, bytes, bytearray)):
-        return len(data) + 1
-    return 64
-
-
 def past_ping_deadline(engine_socket: Any) -> bool:
     """True when the client did not answer the last ping in time."""
     last_ping = engine_socket.last_ping
@@ -115,6 +108,16 @@ def close_later(engine_socket: Any, reason: str, force: bool = False) -> None:
     engine_socket.server.start_background_task(
         close_transport, engine_socket, reason, force
     )
+
+
+def close_unanswered(engine_socket: Any) -> None:
+    """Close a connection that did not answer its last PING in time, from a task."""
+    if _close_planned(engine_socket):
+        return
+    state = _state(engine_socket)
+    if state is not None:
+        state.counters.ping_timeouts += 1
+    close_later(engine_socket, engine_socket.server.reason.PING_TIMEOUT)
 
 
 def close_connection(sio: Any, sid: str) -> None:
@@ -186,9 +189,7 @@ def send(self: Any, pkt: Any) -> None:
     if getattr(self, "_chat_dropped", False):
         return None  # dropped: nothing more is queued for it
     if past_ping_deadline(self):
-        if not _close_planned(self):
-            state.counters.ping_timeouts += 1
-            close_later(self, self.server.reason.PING_TIMEOUT)
+        close_unanswered(self)
         return None
     queued = getattr(self, "_chat_queued", 0) + packet_size(pkt)
     if queued > state.limits.max_queued_bytes:
@@ -199,7 +200,7 @@ def send(self: Any, pkt: Any) -> None:
         close_later(self, self.server.reason.TRANSPORT_ERROR, force=True)
         return None
     self._chat_queued = queued
-    self.queue.put(pkt)
+    writer_on_demand.enqueue(self, pkt)
     return None
 
 
@@ -248,9 +249,13 @@ def receive(self: Any, pkt: Any) -> Any:
 
 
 def websocket_handler(self: Any, ws: Any) -> Any:
-    """Socket._websocket_handler: remembers the websocket, so it can be shut."""
+    """Socket._websocket_handler: remembers the websocket, so it can be shut; its
+    writer runs only while something is queued (writer_on_demand.py) where that is
+    installed."""
     self._chat_ws = ws
     try:
+        if writer_on_demand.enabled(self.server):
+            return writer_on_demand.serve_websocket(self, ws)
         return _STOCK["_websocket_handler"](self, ws)
     finally:
         self._chat_ws = None

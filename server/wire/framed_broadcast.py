@@ -58,6 +58,8 @@ import engineio
 import socketio
 from engineio import packet as eio_packet
 
+from wire import writer_on_demand
+
 log = logging.getLogger("chat.wire")
 
 TEXT = 0x1
@@ -119,7 +121,6 @@ class Lane:
         "_pending",
         "_corked",
         "_corked_bytes",
-        "_writer_queue",
     )
 
     def __init__(
@@ -133,7 +134,6 @@ class Lane:
         self._pending = b""
         self._corked: list[bytes] = []
         self._corked_bytes = 0
-        self._writer_queue = engine_socket.queue  # for FLUSH
         ws.send = self.send_from_writer
 
     def send_from_writer(self, message: Any, **kwargs: Any) -> Any:
@@ -194,7 +194,7 @@ class Lane:
             return 0  # the writer meets the same error and closes the connection
         if written < size:
             self._pending = data[written:]
-            self._writer_queue.put(FLUSH)
+            writer_on_demand.enqueue(self.engine_socket, FLUSH)
             return size - written
         return 0
 

@@ -7,7 +7,11 @@ and then sends a PING: 5,000 idle clients keep 5,000 sleeping green threads, eac
 holding its slice of the stack (an OS thread each under threading). Here a
 connection due for a ping joins one queue, in due order since every connection has
 the same interval, and one task sends each PING when it is due (within
-TICK_SECONDS). Pong handling and the ping timeout are Engine.IO's, unchanged.
+TICK_SECONDS). Pong handling is Engine.IO's, unchanged. A PING still unanswered
+ping_timeout after it left closes its connection (engine_socket.close_unanswered):
+stock Engine.IO noticed that only when something was next sent to the connection,
+or when its writer had waited ping_interval + ping_timeout for a packet, and that
+writer now runs only while something is queued (writer_on_demand.py).
 Measured with bench/ scenario B (5,000 idle clients, RSS per connection):
 gevent 58.5 -> 49.0 KiB, eventlet 60.1 -> 52.6 KiB.
 To remove: drop the `heartbeat.install(...)` call in wire/__init__.py.
@@ -25,6 +29,8 @@ from typing import Any
 from engineio import packet
 from engineio.socket import Socket
 
+from wire.engine_socket import close_unanswered
+
 log = logging.getLogger("chat.wire")
 
 _STOCK_SCHEDULE_PING = Socket.schedule_ping
@@ -39,6 +45,8 @@ class Heartbeat:
         self._eio = eio
         self._clock = clock
         self._due: deque[tuple[float, Any]] = deque()
+        # (deadline, connection, when its PING left): pongs owed, in deadline order.
+        self._owed: deque[tuple[float, Any, float]] = deque()
         self._lock = threading.Lock()
         self._running = False
 
@@ -60,7 +68,11 @@ class Heartbeat:
             self._eio.sleep(self.send_due(self._clock()))
 
     def send_due(self, now: float) -> float:
-        """Sends every PING due by `now`; the seconds until the next one is due."""
+        """Sends every PING due by `now` and closes every connection whose pong is
+        overdue; the seconds until the next of either is due."""
+        return min(self._close_silent(now), self._send_pings(now))
+
+    def _send_pings(self, now: float) -> float:
         while True:
             with self._lock:
                 if not self._due:
@@ -70,16 +82,43 @@ class Heartbeat:
                     return min(max(due - now, 0.01), TICK_SECONDS)
                 self._due.popleft()
             try:
-                _ping(engine_socket)
+                sent_at = _ping(engine_socket)
             except Exception:
                 log.exception("sending a ping failed")
+                continue
+            if sent_at is not None:
+                with self._lock:
+                    deadline = now + self._eio.ping_timeout
+                    self._owed.append((deadline, engine_socket, sent_at))
+
+    def _close_silent(self, now: float) -> float:
+        while True:
+            with self._lock:
+                if not self._owed:
+                    return TICK_SECONDS
+                deadline, engine_socket, sent_at = self._owed[0]
+                if deadline > now:
+                    return min(max(deadline - now, 0.01), TICK_SECONDS)
+                self._owed.popleft()
+            # A pong clears last_ping (schedule_ping), and the next PING sets anew.
+            if (
+                engine_socket.last_ping == sent_at
+                and not engine_socket.closing
+                and not engine_socket.closed
+            ):
+                try:
+                    close_unanswered(engine_socket)
+                except Exception:
+                    log.exception("closing a silent connection failed")
 
 
-def _ping(engine_socket: Any) -> None:
-    """What Engine.IO's `_send_ping` does after its sleep."""
-    if not engine_socket.closing and not engine_socket.closed:
-        engine_socket.last_ping = time.time()
-        engine_socket.send(packet.Packet(packet.PING))
+def _ping(engine_socket: Any) -> float | None:
+    """What Engine.IO's `_send_ping` does after its sleep; when the PING left."""
+    if engine_socket.closing or engine_socket.closed:
+        return None
+    engine_socket.last_ping = sent_at = time.time()
+    engine_socket.send(packet.Packet(packet.PING))
+    return sent_at
 
 
 def schedule_ping(self: Any) -> None:

@@ -7,6 +7,7 @@ is read before eventlet or gevent have patched anything.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -16,3 +17,11 @@ class ConnectionLimits:
     max_queued_bytes: int
     frames_per_second: float
     frame_burst: float
+
+
+def packet_size(pkt: Any) -> int:
+    """Bytes a queued Engine.IO packet takes on the wire (close enough for a cap)."""
+    data = getattr(pkt, "data", None)
+    if isinstance(data, (str, bytes, bytearray)):
+        return len(data) + 1
+    return 64

@@ -40,11 +40,19 @@ PATCHES = {
     "fast_packet": ("python-socketio",),
     "queue_listener": ("python-socketio",),
     "heartbeat": ("python-engineio",),
+    "writer_on_demand": ("python-engineio",),
     "native_locks": ("prometheus-client",),
 }
 # Patches that do not touch the websocket server of the async mode.
 _NO_WEBSOCKET_SERVER = frozenset(
-    {"engine_socket", "fast_packet", "queue_listener", "heartbeat", "native_locks"}
+    {
+        "engine_socket",
+        "fast_packet",
+        "queue_listener",
+        "heartbeat",
+        "native_locks",
+        "writer_on_demand",
+    }
 )
 
 # Every private attribute the patches use: (module, qualified name, signature as

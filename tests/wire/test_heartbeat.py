@@ -7,26 +7,32 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import engineio
 import pytest
 import websocket
 
 from conftest import StartServer
 from support import ASYNC_MODES, open_raw
+from wire.engine_socket import close_transport
 from wire.heartbeat import TICK_SECONDS, Heartbeat
 
 
 class FakeEngineIO:
     ping_interval = 10.0
+    ping_timeout = 5.0
+    reason = engineio.Server.reason
 
     def __init__(self) -> None:
         self.tasks: list[Any] = []
 
-    def start_background_task(self, target: Any) -> None:
-        self.tasks.append(target)
+    def start_background_task(self, target: Any, *args: Any) -> None:
+        self.tasks.append((target, *args))
 
 
 class FakeSocket:
-    def __init__(self, closed: bool = False) -> None:
+    def __init__(self, eio: FakeEngineIO, closed: bool = False) -> None:
+        self.server = eio
+        self.sid = "fake"
         self.closing = False
         self.closed = closed
         self.last_ping: float | None = None
@@ -40,7 +46,11 @@ def test_pings_leave_when_due_in_order_and_skip_closed_connections() -> None:
     clock = [1000.0]
     eio = FakeEngineIO()
     heartbeat = Heartbeat(eio, clock=lambda: clock[0])
-    first, closed, later = FakeSocket(), FakeSocket(closed=True), FakeSocket()
+    first, closed, later = (
+        FakeSocket(eio),
+        FakeSocket(eio, closed=True),
+        FakeSocket(eio),
+    )
     heartbeat.schedule(first)
     heartbeat.schedule(closed)
     clock[0] += 3
@@ -54,6 +64,27 @@ def test_pings_leave_when_due_in_order_and_skip_closed_connections() -> None:
     assert closed.sent == [] and later.sent == []
     assert heartbeat.send_due(1013.0) == TICK_SECONDS
     assert later.sent == ["2"] and len(heartbeat) == 0
+
+
+def test_a_ping_unanswered_for_the_ping_timeout_closes_its_connection() -> None:
+    eio = FakeEngineIO()
+    heartbeat = Heartbeat(eio, clock=lambda: 1000.0)
+    silent, answering = FakeSocket(eio), FakeSocket(eio)
+    heartbeat.schedule(silent)
+    heartbeat.schedule(answering)
+    heartbeat.send_due(1010.0)  # both pinged; pongs owed by 1015
+    assert silent.sent == answering.sent == ["2"]
+    answering.last_ping = None  # its PONG arrived (Engine.IO's receive)
+    # Not yet overdue: the heartbeat sleeps at most a tick, and closes no one.
+    assert heartbeat.send_due(1014.9) == pytest.approx(0.1)
+    assert len(eio.tasks) == 1  # only the heartbeat itself
+    heartbeat.send_due(1015.0)
+    closes = [task for task in eio.tasks[1:] if task[0] is close_transport]
+    assert [(task[1], task[2]) for task in closes] == [
+        (silent, eio.reason.PING_TIMEOUT)
+    ]
+    heartbeat.send_due(1030.0)  # each silence is acted on once
+    assert len(eio.tasks) == 2
 
 
 def frames_for(
