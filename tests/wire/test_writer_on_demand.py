@@ -1,0 +1,116 @@
+"""A websocket connection's writer runs only while something is queued
+(wire/writer_on_demand.py): started by the first packet, ends when the queue is
+empty, keeps the order, and closes the websocket at the end marker. Real servers in
+every mode are covered by the wire and attack tests (pings, slow consumers, order)."""
+
+from __future__ import annotations
+
+import queue
+from typing import Any
+
+import engineio
+from engineio import packet
+
+from wire import writer_on_demand
+
+
+class Task:
+    def __init__(self, target: Any, args: tuple[Any, ...]) -> None:
+        self.target, self.args = target, args
+
+    def run(self) -> None:
+        self.target(*self.args)
+
+    def join(self) -> None:
+        pass
+
+
+class FakeServer:
+    reason = engineio.Server.reason
+
+    def __init__(self) -> None:
+        self.tasks: list[Task] = []
+
+    def start_background_task(self, target: Any, *args: Any) -> Task:
+        task = Task(target, args)
+        self.tasks.append(task)
+        return task
+
+    def get_queue_empty_exception(self) -> type[Exception]:
+        return queue.Empty
+
+
+class FakeWebSocket:
+    def __init__(self, fail_on: str | None = None) -> None:
+        self.sent: list[str] = []
+        self.closed = 0
+        self.fail_on = fail_on
+
+    def send(self, data: str) -> None:
+        if data == self.fail_on:
+            raise OSError("the peer is gone")
+        self.sent.append(data)
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+class FakeSocket:
+    """What the writer uses of an Engine.IO socket, on a websocket."""
+
+    def __init__(self, ws: FakeWebSocket) -> None:
+        self.server = FakeServer()
+        self.queue: queue.Queue[Any] = queue.Queue()
+        self._chat_writing = False
+        self._chat_writer_task = None
+        self._chat_writer_ws: Any = ws
+
+
+def message(text: str) -> packet.Packet:
+    return packet.Packet(packet.MESSAGE, text)
+
+
+def test_the_first_packet_starts_a_writer_that_sends_in_order_and_ends() -> None:
+    ws = FakeWebSocket()
+    connection = FakeSocket(ws)
+    writer_on_demand.enqueue(connection, message("a"))
+    writer_on_demand.enqueue(connection, message("b"))
+    assert len(connection.server.tasks) == 1  # one writer while it is running
+    connection.server.tasks[0].run()
+    assert ws.sent == ["4a", "4b"] and ws.closed == 0
+    assert not connection._chat_writing  # idle: no task waits on the queue
+    connection.queue.join()  # every packet taken was marked done (close(wait=True))
+    writer_on_demand.enqueue(connection, message("c"))
+    assert len(connection.server.tasks) == 2
+    connection.server.tasks[1].run()
+    assert ws.sent == ["4a", "4b", "4c"]
+
+
+def test_the_end_marker_closes_the_websocket_and_no_writer_starts_after() -> None:
+    ws = FakeWebSocket()
+    connection = FakeSocket(ws)
+    writer_on_demand.enqueue(connection, message("last"))
+    writer_on_demand.enqueue(connection, None)
+    writer_on_demand.enqueue(connection, message("too late"))
+    connection.server.tasks[0].run()
+    assert ws.sent == ["4last"] and ws.closed == 1
+    assert connection._chat_writer_ws is None
+    writer_on_demand.enqueue(connection, message("later still"))
+    assert len(connection.server.tasks) == 1
+
+
+def test_a_failed_send_closes_the_websocket_as_the_stock_writer_does() -> None:
+    ws = FakeWebSocket(fail_on="4b")
+    connection = FakeSocket(ws)
+    for text in "abc":
+        writer_on_demand.enqueue(connection, message(text))
+    connection.server.tasks[0].run()
+    assert ws.sent == ["4a"] and ws.closed == 1
+    assert not connection._chat_writing and connection._chat_writer_ws is None
+
+
+def test_nothing_starts_before_the_websocket_takes_over() -> None:
+    connection = FakeSocket(FakeWebSocket())
+    connection._chat_writer_ws = None  # long-polling: Engine.IO's poll reads it
+    writer_on_demand.enqueue(connection, message("open"))
+    assert connection.server.tasks == [] and connection.queue.qsize() == 1
