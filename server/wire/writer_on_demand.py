@@ -86,6 +86,7 @@ def _write(engine_socket: Any, ws: Any) -> None:
         pass
     finally:
         engine_socket._chat_writing = False
+        engine_socket._chat_writer_task = None  # a finished greenlet is 2.5 KiB
     engine_socket._chat_writer_ws = None  # no writer may start on a closed websocket
     if not getattr(ws, "websocket_closed", False):
         # eventlet's websocket closes itself after a close frame or a failed read;
