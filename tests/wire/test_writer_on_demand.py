@@ -1,7 +1,8 @@
 """A websocket connection's writer runs only while something is queued
 (wire/writer_on_demand.py): started by the first packet, ends when the queue is
-empty, keeps the order, and closes the websocket at the end marker. Real servers in
-every mode are covered by the wire and attack tests (pings, slow consumers, order)."""
+empty, keeps the order, and closes the websocket at the end marker. A real client
+upgrading from long-polling goes through its copy of Engine.IO's upgrade; the wire
+and attack tests cover the rest through real servers (pings, slow consumers, order)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,12 @@ import queue
 from typing import Any
 
 import engineio
+import pytest
+import socketio
 from engineio import packet
 
+from conftest import StartServer
+from support import ASYNC_MODES, RecordingClient
 from wire import writer_on_demand
 
 
@@ -114,3 +119,30 @@ def test_nothing_starts_before_the_websocket_takes_over() -> None:
     connection._chat_writer_ws = None  # long-polling: Engine.IO's poll reads it
     writer_on_demand.enqueue(connection, message("open"))
     assert connection.server.tasks == [] and connection.queue.qsize() == 1
+
+
+@pytest.mark.parametrize("async_mode", ASYNC_MODES)
+def test_a_client_that_starts_on_polling_upgrades_and_chats_both_ways(
+    start_server: StartServer, async_mode: str
+) -> None:
+    server = start_server(async_mode)
+    poller = socketio.Client(reconnection=False)
+    heard: list[dict[str, Any]] = []
+    poller.on("message", heard.append)
+    poller.connect(server.url, transports=["polling", "websocket"], wait_timeout=10)
+    other = RecordingClient(server.url)
+    try:
+        poller.call("join", {"room": "upgrade", "username": "poller"}, timeout=10)
+        other.call("join", {"room": "upgrade", "username": "other"})
+        for number in range(20):  # through the upgrade and after it
+            ack = other.call("message", {"room": "upgrade", "message": f"m{number}"})
+            assert ack["ok"], ack
+        reply = poller.call("message", {"room": "upgrade", "message": "back"})
+        assert reply["ok"], reply
+        assert other.wait_for("message", lambda m: m["id"] == reply["id"])
+        assert poller.transport() == "websocket"
+        # All 20, in order, before its own message came back to it.
+        assert [m["message"] for m in heard][:20] == [f"m{n}" for n in range(20)]
+    finally:
+        poller.disconnect()
+        other.close()
