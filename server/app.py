@@ -102,7 +102,12 @@ def create_app(config: Config | None = None) -> Flask:
     )
     HandshakeAdmission(guards.admission, guards.trusted_proxies).install(sio)
     # The handlers, and how their events reach people.
-    broadcast = Broadcaster(sio, clustered=shared.clustered, relay=shared.relay)
+    broadcast = Broadcaster(
+        sio,
+        clustered=shared.clustered,
+        relay=shared.relay,
+        room_emit=wired.framed.room_emit if wired.framed else None,
+    )
     chat_metrics = metrics.ChatMetrics()
     moderation = Moderation(
         shared.policies,

@@ -18,12 +18,16 @@ batches go through the queue like every other room event.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import socketio
 
 from chat.batches import Message, MessageBatches
 from state.base import decode_message
+
+# event, payload, Socket.IO room: to the room's members on this node.
+RoomEmit = Callable[[str, Any, str], None]
 
 PLAIN_PREFIX = "room:"
 BATCH_PREFIX = "batch:"
@@ -49,12 +53,20 @@ class Broadcaster:
     """Sends the chat's events through one Socket.IO server."""
 
     def __init__(
-        self, sio: socketio.Server, clustered: bool, relay: Any = None
+        self,
+        sio: socketio.Server,
+        clustered: bool,
+        relay: Any = None,
+        room_emit: RoomEmit | None = None,
     ) -> None:
         self._sio = sio
         # One process, or several with the relay: each node delivers messages to its
         # own members only. Several without it: a room's members may be anywhere.
         self._messages_local = not clustered or relay is not None
+        # Messages and batches to this node's members of a room: the direct-write
+        # path's own room walk when there is one (wire/framed_broadcast.py), else
+        # python-socketio's emit, kept off the queue.
+        self._local_emit: RoomEmit = room_emit or self._emit_locally
         self.batches = MessageBatches(self._send_batch, sio.eio.create_queue)
         if relay is not None:
             relay.on_relayed = self.relayed
@@ -87,12 +99,10 @@ class Broadcaster:
         else:  # several nodes, no relay: members may be on any of them
             plain = batched = True
         if plain:
-            self._sio.emit(
-                "message",
-                message,
-                to=PLAIN_PREFIX + room,
-                ignore_queue=self._messages_local,
-            )
+            if self._messages_local:
+                self._local_emit("message", message, PLAIN_PREFIX + room)
+            else:
+                self._sio.emit("message", message, to=PLAIN_PREFIX + room)
         if batched:
             self.batches.add(room, message)
 
@@ -128,9 +138,13 @@ class Broadcaster:
         self.batches.flush_all()
 
     def _send_batch(self, room: str, batch: list[Message]) -> None:
-        self._sio.emit(
-            "messages", batch, to=batch_channel(room), ignore_queue=self._messages_local
-        )
+        if self._messages_local:
+            self._local_emit("messages", batch, BATCH_PREFIX + room)
+        else:
+            self._sio.emit("messages", batch, to=BATCH_PREFIX + room)
+
+    def _emit_locally(self, event: str, payload: Any, socket_room: str) -> None:
+        self._sio.emit(event, payload, to=socket_room, ignore_queue=True)
 
 
 _NO_ROOMS: dict[str, Any] = {}

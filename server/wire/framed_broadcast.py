@@ -30,6 +30,11 @@ into each recipient's socket when nothing is waiting before it:
   always take the normal path.
 
 Packets to one client (acks above all: one per chat message) take the same path.
+The chat's messages and batches reach a room through `room_emit`, which walks the
+room's members (python-socketio's `Manager.rooms`) in one loop here, instead of
+python-socketio's generator and a call per recipient: CPU per delivery at 20k/s
+(bench/ab.py, gevent, five interleaved rounds a side) plain path 5.80 -> 5.44 us,
+batches 4.37 -> 4.28 us; a 500-member room's p99 unchanged.
 
 Replaces `socketio.Server._send_eio_packet` and `_send_packet`, and Engine.IO's
 websocket class per server; relies on `Socket.queue` and each websocket object's
@@ -52,11 +57,13 @@ from __future__ import annotations
 import logging
 import struct
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import engineio
 import socketio
 from engineio import packet as eio_packet
+from socketio import packet as socketio_packet
 
 from wire import writer_on_demand
 
@@ -219,6 +226,7 @@ class FramedBroadcast:
     """The direct-write path of one Socket.IO server, and how often it was taken."""
 
     def __init__(self, sio: socketio.Server, async_mode: str) -> None:
+        self._sio = sio
         self._eio: engineio.Server = sio.eio
         self._make_lane = LANE_FACTORIES[async_mode]
         self._lanes: dict[str, Lane] = {}
@@ -269,45 +277,73 @@ class FramedBroadcast:
                     self.partial_writes += 1
 
     def send_eio_packet(self, eio_sid: str, pkt: Any) -> None:
-        """Replaces `socketio.Server._send_eio_packet`: direct when it can be.
+        """Replaces `socketio.Server._send_eio_packet`: direct when it can be."""
+        self._deliver((eio_sid,), pkt)
+
+    def room_emit(self, event: str, data: Any, room: str) -> None:
+        """`event` to every member of Socket.IO room `room` on this node, as
+        `sio.emit(event, data, to=room, ignore_queue=True)` sends it (no callback,
+        nobody skipped), with its recipients walked in one loop here instead of a
+        generator and a call per recipient (Manager.emit): in a 500-member room that
+        walk is most of a message's work."""
+        members = self._sio.manager.rooms.get("/", {}).get(room)
+        if not members:
+            return
+        # Copied: a send can find a connection dead and run its disconnect, which
+        # leaves the room while it is being walked.
+        eio_sids = list(members.values())
+        pkt = self._sio.packet_class(
+            socketio_packet.EVENT, namespace="/", data=[event, data]
+        )
+        encoded = pkt.encode()
+        if isinstance(encoded, list):  # binary attachments: never the chat's events
+            self._sio.emit(event, data, to=room, ignore_queue=True)
+            return
+        self._deliver(eio_sids, eio_packet.Packet(eio_packet.MESSAGE, encoded))
+
+    def _deliver(self, eio_sids: Iterable[str], pkt: Any) -> None:
+        """Each recipient's copy of one packet: corked for a direct write when its
+        connection is idle, through Engine.IO's queue otherwise.
 
         Runs once per recipient of every broadcast, so it is written flat: the frame
         and the clock are taken once per packet, not per recipient."""
-        lane = self._lanes.get(eio_sid)
-        if lane is not None:
-            connection = lane.engine_socket
-            if (
-                connection.upgraded
-                and not connection.upgrading
-                and not connection.closing
-                and not connection.closed
-                and connection.queue.empty()
-            ):
-                if pkt is not self._last_packet:
-                    self._frame(pkt)
-                last_ping = connection.last_ping
+        lanes = self._lanes
+        for eio_sid in eio_sids:
+            lane = lanes.get(eio_sid)
+            if lane is not None:
+                connection = lane.engine_socket
                 if (
-                    last_ping
-                    and self._framed_at - last_ping > connection.server.ping_timeout
+                    connection.upgraded
+                    and not connection.upgrading
+                    and not connection.closing
+                    and not connection.closed
+                    and connection.queue.empty()
                 ):
-                    # Past its ping deadline (engine_socket.past_ping_deadline):
-                    # the queued path closes it, from a task.
-                    connection.send(pkt)
-                    return
-                outcome = lane.cork(self._last_frame)
-                if outcome == FIRST:
-                    self.direct_writes += 1
-                    self._corked.append(lane)
-                    if len(self._corked) == 1:
-                        self._wake.put(True)
-                    return
-                if outcome == MORE:
-                    self.direct_writes += 1
-                    return
-                if outcome == SPILLED:
-                    self.partial_writes += 1
-        self.queued_writes += 1
-        self._eio.send_packet(eio_sid, pkt)
+                    if pkt is not self._last_packet:
+                        self._frame(pkt)
+                    last_ping = connection.last_ping
+                    if (
+                        last_ping
+                        and self._framed_at - last_ping > connection.server.ping_timeout
+                    ):
+                        # Past its ping deadline (engine_socket.past_ping_deadline):
+                        # the queued path closes it, from a task.
+                        connection.send(pkt)
+                        continue
+                    outcome = lane.cork(self._last_frame)
+                    if outcome == FIRST:
+                        self.direct_writes += 1
+                        self._corked.append(lane)
+                        if len(self._corked) == 1:
+                            self._wake.put(True)
+                        continue
+                    if outcome == MORE:
+                        self.direct_writes += 1
+                        continue
+                    if outcome == SPILLED:
+                        self.partial_writes += 1
+            self.queued_writes += 1
+            self._eio.send_packet(eio_sid, pkt)
 
     def send_packet(self, eio_sid: str, pkt: Any) -> None:
         """Replaces `socketio.Server._send_packet` (acks, connects, errors): the same

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import requests
+import socketio
 import websocket
 
 from support import ServerProcess, raw_socket
@@ -28,6 +29,7 @@ from wire.framed_broadcast import (
     MORE,
     QUEUE,
     SPILLED,
+    FramedBroadcast,
     Lane,
     websocket_frame,
 )
@@ -119,6 +121,37 @@ def make_lane(room: int) -> tuple[Lane, FakeRawSocket, FakeWebSocket, EngineSock
     engine = EngineSocket()
     lane = Lane(ws, raw, green_sendall, engine)
     return lane, raw, ws, engine
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"room": "r", "message": 'héllo \u2028 "quoted"', "seq": 7},
+        [{"id": "a", "seq": 1}, {"id": "b", "seq": 2}],  # a batch
+        {"nested": {"list": [1, 2.5, None, True]}},
+    ],
+)
+def test_a_room_emit_sends_what_socketio_would_to_the_same_members(
+    payload: Any,
+) -> None:
+    """`room_emit` walks the room itself; each member must get the very packet
+    python-socketio's own `emit(..., to=room)` would have sent it."""
+    sio = socketio.Server(async_mode="threading")
+    broadcast = FramedBroadcast(sio, "gevent")  # no lanes: every packet queued
+    members = [f"eio{n}" for n in range(5)]
+    for eio_sid in [*members, "outsider"]:
+        sid = sio.manager.connect(eio_sid, "/")
+        if eio_sid != "outsider":
+            sio.manager.enter_room(sid, "/", "room:r", eio_sid)
+    ours: list[tuple[str, Any]] = []
+    theirs: list[tuple[str, Any]] = []
+    sio.eio.send_packet = lambda eio_sid, pkt: ours.append((eio_sid, pkt.encode()))
+    sio._send_eio_packet = lambda eio_sid, pkt: theirs.append((eio_sid, pkt.encode()))
+    broadcast.room_emit("message", payload, "room:r")
+    sio.emit("message", payload, to="room:r")
+    assert sorted(ours) == sorted(theirs) and len(ours) == len(members)
+    broadcast.room_emit("message", payload, "room:nobody")  # an empty room
+    assert len(ours) == len(members)
 
 
 def test_frames_of_one_turn_leave_in_one_write_in_order() -> None:
