@@ -63,10 +63,15 @@ class Broadcaster:
         # One process, or several with the relay: each node delivers messages to its
         # own members only. Several without it: a room's members may be anywhere.
         self._messages_local = not clustered or relay is not None
-        # Messages and batches to this node's members of a room: the direct-write
-        # path's own room walk when there is one (wire/framed_broadcast.py), else
-        # python-socketio's emit, kept off the queue.
-        self._local_emit: RoomEmit = room_emit or self._emit_locally
+        # How messages and batches reach a room, chosen once: to this node's members
+        # through the direct-write path's own room walk when there is one
+        # (wire/framed_broadcast.py), else python-socketio's emit kept off the
+        # queue; through the queue when members may be on any node.
+        self._room_emit: RoomEmit
+        if not self._messages_local:
+            self._room_emit = self._emit_everywhere
+        else:
+            self._room_emit = room_emit or self._emit_locally
         self.batches = MessageBatches(self._send_batch, sio.eio.create_queue)
         if relay is not None:
             relay.on_relayed = self.relayed
@@ -99,10 +104,7 @@ class Broadcaster:
         else:  # several nodes, no relay: members may be on any of them
             plain = batched = True
         if plain:
-            if self._messages_local:
-                self._local_emit("message", message, PLAIN_PREFIX + room)
-            else:
-                self._sio.emit("message", message, to=PLAIN_PREFIX + room)
+            self._room_emit("message", message, PLAIN_PREFIX + room)
         if batched:
             self.batches.add(room, message)
 
@@ -138,13 +140,13 @@ class Broadcaster:
         self.batches.flush_all()
 
     def _send_batch(self, room: str, batch: list[Message]) -> None:
-        if self._messages_local:
-            self._local_emit("messages", batch, BATCH_PREFIX + room)
-        else:
-            self._sio.emit("messages", batch, to=BATCH_PREFIX + room)
+        self._room_emit("messages", batch, BATCH_PREFIX + room)
 
     def _emit_locally(self, event: str, payload: Any, socket_room: str) -> None:
         self._sio.emit(event, payload, to=socket_room, ignore_queue=True)
+
+    def _emit_everywhere(self, event: str, payload: Any, socket_room: str) -> None:
+        self._sio.emit(event, payload, to=socket_room)
 
 
 _NO_ROOMS: dict[str, Any] = {}

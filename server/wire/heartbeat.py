@@ -74,13 +74,10 @@ class Heartbeat:
 
     def _send_pings(self, now: float) -> float:
         while True:
-            with self._lock:
-                if not self._due:
-                    return TICK_SECONDS
-                due, engine_socket = self._due[0]
-                if due > now:
-                    return min(max(due - now, 0.01), TICK_SECONDS)
-                self._due.popleft()
+            entry, wait = self._take_due(self._due, now)
+            if entry is None:
+                return wait
+            engine_socket = entry[1]
             try:
                 sent_at = _ping(engine_socket)
             except Exception:
@@ -93,13 +90,10 @@ class Heartbeat:
 
     def _close_silent(self, now: float) -> float:
         while True:
-            with self._lock:
-                if not self._owed:
-                    return TICK_SECONDS
-                deadline, engine_socket, sent_at = self._owed[0]
-                if deadline > now:
-                    return min(max(deadline - now, 0.01), TICK_SECONDS)
-                self._owed.popleft()
+            entry, wait = self._take_due(self._owed, now)
+            if entry is None:
+                return wait
+            _, engine_socket, sent_at = entry
             # A pong clears last_ping (schedule_ping), and the next PING sets anew.
             if (
                 engine_socket.last_ping == sent_at
@@ -110,6 +104,17 @@ class Heartbeat:
                     close_unanswered(engine_socket)
                 except Exception:
                     log.exception("closing a silent connection failed")
+
+    def _take_due(self, entries: deque[Any], now: float) -> tuple[Any, float]:
+        """The first of `entries` (due time first, in due order) if it is due by
+        `now`, taken off; otherwise None and the seconds to sleep until it is."""
+        with self._lock:
+            if not entries:
+                return None, TICK_SECONDS
+            due = entries[0][0]
+            if due > now:
+                return None, min(max(due - now, 0.01), TICK_SECONDS)
+            return entries.popleft(), 0.0
 
 
 def _ping(engine_socket: Any) -> float | None:
