@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The side-by-side comparison, as one run (one run id): for each server, scenarios
-# A, B and C; for ours also A on the plain path (no batches), A with Redis (one node)
-# and D (two nodes on Redis); for Node also A with @socket.io/redis-adapter. Then
+# A, B, C, A with Redis (one node; Node's with @socket.io/redis-adapter) and D (two
+# nodes on Redis); for ours also A on the plain path (no batches). Then
 # bench/RESULTS.md from this run and the one before it. Takes ~10 minutes.
 # Needs: ./run_tests.sh (or ./run_server.sh) run once for .venv, Node 20+, and
 # redis-server. Usage: bench/compare.sh [servers...]   (default: eventlet gevent node;
@@ -18,10 +18,8 @@ for server in ${servers[@]}; do
     ../.venv/bin/python bench.py "$server" "$scenario"
   done
   ../.venv/bin/python bench.py "$server:redis" A
-  if [ "$server" != node ]; then
-    ../.venv/bin/python bench.py "$server:plain" A
-    ../.venv/bin/python bench.py "$server" D
-  fi
+  [ "$server" = node ] || ../.venv/bin/python bench.py "$server:plain" A
+  ../.venv/bin/python bench.py "$server" D
 done
 ../.venv/bin/python bench.py report
 echo "Wrote bench/RESULTS.md (run $BENCH_RUN_ID)"
