@@ -4,7 +4,8 @@ Keys (under REDIS_PREFIX):
   node:<id>:alive     expires after NODE_TIMEOUT_SECONDS    heartbeat
   node:<id>:members   set of "room\\nsid" joined through that node (written by the
                       room store's join and leave scripts)
-  nodes               set of node ids                       for reaping dead ones
+  nodes               set of node ids                       for reaping dead ones,
+                      and whose relay channels a stored message is published to
   reaping:<id>        short-lived claim: one survivor reaps a dead node
 """
 

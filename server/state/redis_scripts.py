@@ -247,11 +247,13 @@ local function store_entry(history_key, seq_key, cid_key, entry, size, ttl, has_
 end
 """
 
-# KEYS: members seq history cid people
+# KEYS: members seq history cid people nodes
 # ARGV: sid message_json history_size dedupe_seconds has_client_id reply_to
-#       snippet_length relay_channel relay_header deadline
-# With a relay channel, the stored message is published there in the same round
-# trip, prefixed by relay_header (wire/queue_listener.py reads it on every node).
+#       snippet_length relay_prefix relay_header node deadline
+# With a relay prefix, the stored message is published in the same round trip to
+# the relay channel of every other node in `nodes` (relay_prefix .. node), prefixed
+# by relay_header (wire/queue_listener.py reads it there). The storing node is left
+# out: it delivers its own members itself, and would only read the copy back.
 MESSAGE = (
     _DEADLINE
     + _HISTORY
@@ -274,7 +276,12 @@ message['trip'] = cjson.null
 if person.trip ~= '' then message['trip'] = person.trip end
 local encoded = store_entry(KEYS[3], KEYS[2], KEYS[4], message, tonumber(ARGV[3]),
   tonumber(ARGV[4]), ARGV[5] == '1')
-if ARGV[8] ~= '' then redis.call('PUBLISH', ARGV[8], ARGV[9] .. encoded) end
+if ARGV[8] ~= '' then
+  local relayed = ARGV[9] .. encoded
+  for _, node in ipairs(redis.call('SMEMBERS', KEYS[6])) do
+    if node ~= ARGV[10] then redis.call('PUBLISH', ARGV[8] .. node, relayed) end
+  end
+end
 return {1, encoded}
 """
 )

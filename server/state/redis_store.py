@@ -67,10 +67,15 @@ from state.redis_space import RedisSpace
 from state.script_pipeline import ScriptPipeline
 
 
-def relay_header(node_id: str, room: str) -> str:
-    """What precedes a relayed message's JSON: the node that stored it (which
-    skips its own) and the room (nodes without members there skip it unread)."""
-    return f"{node_id} {room}\n"
+def relay_channel(prefix: str, node_id: str) -> str:
+    """The channel a node reads other nodes' messages on (wire/queue_listener.py)."""
+    return prefix + node_id
+
+
+def relay_header(room: str) -> str:
+    """What precedes a relayed message's JSON: the room (nodes without members
+    there skip it unread)."""
+    return f"{room}\n"
 
 
 LATE = -2
@@ -90,13 +95,13 @@ class RedisRoomStore:
         node_id: str,
         nick_lease_seconds: float = 300.0,
         edit_window_seconds: float = 600.0,
-        relay_channel: str = "",
+        relay_prefix: str = "",
     ) -> None:
         self._space = space
         # Where a stored message is also published (wire/queue_listener.py), in
-        # the script's round trip; "" publishes nothing (the Socket.IO queue
-        # carries messages instead).
-        self._relay_channel = relay_channel
+        # the script's round trip: each other node's `relay_channel`; "" publishes
+        # nothing (the Socket.IO queue carries messages instead).
+        self._relay_prefix = relay_prefix
         self._edit_window_ms = int(edit_window_seconds * 1000)
         self._redis = space.client
         self._history_size = history_size
@@ -254,13 +259,13 @@ class RedisRoomStore:
             "1" if dedupe_key is not None else "0",
             draft.reply_to or "",
             SNIPPET_LENGTH,
-            self._relay_channel,
-            relay_header(self.node_id, room),
+            self._relay_prefix,
+            relay_header(room),
+            self.node_id,
             self._space.write_deadline_ms(),
         ]
-        result = self._busy_scripts.call(
-            self._message, self._entry_keys(room, dedupe_key), args
-        )
+        keys = [*self._entry_keys(room, dedupe_key), self._key("nodes")]
+        result = self._busy_scripts.call(self._message, keys, args)
         return self._stored(room, result)
 
     def change_message(

@@ -47,7 +47,7 @@ class SharedState:
         from state import redis_space
         from state.nodes import NodeRegistry
         from state.policy_store import RedisPolicyStore
-        from state.redis_store import RedisRoomStore
+        from state.redis_store import RedisRoomStore, relay_channel
 
         client = redis_space.connect(config.redis_url)
         if not redis_space.reachable(client):
@@ -56,8 +56,8 @@ class SharedState:
         space.sync_clock()
         node_id = secrets.token_hex(6)
         queue_channel = f"{config.redis_prefix}socketio"
-        relay_channel = (
-            f"{queue_channel}:messages"
+        relay_prefix = (
+            f"{queue_channel}:messages:"
             if wire.relays_messages(config.async_mode)
             else ""
         )
@@ -68,7 +68,7 @@ class SharedState:
             node_id,
             config.nick_lease_seconds,
             edit_window_seconds=config.edit_window_seconds,
-            relay_channel=relay_channel,
+            relay_prefix=relay_prefix,
         )
         state = cls(store, RedisPolicyStore(space, config.room_owner_ttl_days * 86400))
         state._redis = (store, NodeRegistry(space, node_id), space)
@@ -77,8 +77,7 @@ class SharedState:
             channel=queue_channel,
             on_restored=state.recover,
             async_mode=config.async_mode,
-            relay_channel=relay_channel,
-            node_id=node_id,
+            relay_channel=relay_channel(relay_prefix, node_id) if relay_prefix else "",
         )
         return state
 

@@ -111,7 +111,6 @@ def redis_manager(
     on_restored: Any,
     async_mode: str,
     relay_channel: str,
-    node_id: str,
 ) -> Any:
     """The Socket.IO message queue on Redis: with a listener that reports its health
     and carries the relay (queue_listener.py), or python-socketio's own if that
@@ -127,5 +126,4 @@ def redis_manager(
         channel=channel,
         on_restored=on_restored,
         relay_channel=relay_channel,
-        node_id=node_id,
     )

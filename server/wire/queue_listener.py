@@ -12,10 +12,11 @@ when it is back. This one:
 The queue's publishing client gets the same short socket timeouts as the store's,
 so a hung Redis delays a broadcast by at most that, never indefinitely.
 
-It also carries chat messages on a channel of their own (the relay): the store's
-script that numbers and stores a message publishes it in the same round trip
-(`<node> <room>\n<message JSON>`), and each other node hands it to `on_relayed` in
-the order Redis published it, interleaved with the queue's own emits. Before a
+It also carries chat messages on channels of their own (the relay): each node reads
+its own, and the store's script that numbers and stores a message publishes it in
+the same round trip to every other node's (`<room>\n<message JSON>`), never to the
+node that stored it. Each node hands what it reads to `on_relayed` in the order
+Redis published it, interleaved with the queue's own emits (one subscription). Before a
 remote emit is delivered, `before_remote_emit` runs, so a room's relayed messages
 waiting in a local batch go out before a `joined` or `left` that came after them.
 Measured (bench/RESULTS.md, gevent, one node on Redis at 20k deliveries/s): the
@@ -60,7 +61,6 @@ class ObservedRedisManager(socketio.RedisManager):  # type: ignore[misc]
         channel: str,
         on_restored: Callable[[], None],
         relay_channel: str,
-        node_id: str,
     ) -> None:
         super().__init__(
             url,
@@ -75,8 +75,6 @@ class ObservedRedisManager(socketio.RedisManager):  # type: ignore[misc]
         self.listening = False
         self._on_restored = on_restored
         self.relay_channel = relay_channel
-        # A node's own relayed messages are skipped unread: it delivered them already.
-        self._own_relay_prefix = f"{node_id} ".encode()
         # Set by the broadcaster: (room, message JSON) for each relayed message, and
         # what to do before a remote emit (send pending batches).
         self.on_relayed: Relayed = _ignore_relayed
@@ -94,12 +92,9 @@ class ObservedRedisManager(socketio.RedisManager):  # type: ignore[misc]
                 yield message["data"]
 
     def _relayed(self, data: bytes) -> None:
-        if data.startswith(self._own_relay_prefix):
-            return
         header, _, body = data.partition(b"\n")
-        _, _, room = header.decode().partition(" ")
         try:
-            self.on_relayed(room, body)
+            self.on_relayed(header.decode(), body)
         except Exception:
             log.exception("delivering a relayed message failed")
 

@@ -193,6 +193,7 @@ def test_relayed_messages_leave_before_a_queue_event_read_with_them(
         client.call("join", {"room": "relay", "username": name})
     texts = [f"r{i}" for i in range(50)]
     publisher = redis.Redis.from_url(redis_server.url)
+    (channel,) = relay_channels(publisher)  # the node's own, as another node writes
     writes = publisher.pipeline(transaction=False)
     for seq, text in enumerate(texts, start=1):
         message = {
@@ -205,9 +206,7 @@ def test_relayed_messages_leave_before_a_queue_event_read_with_them(
             "message": text,
             "timestamp": 1,
         }
-        writes.publish(
-            "chat:socketio:messages", f"farnode relay\n{json.dumps(message)}"
-        )
+        writes.publish(channel, f"relay\n{json.dumps(message)}")
     typing = {"room": "relay", "sid": "far-sid", "username": "far", "typing": True}
     # python-socketio's own queue format (pubsub_manager.emit), from another host.
     emit = {
@@ -227,6 +226,49 @@ def test_relayed_messages_leave_before_a_queue_event_read_with_them(
     for client in (batched, plain):
         client.wait_for("typing", lambda d: d["username"] == "far")
         assert texts_before(client, "typing") == (texts, [])
+
+
+def relay_channels(client: redis.Redis) -> set[bytes]:
+    """The relay channels nodes read now: one per node."""
+    return set(client.pubsub_channels("chat:socketio:messages:*"))
+
+
+def test_a_message_is_relayed_to_the_other_nodes_only(
+    start_node: StartNode, clients: list[RecordingClient], redis_server: RedisProcess
+) -> None:
+    """The node that stored a message delivers it to its own members itself: Redis
+    publishes it once to each other node's channel and never back to the sender's."""
+    observer = redis_server.client()
+    node_a = start_node("gevent")
+    (channel_a,) = relay_channels(observer)
+    node_b = start_node("gevent")
+    (channel_b,) = relay_channels(observer) - {channel_a}
+    watch = observer.pubsub()
+    watch.psubscribe("chat:socketio:messages:*")
+    sender, local, remote = (
+        connect(node_a, clients),
+        connect(node_a, clients),
+        connect(node_b, clients),
+    )
+    for client, name in ((sender, "sam"), (local, "lou"), (remote, "rem")):
+        client.call("join", {"room": "relayed", "username": name})
+    texts = [f"t{i}" for i in range(5)]
+    for text in texts:
+        assert sender.call("message", {"room": "relayed", "message": text})["ok"]
+    for client in (local, remote):
+        client.wait_for("message", lambda d: d["message"] == texts[-1])
+        got = [m["message"] for m in client.received("message")]
+        assert got == texts
+    published: list[tuple[bytes, bytes]] = []
+    deadline = time.monotonic() + 5
+    while len(published) < len(texts) and time.monotonic() < deadline:
+        event = watch.get_message(timeout=0.5)
+        if event and event["type"] == "pmessage":
+            published.append((event["channel"], event["data"]))
+    assert [c for c, _ in published] == [channel_b] * len(texts)
+    assert [json.loads(d.split(b"\n", 1)[1])["message"] for _, d in published] == texts
+    watch.close()
+    observer.close()
 
 
 def test_with_the_stock_message_queue_messages_still_cross_nodes(
