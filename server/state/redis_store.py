@@ -108,6 +108,7 @@ class RedisRoomStore:
         self._room_ttl = int(room_ttl_seconds)
         self._lease = nick_lease_seconds
         self.node_id = node_id
+        self._nodes_key = space.key("nodes")  # also the registry's (state/nodes.py)
         self._join = self._redis.register_script(scripts.JOIN)
         self._leave = self._redis.register_script(scripts.LEAVE)
         self._rename = self._redis.register_script(scripts.RENAME)
@@ -264,7 +265,7 @@ class RedisRoomStore:
             self.node_id,
             self._space.write_deadline_ms(),
         ]
-        keys = [*self._entry_keys(room, dedupe_key), self._key("nodes")]
+        keys = [*self._entry_keys(room, dedupe_key), self._nodes_key]
         result = self._busy_scripts.call(self._message, keys, args)
         return self._stored(room, result)
 
@@ -425,13 +426,14 @@ class RedisRoomStore:
 
     def _entry_keys(self, room: str, dedupe_key: str | None) -> list[str]:
         """members seq history cid people: the KEYS of the scripts that add to
-        a room's history."""
+        a room's history (every message: the room's part of the name built once)."""
+        room_key = self._key("room", room, "")
         return [
-            self._key("room", room, "members"),
-            self._key("room", room, "seq"),
-            self._key("room", room, "history"),
-            self._key("room", room, "cid", dedupe_key or ""),
-            self._key("room", room, "people"),
+            room_key + "members",
+            room_key + "seq",
+            room_key + "history",
+            room_key + "cid:" + (dedupe_key or ""),
+            room_key + "people",
         ]
 
     @staticmethod
