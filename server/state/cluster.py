@@ -10,6 +10,9 @@ empty, or survivors may have reaped us) and tells its clients each room's last s
 
 Each node refreshes a heartbeat (nodes.py); a node whose heartbeat expired is dead,
 and one survivor removes its members from presence, sending `left` to their rooms.
+A node that was only paused for that long (or whose Redis lost it) finds itself gone
+from `nodes` at its next heartbeat, and recovers the same way: other nodes relay
+messages only to the nodes listed there.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ class ClusterKeeper:
         self._resync_room = resync_room
         self._listening = listening
         self._recovering = threading.Lock()
+        self._registered = False  # this node's first heartbeat is done
         self.redis_ok = True
 
     @property
@@ -72,7 +76,7 @@ class ClusterKeeper:
     def beat(self) -> None:
         """One round: heartbeat, recovery if Redis was lost, reaping of dead nodes."""
         try:
-            self._registry.heartbeat(self._node_timeout)
+            known = self._registry.heartbeat(self._node_timeout)
         except StoreUnavailable as error:
             if self.redis_ok:
                 log.error("lost Redis: %s", error)
@@ -82,6 +86,13 @@ class ClusterKeeper:
             log.warning("Redis is back; restoring presence and resyncing clients")
             self.redis_ok = True
             self.recover()
+        elif not known and self._registered:
+            log.warning(
+                "this node had been taken for dead (a pause longer than its node "
+                "timeout?); restoring presence and resyncing clients"
+            )
+            self.recover()
+        self._registered = True
         self._reap_dead_nodes()
 
     def recover(self) -> None:

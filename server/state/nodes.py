@@ -24,14 +24,17 @@ class NodeRegistry:
         self._redis = space.client
         self.node_id = node_id
 
-    def heartbeat(self, timeout: float) -> None:
-        """Say this node is alive for `timeout` seconds; also re-measures the clock."""
+    def heartbeat(self, timeout: float) -> bool:
+        """Say this node is alive for `timeout` seconds; also re-measures the clock.
+        False when `nodes` did not have this node: it is new, or survivors took it
+        for dead and reaped it, or Redis lost it."""
         pipe = self._redis.pipeline(transaction=False)
         alive = self._space.key("node", self.node_id, "alive")
         pipe.set(alive, "1", ex=max(1, int(timeout)))
         pipe.sadd(self._space.key("nodes"), self.node_id)
-        self._space.call(pipe.execute)
+        _, added = self._space.call(pipe.execute)
         self._space.sync_clock()
+        return not added
 
     def dead_nodes(self) -> list[str]:
         nodes = [

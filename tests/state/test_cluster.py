@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import threading
@@ -366,6 +368,38 @@ def test_a_dead_nodes_members_leave_presence(
     assert room_counts(survivor) == [("wake", 1)]
     members = survivor.call("join", {"room": "wake"})["members"]
     assert [m["username"] for m in members] == ["survivor"]
+
+
+@pytest.mark.parametrize("async_mode", ["eventlet", "gevent"])
+def test_a_node_taken_for_dead_while_paused_comes_back_to_its_rooms(
+    start_node: StartNode, clients: list[RecordingClient], async_mode: str
+) -> None:
+    """A node stopped (not killed) for longer than its timeout is reaped by the
+    survivor, which stops relaying messages to it. When it runs again it notices,
+    puts its member back, tells it the seq to catch up to, and hears the room again."""
+    node_a, node_b = start_node(async_mode), start_node(async_mode)
+    sleeper = connect(node_a, clients)
+    awake = connect(node_b, clients)
+    sleeper.call("join", {"room": "nap", "username": "sleeper"})
+    awake.call("join", {"room": "nap", "username": "awake"})
+    assert node_a.process is not None
+    os.kill(node_a.process.pid, signal.SIGSTOP)
+    try:
+        awake.wait_for("left", lambda d: d["username"] == "sleeper", timeout=15)
+        missed = awake.call("message", {"room": "nap", "message": "while you slept"})
+        assert missed["ok"]
+    finally:
+        os.kill(node_a.process.pid, signal.SIGCONT)
+    node_a.wait_for_log("taken for dead", timeout=15)
+    sleeper.wait_for(
+        "room_seq",
+        lambda d: d["room"] == "nap" and d["last_seq"] >= missed["seq"],
+        timeout=10,
+    )
+    awake.wait_for("joined", lambda d: d["username"] == "sleeper", timeout=10)
+    after = awake.call("message", {"room": "nap", "message": "welcome back"})
+    sleeper.wait_for("message", lambda d: d["id"] == after["id"], timeout=10)
+    assert "Traceback" not in node_a.log()
 
 
 @pytest.mark.parametrize("async_mode", ["eventlet", "gevent"])
