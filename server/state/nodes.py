@@ -16,6 +16,12 @@ from state.redis_space import RedisSpace
 REAPING_CLAIM_SECONDS = 30
 
 
+def nodes_key(space: RedisSpace) -> str:
+    """The set of node ids: the registry's, and the relay's list of who to publish
+    a stored message to (redis_store.py)."""
+    return space.key("nodes")
+
+
 class NodeRegistry:
     """This node's heartbeat, and the other nodes' liveness."""
 
@@ -31,7 +37,7 @@ class NodeRegistry:
         pipe = self._redis.pipeline(transaction=False)
         alive = self._space.key("node", self.node_id, "alive")
         pipe.set(alive, "1", ex=max(1, int(timeout)))
-        pipe.sadd(self._space.key("nodes"), self.node_id)
+        pipe.sadd(nodes_key(self._space), self.node_id)
         _, added = self._space.call(pipe.execute)
         self._space.sync_clock()
         return not added
@@ -39,7 +45,7 @@ class NodeRegistry:
     def dead_nodes(self) -> list[str]:
         nodes = [
             n.decode()
-            for n in self._space.call(self._redis.smembers, self._space.key("nodes"))
+            for n in self._space.call(self._redis.smembers, nodes_key(self._space))
         ]
         others = [node for node in nodes if node != self.node_id]
         if not others:
@@ -68,7 +74,7 @@ class NodeRegistry:
     def forget(self, node: str) -> None:
         pipe = self._redis.pipeline(transaction=False)
         pipe.delete(self._space.key("node", node, "members"))
-        pipe.srem(self._space.key("nodes"), node)
+        pipe.srem(nodes_key(self._space), node)
         self._space.call(pipe.execute)
 
     def leave(self) -> None:

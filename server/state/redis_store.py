@@ -63,6 +63,7 @@ from state.changes import (
     Change,
     ChangeRefused,
 )
+from state.nodes import nodes_key
 from state.redis_space import RedisSpace
 from state.script_pipeline import ScriptPipeline
 
@@ -108,7 +109,7 @@ class RedisRoomStore:
         self._room_ttl = int(room_ttl_seconds)
         self._lease = nick_lease_seconds
         self.node_id = node_id
-        self._nodes_key = space.key("nodes")  # also the registry's (state/nodes.py)
+        self._nodes_key = nodes_key(space)
         self._join = self._redis.register_script(scripts.JOIN)
         self._leave = self._redis.register_script(scripts.LEAVE)
         self._rename = self._redis.register_script(scripts.RENAME)

@@ -51,7 +51,11 @@ class ScriptPipeline:
     """Runs registered scripts (redis-py `Script`s) for many callers at once."""
 
     def __init__(self, space: RedisSpace) -> None:
+        from redis.exceptions import NoScriptError, ResponseError
+
         self._space = space
+        self._no_script = NoScriptError
+        self._error_reply = ResponseError
         self._lock = threading.Lock()
         self._pending: list[_Call] = []
         self._wake = threading.Event()
@@ -102,13 +106,11 @@ class ScriptPipeline:
     def _execute(self, calls: list[_Call]) -> list[Any]:
         """Replies in call order; a script Redis had forgotten (a restart, SCRIPT
         FLUSH) is loaded and its calls sent again."""
-        import redis
-
         replies = self._pipeline(calls)
         forgotten = [
             index
             for index, reply in enumerate(replies)
-            if isinstance(reply, redis.exceptions.NoScriptError)
+            if isinstance(reply, self._no_script)
         ]
         if forgotten:
             for script in {calls[i].script for i in forgotten}:
@@ -130,20 +132,14 @@ class ScriptPipeline:
             for call in calls
         ]
         try:
-            return _exchange(connection, commands)
+            connection.send_packed_command(connection.pack_commands(commands))
+            replies: list[Any] = []
+            for _ in commands:
+                try:
+                    replies.append(connection.read_response())
+                except self._error_reply as error:
+                    replies.append(error)
+            return replies
         except BaseException:
             connection.disconnect()  # replies may be half read: start clean
             raise
-
-
-def _exchange(connection: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
-    from redis.exceptions import ResponseError
-
-    connection.send_packed_command(connection.pack_commands(commands))
-    replies: list[Any] = []
-    for _ in commands:
-        try:
-            replies.append(connection.read_response())
-        except ResponseError as error:
-            replies.append(error)
-    return replies
