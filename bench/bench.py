@@ -285,6 +285,9 @@ def cpu_at_fixed_rate(
     return {
         "fixed_rate_deliveries_per_second": step["deliveriesPerSecond"],
         "cpu_us_per_delivery": step["serverCpuMicrosPerDelivery"],
+        # The part spent in the kernel (system calls; on loopback a send also runs
+        # the receiving side of TCP): what is left is the server's own code.
+        "system_cpu_us_per_delivery": step.get("serverSystemCpuMicrosPerDelivery"),
         "redis_cpu_us_per_delivery": (
             redis_cpu * 1e6 / step["received"]
             if redis_cpu and step["received"]

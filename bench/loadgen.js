@@ -37,6 +37,7 @@ function serverUsage(pids) {
     if (usages.some((usage) => usage === null)) return null;
     return {
       cpuSeconds: usages.reduce((sum, usage) => sum + usage.cpuSeconds, 0),
+      systemCpuSeconds: usages.reduce((sum, usage) => sum + usage.systemCpuSeconds, 0),
       rssKiB: usages.reduce((sum, usage) => sum + usage.rssKiB, 0),
     };
   }
@@ -44,10 +45,13 @@ function serverUsage(pids) {
   if (!pid) return null;
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const ticks = Number(fields[11]) + Number(fields[12]);
+  // utime and stime: the kernel's share is mostly the sockets' system calls (on
+  // loopback a send also runs the receiving side of TCP), alike for every server.
+  const userTicks = Number(fields[11]);
+  const systemTicks = Number(fields[12]);
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const rss = Number(/VmRSS:\s+(\d+)/.exec(status)[1]);
-  return { cpuSeconds: ticks / 100, rssKiB: rss };
+  return { cpuSeconds: (userTicks + systemTicks) / 100, systemCpuSeconds: systemTicks / 100, rssKiB: rss };
 }
 
 // ---------------------------------------------------------------- worker side
@@ -318,6 +322,7 @@ async function runParent() {
     for (const [room, senders] of sendersPerRoom) expected += senders * roomSize.get(room);
     expected = (expected * totals.sent) / Math.max(1, spec.senders);
     const serverCpu = cpuAfter && cpuBefore ? cpuAfter.cpuSeconds - cpuBefore.cpuSeconds : null;
+    const serverSystemCpu = cpuAfter && cpuBefore ? cpuAfter.systemCpuSeconds - cpuBefore.systemCpuSeconds : null;
     // Per room: messages its senders sent x its members, against what they received.
     const roomLoss = {};
     for (const [room, size] of roomSize) {
@@ -343,6 +348,8 @@ async function runParent() {
       max: totals.maxLatency,
       serverCpuSeconds: serverCpu,
       serverCpuMicrosPerDelivery: serverCpu !== null && totals.received ? (serverCpu * 1e6) / totals.received : null,
+      serverSystemCpuMicrosPerDelivery:
+        serverSystemCpu !== null && totals.received ? (serverSystemCpu * 1e6) / totals.received : null,
       redisCpuSeconds: redisAfter && redisBefore ? redisAfter.cpuSeconds - redisBefore.cpuSeconds : null,
       generatorCpuSeconds: generatorCpu,
       // Against the cores the generator may run on (taskset pins it to one): its

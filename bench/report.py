@@ -63,12 +63,21 @@ def rss(run: Run, variant: str, clients: str) -> float | None:
     return float(value) if isinstance(value, (int, float)) else None
 
 
+def cpu_with_kernel(run: Run, variant: str) -> str:
+    """CPU per delivery at the fixed rate, and in brackets its kernel part (absent
+    from records written before it was measured)."""
+    total = cell(figure(run, variant, "A", "cpu_us_per_delivery"), 1)
+    kernel = figure(run, variant, "A", "system_cpu_us_per_delivery")
+    return total if kernel is None else f"{total} ({cell(kernel, 1)})"
+
+
 def run_table(run_id: str, run: Run) -> list[str]:
     lines = [
         f"### Run {run_id}",
         "",
         "| server | A: max deliveries/s (p99 < 100 ms, no loss) "
-        "| server CPU µs per delivery at 20k/s | Redis CPU µs per delivery "
+        "| server CPU µs per delivery at 20k/s (of it in the kernel) "
+        "| Redis CPU µs per delivery "
         "| B: RSS KiB per idle connection, 1,000 / 5,000 "
         "| C: 500-member room p50 / p99 / max ms | measured |",
         "|---|---|---|---|---|---|---|",
@@ -89,7 +98,8 @@ def run_table(run_id: str, run: Run) -> list[str]:
         dates = sorted(r["date"] for r in records)
         lines.append(
             f"| {label} | {a('max_deliveries_per_second')} "
-            f"| {a('cpu_us_per_delivery', 1)} | {a('redis_cpu_us_per_delivery', 1)} "
+            f"| {cpu_with_kernel(run, variant)} "
+            f"| {a('redis_cpu_us_per_delivery', 1)} "
             f"| {b} | {c} | {dates[0][:16]}–{dates[-1][11:16]} |"
         )
     return lines
@@ -231,6 +241,31 @@ def node_spread(runs: list[tuple[str, Run]]) -> list[str]:
     return lines
 
 
+def kernel_split_lines(runs: list[tuple[str, Run]]) -> list[str]:
+    """The plain path's CPU per delivery at 20k/s cut in two: the kernel's part
+    (system calls, much the same for every server) and the server's own code."""
+    lines = []
+    for run_id, run in runs:
+        parts = []
+        node_own = None
+        for variant in ("node", "gevent:plain", "eventlet:plain"):
+            total = figure(run, variant, "A", "cpu_us_per_delivery")
+            kernel = figure(run, variant, "A", "system_cpu_us_per_delivery")
+            if total is None or kernel is None:
+                continue
+            own = total - kernel
+            if variant == "node":
+                node_own = own
+            versus = ratio(own, node_own) if variant != "node" else None
+            parts.append(
+                f"{LABELS[variant]}: kernel {cell(kernel, 1)}, own code "
+                f"{cell(own, 1)}" + ("" if versus is None else f" ({versus:.2f}×)")
+            )
+        if parts:
+            lines.append(f"- run {run_id}: " + "; ".join(parts))
+    return lines
+
+
 def cluster_lines(runs: list[tuple[str, Run]]) -> list[str]:
     lines = []
     for run_id, run in runs:
@@ -263,6 +298,15 @@ def write_results(
     spread = node_spread(runs)
     if spread:
         lines += ["", "Node's own spread between the runs:", "", *spread]
+    split = kernel_split_lines(runs)
+    if split:
+        lines += [
+            "",
+            "Plain path, CPU µs per delivery at 20k/s in the kernel and in the "
+            "server's own code (user time; against Node's in brackets):",
+            "",
+            *split,
+        ]
     cluster = cluster_lines(runs)
     if cluster:
         lines += [

@@ -67,6 +67,31 @@ def test_generator_delivers_every_message_once_in_order(
     assert step["sent"] > 0
     assert step["received"] == step["expected"] == step["sent"] * 6
     assert step["lost"] == 0 and step["duplicates"] == 0 and step["outOfOrder"] == 0
+    # The server's CPU and its kernel part, read from /proc for the same interval.
+    kernel = step["serverSystemCpuMicrosPerDelivery"]
+    assert 0 <= kernel <= step["serverCpuMicrosPerDelivery"]
+
+
+def test_report_splits_plain_cpu_into_kernel_and_own_code() -> None:
+    report = load_bench_script("report")
+
+    def record(total: float, kernel: float) -> dict[str, object]:
+        figures = {"cpu_us_per_delivery": total, "system_cpu_us_per_delivery": kernel}
+        return {"figures": figures, "date": "2026-11-27T14:00:00"}
+
+    run = {
+        ("node", "A"): record(26.0, 11.0),
+        ("gevent:plain", "A"): record(34.0, 11.5),
+        ("eventlet:plain", "A"): record(35.0, 9.5),
+    }
+    (line,) = report.kernel_split_lines([("T1", run)])
+    assert "stock Node socket.io 4.8: kernel 11.0, own code 15.0;" in line
+    assert "ours, gevent, plain: kernel 11.5, own code 22.5 (1.50×)" in line
+    assert "ours, eventlet, plain: kernel 9.5, own code 25.5 (1.70×)" in line
+    # The run table shows the kernel part in brackets, and older records without it.
+    assert report.cpu_with_kernel(run, "node") == "26.0 (11.0)"
+    del run[("node", "A")]["figures"]["system_cpu_us_per_delivery"]
+    assert report.cpu_with_kernel(run, "node") == "26.0"
 
 
 @pytest.mark.parametrize(
