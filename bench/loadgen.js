@@ -6,11 +6,13 @@
 //
 // Usage: node loadgen.js '<json spec>'   (bench/bench.py builds the spec)
 // Spec: { urls: [..], clients, rooms, senders, workers, serverPid | serverPids, redisPid?,
-//         steps: [{ rate, seconds }] | null, idle: bool, batches: bool }
+//         steps: [{ rate, seconds }] | null, idle: bool, batches: bool, drainMs? }
 // serverPids: several server processes (nodes) whose CPU and RSS are added up.
 // redisPid: a Redis the server uses; its CPU per step is reported next to the server's.
 // batches: clients announce `messages` batches on connect, as the React client does
 // (servers that do not know the feature ignore it and send `message` events).
+// drainMs: how long after a step's last send its deliveries still count (default
+// 1000); what arrives later is counted lost. A longer drain tells late from lost.
 // Prints one JSON object on stdout.
 import { fork } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -295,7 +297,7 @@ async function runParent() {
     const replies = await Promise.all(
       children.map((child) => {
         const reply = next(child, "stepped");
-        child.send({ type: "step", rate: step.rate, seconds: step.seconds, drainMs: 1000, counterBase });
+        child.send({ type: "step", rate: step.rate, seconds: step.seconds, drainMs: spec.drainMs ?? 1000, counterBase });
         return reply;
       }),
     );
