@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import requests
+import socketio
 import websocket
 
 from support import (
@@ -214,7 +215,7 @@ def test_sigterm_stops_an_idle_server_within_seconds(
 def test_request_heads_longer_than_the_http_buffers_are_served(
     server: ServerProcess,
 ) -> None:
-    """serving.py keeps eventlet's per-connection HTTP buffers small (2 KiB)."""
+    """serving.py keeps eventlet's per-connection HTTP buffers small (256 bytes)."""
     cookie = "session=" + "c" * 6000
     with requests.get(
         f"{server.url}/healthz", headers={"Cookie": cookie}, timeout=5
@@ -223,6 +224,35 @@ def test_request_heads_longer_than_the_http_buffers_are_served(
     url = f"{server.url}/socket.io/?EIO=4&transport=polling&pad={'p' * 3000}"
     with requests.get(url, timeout=5) as handshake:
         assert handshake.status_code == 200 and handshake.text.startswith("0{")
+
+
+def test_long_polling_clients_chat_with_bodies_longer_than_the_http_buffers(
+    server: ServerProcess,
+) -> None:
+    """Posts and poll responses of several KiB through eventlet's 256-byte buffers:
+    every message arrives whole and in order."""
+    texts = [f"{number} " + "é" * 1500 for number in range(5)]
+    clients = []
+    heard: list[str] = []
+    try:
+        for name in ("poller", "other"):
+            client = socketio.Client(reconnection=False)
+            client.connect(server.url, transports=["polling"], wait_timeout=10)
+            clients.append(client)
+            ack = client.call("join", {"room": "polling", "username": name}, timeout=10)
+            assert ack["ok"], ack
+        poller, other = clients
+        poller.on("message", lambda message: heard.append(message["message"]))
+        for text in texts:
+            payload = {"room": "polling", "message": text}
+            ack = other.call("message", payload, timeout=10)
+            assert ack["ok"], ack
+        wait_until(lambda: len(heard) >= len(texts))
+        assert heard == texts
+        assert poller.transport() == "polling"
+    finally:
+        for client in clients:
+            client.disconnect()
 
 
 @pytest.mark.parametrize(
