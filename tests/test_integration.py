@@ -215,7 +215,7 @@ def test_sigterm_stops_an_idle_server_within_seconds(
 def test_request_heads_longer_than_the_http_buffers_are_served(
     server: ServerProcess,
 ) -> None:
-    """serving.py keeps eventlet's per-connection HTTP buffers small (256 bytes)."""
+    """serving.py keeps the per-connection HTTP buffers small (256 bytes)."""
     cookie = "session=" + "c" * 6000
     with requests.get(
         f"{server.url}/healthz", headers={"Cookie": cookie}, timeout=5
@@ -229,8 +229,8 @@ def test_request_heads_longer_than_the_http_buffers_are_served(
 def test_long_polling_clients_chat_with_bodies_longer_than_the_http_buffers(
     server: ServerProcess,
 ) -> None:
-    """Posts and poll responses of several KiB through eventlet's 256-byte buffers:
-    every message arrives whole and in order."""
+    """Posts and poll responses of several KiB through the server's 256-byte HTTP
+    buffers: every message arrives whole and in order."""
     texts = [f"{number} " + "é" * 1500 for number in range(5)]
     clients = []
     heard: list[str] = []

@@ -26,6 +26,7 @@ from support import (
     fake_library_version,
     new_identity,
     receive_event,
+    wait_until,
     websocket_from,
 )
 
@@ -262,11 +263,14 @@ def test_a_message_is_relayed_to_the_other_nodes_only(
         got = [m["message"] for m in client.received("message")]
         assert got == texts
     published: list[tuple[bytes, bytes]] = []
-    deadline = time.monotonic() + 5
-    while len(published) < len(texts) and time.monotonic() < deadline:
+
+    def all_published() -> bool:
         event = watch.get_message(timeout=0.5)
         if event and event["type"] == "pmessage":
             published.append((event["channel"], event["data"]))
+        return len(published) >= len(texts)
+
+    wait_until(all_published, timeout=5, what="the relayed messages")
     assert [c for c, _ in published] == [channel_b] * len(texts)
     assert [json.loads(d.split(b"\n", 1)[1])["message"] for _, d in published] == texts
     watch.close()
