@@ -423,6 +423,77 @@ def test_an_unread_divider_marks_where_you_left_and_you_can_jump_to_it(
     shot(page, "unread-divider-desktop")
 
 
+def drag_the_scrollbar(page: Page, by: int) -> None:
+    """A press on the log's scrollbar, a drag of `by` pixels in ten moves, a release:
+    what a mouse on the scrollbar does (headless Chromium draws none to aim at)."""
+    page.evaluate(
+        """async (by) => {
+          const log = document.querySelector('.messages__scroller');
+          const moved = () => new Promise((done) => setTimeout(done, 60));
+          log.dispatchEvent(new PointerEvent('pointerdown', {bubbles: true}));
+          for (let step = 0; step < 10; step++) {
+            log.scrollTop += by / 10;
+            await moved();
+          }
+          window.dispatchEvent(new PointerEvent('pointerup', {bubbles: true}));
+          await moved();
+        }""",
+        by,
+    )
+
+
+def top_row(page: Page) -> str:
+    """The seq of the first message row whose bottom is inside the log."""
+    return str(
+        page.evaluate(
+            """() => {
+              const log = document.querySelector('.messages__scroller');
+              const top = log.getBoundingClientRect().top;
+              const rows = [...log.querySelectorAll('[data-seq]')];
+              return rows.find((row) => row.getBoundingClientRect().bottom > top + 1)
+                .dataset.seq;
+            }"""
+        )
+    )
+
+
+def log_scroll_top(page: Page) -> int:
+    return int(page.evaluate("document.querySelector('.messages__scroller').scrollTop"))
+
+
+def test_dragging_the_scrollbar_reads_back_and_the_place_is_kept(
+    open_page: OpenPage, writer: RecordingClient
+) -> None:
+    fill(writer, "dragged", 70)
+    page = open_page()
+    join(page, "dragger", "dragged")
+    log = message_log(page)
+    wait_until(lambda: fully_visible(page, newest_row(page)), what="newest on screen")
+    # A press that leaves the list at the bottom: the newest still follows.
+    drag_the_scrollbar(page, 0)
+    writer.call("message", {"room": "dragged", "message": "still following"})
+    expect(log.get_by_text("still following")).to_be_in_viewport()
+    # Dragged up: a new message does not pull the view down.
+    drag_the_scrollbar(page, -1500)
+    expect(page.get_by_role("button", name="Jump to latest ↓")).to_be_visible()
+    before = log_scroll_top(page)
+    writer.call("message", {"room": "dragged", "message": "while you read"})
+    page.wait_for_timeout(500)
+    assert abs(log_scroll_top(page) - before) <= 2
+    # Elsewhere and back: the same row at the top, not the bottom nor a screen above.
+    reading = top_row(page)
+    page.get_by_role("button", name="+ Join a room").click()
+    page.get_by_label("Room name").fill("elsewhere")
+    page.get_by_label("Room name").press("Enter")
+    expect(page.get_by_role("heading", name="#elsewhere")).to_be_visible()
+    page.get_by_role("navigation", name="Your rooms").get_by_role(
+        "button", name=re.compile("#dragged")
+    ).click()
+    expect(log.locator(f'[data-seq="{reading}"]')).to_be_in_viewport()
+    wait_until(lambda: top_row(page) == reading, what=f"row {reading} at the top")
+    expect(log.get_by_text("while you read")).not_to_be_in_viewport()
+
+
 def test_days_times_and_names_read_well(
     open_page: OpenPage, writer: RecordingClient
 ) -> None:

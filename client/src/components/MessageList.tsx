@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
+import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, type PointerEvent } from "react";
 import { Virtuoso, type Components, type ListRange, type VirtuosoHandle } from "react-virtuoso";
 
 import { useChat } from "../chat/ChatProvider";
@@ -103,15 +103,38 @@ export function MessageList({ room, memory, jump = null }: { room: Room; memory:
     return { index: Math.max(0, items.length - 1), align: "end" as const };
   });
 
+  const scroller = useRef<HTMLElement | null>(null);
+  /** The item at the top of the view. Virtuoso's range starts a few hundred pixels
+   * higher (the rows it renders ahead), so the rows on the page are asked instead. */
+  const topItem = useCallback((): number | null => {
+    const element = scroller.current;
+    if (!element) return null;
+    const top = element.getBoundingClientRect().top;
+    for (const row of element.querySelectorAll<HTMLElement>("[data-item-index]")) {
+      if (row.getBoundingClientRect().bottom > top + 1) return Number(row.dataset.itemIndex) - firstItemIndex;
+    }
+    return null;
+  }, [firstItemIndex]);
+  const rememberTop = useCallback(() => {
+    const top = topItem();
+    if (top === null) return;
+    const place = memory.scroll.get(room.name) ?? { atBottom: true, topKey: null };
+    memory.scroll.set(room.name, { ...place, topKey: items[top]?.key ?? null });
+  }, [items, memory, room.name, topItem]);
   const onRange = useCallback(
     (range: ListRange) => {
-      const top = range.startIndex - firstItemIndex;
+      const top = topItem() ?? range.startIndex - firstItemIndex;
       setDividerAbove(dividerIndex >= 0 && top > dividerIndex);
-      const place = memory.scroll.get(room.name) ?? { atBottom: true, topKey: null };
-      memory.scroll.set(room.name, { ...place, topKey: items[top]?.key ?? null });
+      rememberTop();
     },
-    [dividerIndex, firstItemIndex, items, memory, room.name],
+    [dividerIndex, firstItemIndex, rememberTop, topItem],
   );
+  // Where you were when you left: the range last changed a few rows before that.
+  const rememberOnLeaving = useRef(rememberTop);
+  useLayoutEffect(() => {
+    rememberOnLeaving.current = rememberTop;
+  });
+  useLayoutEffect(() => () => rememberOnLeaving.current(), []);
 
   // Whether the person scrolled away from the newest message themselves. Until they
   // do, the list stays at the bottom through anything that changes its height
@@ -120,7 +143,24 @@ export function MessageList({ room, memory, jump = null }: { room: Room; memory:
   const onUserScroll = useCallback(() => {
     readingBack.current = true;
   }, []);
-  const scroller = useRef<HTMLElement | null>(null);
+  /** A press on the scrollbar itself (the scroller is the target; rows are its
+   * children) is the person scrolling too, until released: a drag that passes the
+   * bottom is still theirs, and one released at the bottom is not reading back. */
+  const atBottomNow = useRef(true);
+  const pressing = useRef(false);
+  const onScrollbarPress = useCallback((event: PointerEvent<HTMLElement>) => {
+    if (event.target !== event.currentTarget) return;
+    readingBack.current = true;
+    pressing.current = true;
+    window.addEventListener(
+      "pointerup",
+      () => {
+        pressing.current = false;
+        if (atBottomNow.current) readingBack.current = false;
+      },
+      { once: true },
+    );
+  }, []);
   /** To the very end: Virtuoso's own end, then the DOM's (its row sizes are whole
    * pixels, and a few hundred rows of fractions add up to a visible gap). */
   const toBottom = useCallback(() => {
@@ -136,10 +176,14 @@ export function MessageList({ room, memory, jump = null }: { room: Room; memory:
 
   const onBottom = useCallback(
     (bottom: boolean) => {
-      if (bottom) readingBack.current = false;
+      if (bottom && !pressing.current) readingBack.current = false;
+      atBottomNow.current = bottom;
       setAtBottom(bottom);
+      // A list still following the newest message is remembered as at the bottom even
+      // while Virtuoso reports otherwise (rows being measured, a page of history just
+      // in): coming back must show the first unread, not a place nobody chose.
       const place = memory.scroll.get(room.name) ?? { atBottom: true, topKey: null };
-      memory.scroll.set(room.name, { ...place, atBottom: bottom });
+      memory.scroll.set(room.name, { ...place, atBottom: bottom || !readingBack.current });
     },
     [memory, room.name],
   );
@@ -226,6 +270,7 @@ export function MessageList({ room, memory, jump = null }: { room: Room; memory:
           totalListHeightChanged={keepAtBottom}
           onWheel={onUserScroll}
           onTouchMove={onUserScroll}
+          onPointerDown={onScrollbarPress}
           onKeyDown={(event) => {
             if (["ArrowUp", "PageUp", "Home"].includes(event.key)) onUserScroll();
           }}
