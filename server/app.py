@@ -84,7 +84,11 @@ def create_app(config: Config | None = None) -> Flask:
     # Library patches (each only on the versions it was written for) and the limits
     # on every connection below the chat: frames, queued bytes, binary packets.
     wired = wire.install(
-        sio, config.async_mode, config.connection_limits, config.direct_writes
+        sio,
+        config.async_mode,
+        config.connection_limits,
+        config.direct_writes,
+        store_round_trips=shared.clustered,
     )
     app.wsgi_app = with_security_headers(  # type: ignore[method-assign,assignment]
         websocket_limits.limit_polling_body(
@@ -145,6 +149,7 @@ def create_app(config: Config | None = None) -> Flask:
         moderation=moderation,
         raids=raids,
         flood=ConnectionFlood(config.connection_flood_per_minute),
+        in_flight=wired.in_flight,
     )
     events.register()
     # Background work: batch flushing, housekeeping, and with Redis the cluster keeper.

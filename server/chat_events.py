@@ -30,8 +30,17 @@ from chat.raids import ConnectionFlood
 from guards.handshake import address_of
 from guards.request_guard import ConnectionGuards, RequestGuard
 from ops.metrics import ChatMetrics
-from state.base import Draft, Member, Membership, NameTaken, NotAMember, RoomStore
+from state.base import (
+    Draft,
+    Member,
+    Membership,
+    NameTaken,
+    NotAMember,
+    RoomStore,
+    Stored,
+)
 from state.changes import Change, ChangeRefused
+from wire.later_acks import InFlight, LaterAck
 
 log = logging.getLogger("chat.events")
 
@@ -62,8 +71,12 @@ class ChatEvents:
         moderation: Moderation,
         raids: RaidDefence,
         flood: ConnectionFlood,
+        in_flight: InFlight | None = None,
     ) -> None:
         self._sio = sio
+        # Set when messages are acknowledged after their round trip to the store
+        # (wire/later_acks.py), the connection reading on meanwhile.
+        self._in_flight = in_flight
         self._moderation = moderation
         self._raids = raids
         self._flood = flood
@@ -142,6 +155,9 @@ class ChatEvents:
         """
         if self._sio.manager.is_connected(sid, "/"):
             return self.on_unknown_event("disconnect", sid, reason)
+        if self._in_flight is not None:
+            self._in_flight.wait(sid)  # its last messages are stored before it leaves
+            self._in_flight.forget(sid)
         try:
             memberships = self._store.leave_all(sid)
             for membership in memberships:
@@ -271,11 +287,13 @@ class ChatEvents:
             self._broadcast.to_room("renamed", notice, room)
         return {"ok": True, **notice}
 
-    def on_message(self, sid: str, payload: Any) -> dict[str, Any]:
+    def on_message(self, sid: str, payload: Any) -> dict[str, Any] | LaterAck:
         """A member says something: it is stored, numbered and sent to the whole room.
 
         A retry carrying a `client_id` this sender already used is acknowledged with
-        the original id and seq, and not broadcast again.
+        the original id and seq, and not broadcast again. With a store that answers
+        after a round trip, the ack is a LaterAck: the connection's next message is
+        read while this one is being stored.
         """
         data = protocol.require_object(payload)
         room = protocol.room_name(data)
@@ -295,8 +313,25 @@ class ChatEvents:
             ),
             mentions=tuple(mentions),
         )
+        if self._in_flight is not None:
+            later = LaterAck()
+            self._store.add_message_then(
+                room,
+                sid,
+                draft,
+                lambda stored: later.settle(
+                    lambda: self._message_stored(sid, room, stored)
+                ),
+            )
+            return later
+        return self._message_stored(
+            sid, room, lambda: self._store.add_message(room, sid, draft)
+        )
+
+    def _message_stored(self, sid: str, room: str, stored: Stored) -> dict[str, Any]:
+        """The room hears a message the store has numbered; its sender's ack."""
         try:
-            message, duplicate = self._store.add_message(room, sid, draft)
+            message, duplicate = stored()
         except NotAMember:
             raise ChatError("not_in_room") from None
         except ChangeRefused as refused:

@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol
 
 from chat import protocol
@@ -24,6 +25,7 @@ from guards.client_address import Network
 from guards.rate_limit import ScoreLimiter, Verdict
 from ops.metrics import ChatMetrics
 from state.base import StoreUnavailable
+from wire.later_acks import LaterAck
 
 log = logging.getLogger("chat.guard")
 
@@ -113,7 +115,10 @@ class RequestGuard:
                             raise ChatError(
                                 "challenge_required", challenge=connection.challenge
                             )
-                    return handler(sid, payload)
+                    answer = handler(sid, payload)
+                    if type(answer) is LaterAck:
+                        answer.fail = partial(self._answer_failure, sid, event)
+                    return answer
                 except Exception as failure:
                     return self._answer_failure(sid, event, failure)
             finally:

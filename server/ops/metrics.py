@@ -67,6 +67,11 @@ GAUGES = {
         "connections",
         "batching",
     ),
+    "chat_messages_in_flight": (
+        "Messages read and being stored (one Redis round trip), acked once stored",
+        "wire",
+        "messages_in_flight",
+    ),
 }
 COUNTERS = {
     "chat_message_batches": ("`messages` batches sent to rooms", "batches", "batches"),
@@ -155,7 +160,8 @@ class ChatMetrics:
         )
         self.latency = Histogram(
             "chat_handler_seconds",
-            "Time spent handling a client event",
+            "Time spent handling a client event (with Redis, a message's until it "
+            "is handed to the store: its round trip is not in it)",
             ["event"],
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
             registry=self.registry,

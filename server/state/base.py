@@ -22,6 +22,20 @@ if TYPE_CHECKING:
     from state.changes import Change
 
 Message = dict[str, Any]
+Stored = Callable[[], "tuple[Message, bool]"]
+"""A store's answer handed over later: called, it returns what `add_message` would
+have returned, or raises what it would have raised."""
+Then = Callable[[Stored], None]
+
+
+def raising(error: Exception) -> Stored:
+    """The answer of a call that failed with `error`."""
+
+    def answer() -> tuple[Message, bool]:
+        raise error
+
+    return answer
+
 
 # How long a retry carrying a known client_id is recognised, in both stores.
 DEDUPE_SECONDS = 3600
@@ -275,6 +289,11 @@ class RoomStore(Protocol):
         NotAMember when `sid` is not in `room`; ChangeRefused("unknown_message")
         when the original of a reply is not in history (or deleted).
         """
+        ...
+
+    def add_message_then(self, room: str, sid: str, draft: Draft, then: Then) -> None:
+        """`add_message` without waiting for the store: `then` gets the answer (the
+        memory store's at once). Answers come in the order of the calls."""
         ...
 
     def change_message(

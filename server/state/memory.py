@@ -27,8 +27,10 @@ from state.base import (
     NotAMember,
     Renamed,
     Snapshot,
+    Then,
     holder_of,
     new_message,
+    raising,
     select_history,
     suggest_name,
     wall_clock_ms,
@@ -191,6 +193,14 @@ class MemoryRoomStore:
                 for person in state.people.values()
                 if person.sids
             ]
+
+    def add_message_then(self, room: str, sid: str, draft: Draft, then: Then) -> None:
+        try:
+            answer = self.add_message(room, sid, draft)
+        except Exception as error:
+            then(raising(error))
+            return
+        then(lambda: answer)
 
     def add_message(self, room: str, sid: str, draft: Draft) -> tuple[Message, bool]:
         with self._lock:

@@ -49,10 +49,12 @@ from state.base import (
     Renamed,
     Snapshot,
     StoreUnavailable,
+    Then,
     decode_message,
     holder_of,
     name_candidates,
     new_message,
+    raising,
     random_variant,
     select_history,
     wall_clock_ms,
@@ -251,6 +253,23 @@ class RedisRoomStore:
         return members
 
     def add_message(self, room: str, sid: str, draft: Draft) -> tuple[Message, bool]:
+        keys, args = self._message_call(room, sid, draft)
+        return self._stored(room, self._busy_scripts.call(self._message, keys, args))
+
+    def add_message_then(self, room: str, sid: str, draft: Draft, then: Then) -> None:
+        keys, args = self._message_call(room, sid, draft)
+
+        def stored(reply: Any, error: StoreUnavailable | None) -> None:
+            if error is not None:
+                then(raising(error))
+            else:
+                then(lambda: self._stored(room, reply))
+
+        self._busy_scripts.submit(self._message, keys, args, stored)
+
+    def _message_call(
+        self, room: str, sid: str, draft: Draft
+    ) -> tuple[list[str], list[Any]]:
         message = new_message(room, self._ids.next(), sid, draft, wall_clock_ms())
         dedupe_key = draft.dedupe_key()
         args = [
@@ -266,9 +285,7 @@ class RedisRoomStore:
             self.node_id,
             self._space.write_deadline_ms(),
         ]
-        keys = [*self._entry_keys(room, dedupe_key), self._nodes_key]
-        result = self._busy_scripts.call(self._message, keys, args)
-        return self._stored(room, result)
+        return [*self._entry_keys(room, dedupe_key), self._nodes_key], args
 
     def change_message(
         self, room: str, sid: str, change: Change

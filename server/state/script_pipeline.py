@@ -10,6 +10,10 @@ calls that arrive while a pipeline is in flight go in the next one, so pipelines
 grow with the load. Each script still runs on its own in Redis (no MULTI): one
 caller's refusal or error is that caller's alone.
 
+A caller that must not wait (`submit`: a connection's reader going on to its next
+message, wire/later_acks.py) is handed its reply by a second thread, in the order
+the calls were made, so the writer is already sending the next round trip.
+
 The writer keeps one connection of the client's pool for itself and writes the
 EVALSHAs on it directly: redis-py's `Pipeline` object would be built, filled through
 its per-command wrappers and reset for every round trip. A round trip that loses
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from state.base import StoreUnavailable
@@ -33,16 +38,24 @@ from state.redis_space import RedisSpace
 log = logging.getLogger("chat.store")
 
 
+Then = Callable[[Any, StoreUnavailable | None], None]
+"""What a submitted call is handed: the script's reply, or the error instead."""
+
+
 class _Call:
-    """One script call waiting for its reply."""
+    """One script call waiting for its reply: a caller waiting on `done`, or a
+    submitted call's `then`."""
 
-    __slots__ = ("script", "keys", "args", "done", "reply", "error")
+    __slots__ = ("script", "keys", "args", "done", "then", "reply", "error")
 
-    def __init__(self, script: Any, keys: list[str], args: list[Any]) -> None:
+    def __init__(
+        self, script: Any, keys: list[str], args: list[Any], then: Then | None = None
+    ) -> None:
         self.script = script
         self.keys = keys
         self.args = args
-        self.done = threading.Event()
+        self.done = threading.Event() if then is None else None
+        self.then = then
         self.reply: Any = None
         self.error: StoreUnavailable | None = None
 
@@ -61,11 +74,34 @@ class ScriptPipeline:
         self._wake = threading.Event()
         self._writer: threading.Thread | None = None
         self._connection: Any = None
+        # Round trips whose submitted calls are still to be handed their replies.
+        self._answered: list[_Call] = []
+        self._answered_wake = threading.Event()
+        self._settler: threading.Thread | None = None
 
     def call(self, script: Any, keys: list[str], args: list[Any]) -> Any:
         """The script's reply, once Redis has run it; StoreUnavailable when Redis
         cannot be reached or the script failed."""
         call = _Call(script, keys, args)
+        self._enqueue(call)
+        assert call.done is not None
+        call.done.wait()
+        if call.error is not None:
+            raise call.error
+        return call.reply
+
+    def submit(self, script: Any, keys: list[str], args: list[Any], then: Then) -> None:
+        """Runs the script like `call`, without waiting: `then(reply, error)` is
+        called on the settling thread, in the order of the calls."""
+        with self._lock:
+            if self._settler is None:
+                self._settler = threading.Thread(
+                    target=self._settle, name="store-pipeline-settle", daemon=True
+                )
+                self._settler.start()
+        self._enqueue(_Call(script, keys, args, then))
+
+    def _enqueue(self, call: _Call) -> None:
         with self._lock:
             self._pending.append(call)
             if self._writer is None:
@@ -74,10 +110,6 @@ class ScriptPipeline:
                 )
                 self._writer.start()
         self._wake.set()
-        call.done.wait()
-        if call.error is not None:
-            raise call.error
-        return call.reply
 
     def _run(self) -> None:
         while True:
@@ -96,12 +128,35 @@ class ScriptPipeline:
         except Exception as error:  # a bug must not leave callers waiting forever
             log.exception("store pipeline failed")
             replies = [error] * len(calls)
+        submitted = False
         for call, reply in zip(calls, replies, strict=True):
             if isinstance(reply, BaseException):
                 call.error = StoreUnavailable(str(reply))
             else:
                 call.reply = reply
-            call.done.set()
+            if call.done is not None:
+                call.done.set()
+            else:
+                submitted = True
+        if submitted:
+            with self._lock:
+                self._answered.extend(calls)
+            self._answered_wake.set()
+
+    def _settle(self) -> None:
+        """Hands submitted calls their replies, round trip after round trip."""
+        while True:
+            self._answered_wake.wait()
+            with self._lock:
+                calls, self._answered = self._answered, []
+                self._answered_wake.clear()
+            for call in calls:
+                if call.then is None:
+                    continue
+                try:
+                    call.then(call.reply, call.error)
+                except Exception:  # one caller's bug must not stop the others
+                    log.exception("a store reply's handler failed")
 
     def _execute(self, calls: list[_Call]) -> list[Any]:
         """Replies in call order; a script Redis had forgotten (a restart, SCRIPT

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from wire.engine_socket import WireCounters
     from wire.framed_broadcast import FramedBroadcast
+    from wire.later_acks import InFlight
     from wire.limits import ConnectionLimits
 
 log = logging.getLogger("chat.wire")
@@ -34,6 +35,9 @@ class Installed:
     skipped: dict[str, dict[str, str]] = field(default_factory=dict)
     counters: WireCounters | None = None
     framed: FramedBroadcast | None = None
+    # Messages acknowledged once stored, their connection reading on meanwhile
+    # (later_acks.py): only with a store that answers after a round trip.
+    in_flight: InFlight | None = None
 
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -41,6 +45,8 @@ class Installed:
             counts.update(self.counters.counts())
         if self.framed is not None:
             counts.update(self.framed.counts())
+        if self.in_flight is not None:
+            counts["messages_in_flight"] = self.in_flight.count()
         return counts
 
 
@@ -49,6 +55,7 @@ def install(
     async_mode: str,
     limits: ConnectionLimits,
     direct_writes: bool,
+    store_round_trips: bool = False,
 ) -> Installed:
     """Apply the patches to `sio` (and, where unavoidable, to library classes)."""
     from wire import (
@@ -56,6 +63,7 @@ def install(
         fast_packet,
         framed_broadcast,
         heartbeat,
+        later_acks,
         native_lock,
         packet_filter,
         versions,
@@ -94,6 +102,9 @@ def install(
         native_lock.install_for_metrics()
     if direct_writes and "framed_broadcast" not in skipped:
         installed.framed = framed_broadcast.install(sio, async_mode)
+    if store_round_trips and "later_acks" not in skipped:
+        installed.in_flight = later_acks.InFlight()
+        later_acks.install(sio, installed.in_flight)
     return installed
 
 

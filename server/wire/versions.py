@@ -42,6 +42,7 @@ PATCHES = {
     "heartbeat": ("python-engineio",),
     "writer_on_demand": ("python-engineio",),
     "native_locks": ("prometheus-client",),
+    "later_acks": ("python-socketio",),
 }
 # Patches that do not touch the websocket server of the async mode.
 _NO_WEBSOCKET_SERVER = frozenset(
@@ -52,6 +53,7 @@ _NO_WEBSOCKET_SERVER = frozenset(
         "heartbeat",
         "native_locks",
         "writer_on_demand",
+        "later_acks",
     }
 )
 
@@ -71,6 +73,12 @@ PRIVATE_SURFACE = (
     ("socketio.server", "Server._send_eio_packet", "(self, eio_sid, eio_pkt)"),
     ("socketio.server", "Server._send_packet", "(self, eio_sid, pkt)"),
     ("socketio.packet", "Packet.data_is_binary", "(data)"),
+    (
+        "socketio.server",
+        "Server._handle_event_internal",
+        "(self, server, sid, eio_sid, data, namespace, id)",
+    ),
+    ("socketio.server", "Server._trigger_event", "(self, event, namespace, *args)"),
     ("prometheus_client.values", "Lock", None),
     ("socketio.redis_manager", "RedisManager._redis_connect", "(self)"),
     ("socketio.redis_manager", "RedisManager._redis_listen_with_retries", "(self)"),

@@ -4,6 +4,7 @@ time, every caller its own reply or its own error."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -112,3 +113,46 @@ def test_a_connection_killed_between_calls_is_made_again(
     with pytest.raises(StoreUnavailable):
         pipeline.call(script, ["test:list"], ["lost"])
     assert pipeline.call(script, ["test:list"], ["second"]) == 2
+
+
+def test_submitted_calls_are_answered_in_order_while_callers_go_on(
+    redis_space: RedisSpace,
+) -> None:
+    script = redis_space.client.register_script(APPEND)
+    pipeline = ScriptPipeline(redis_space)
+    answered: list[tuple[str, object]] = []
+    all_in = threading.Event()
+    values = [f"s{i}" for i in range(50)] + ["boom", "last"]
+
+    def then(value: str) -> Callable[[object, StoreUnavailable | None], None]:
+        def answer(reply: object, error: StoreUnavailable | None) -> None:
+            answered.append((value, error if error is not None else reply))
+            if value == "last":
+                all_in.set()
+
+        return answer
+
+    for value in values:
+        pipeline.submit(script, ["test:list"], [value], then(value))
+    # A caller that waits, between submitted ones, is answered too.
+    assert pipeline.call(script, ["test:other"], ["waited"]) == 1
+    assert all_in.wait(10)
+    assert [value for value, _ in answered] == values
+    replies = [reply for value, reply in answered if value != "boom"]
+    assert replies == list(range(1, 52))
+    assert isinstance(dict(answered)["boom"], StoreUnavailable)
+
+
+def test_a_failing_answer_handler_does_not_stop_the_others(
+    redis_space: RedisSpace,
+) -> None:
+    script = redis_space.client.register_script(APPEND)
+    pipeline = ScriptPipeline(redis_space)
+    answered = threading.Event()
+
+    def broken(reply: object, error: StoreUnavailable | None) -> None:
+        raise RuntimeError("a bug in one handler")
+
+    pipeline.submit(script, ["test:list"], ["a"], broken)
+    pipeline.submit(script, ["test:list"], ["b"], lambda r, e: answered.set())
+    assert answered.wait(10)

@@ -10,6 +10,7 @@ Where the two could differ, the contract decides, and both are held to it:
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from types import SimpleNamespace
 
@@ -17,7 +18,14 @@ import pytest
 
 from services import RedisProcess
 from state import redis_store as redis_store_module
-from state.base import DEDUPE_SECONDS, Draft, NotAMember, RoomStore, StoreUnavailable
+from state.base import (
+    DEDUPE_SECONDS,
+    Draft,
+    NotAMember,
+    RoomStore,
+    Stored,
+    StoreUnavailable,
+)
 from state.memory import MemoryRoomStore
 from state.redis_space import RedisSpace, connect
 from state.redis_store import RedisRoomStore
@@ -93,6 +101,32 @@ def test_non_member_cannot_post(store: RoomStore) -> None:
         store.add_message("r", "b", draft("hi", "b"))
     with pytest.raises(NotAMember):
         store.add_message("absent", "a", draft("hi"))
+
+
+def test_messages_handed_over_later_come_in_order_with_their_refusals(
+    store: RoomStore,
+) -> None:
+    store.join("r", "a", "alice")
+    answers: list[Stored] = []
+    all_in = threading.Event()
+
+    def then(stored: Stored) -> None:
+        answers.append(stored)
+        if len(answers) == 4:
+            all_in.set()
+
+    store.add_message_then("r", "a", draft("one"), then)
+    store.add_message_then("r", "b", draft("not a member", "b"), then)
+    store.add_message_then("r", "a", draft("two", client_id="c-2"), then)
+    store.add_message_then("r", "a", draft("two", client_id="c-2"), then)
+    assert all_in.wait(10)
+    assert store.add_message("r", "a", draft("three"))[0]["seq"] == 3
+    first, refused, second, retried = answers
+    assert first()[0]["seq"] == 1 and first()[1] is False
+    with pytest.raises(NotAMember):
+        refused()
+    assert second()[0]["seq"] == 2 and second()[1] is False
+    assert retried()[0]["id"] == second()[0]["id"] and retried()[1] is True
 
 
 def test_history_is_a_bounded_ring(store: RoomStore) -> None:

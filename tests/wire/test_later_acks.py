@@ -1,0 +1,81 @@
+"""LaterAck and InFlight on their own: an ack that comes after its handler returned,
+whichever of its result and its destination is known first, in each connection's
+order. (On real nodes and Redis: tests/state/test_later_acks.py.)"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from wire.later_acks import InFlight, LaterAck
+
+
+def test_the_ack_goes_out_once_both_the_answer_and_its_way_are_known() -> None:
+    sent: list[Any] = []
+    first = LaterAck()
+    first.settle(lambda: {"ok": True, "seq": 1})
+    assert sent == [] and not first.done.is_set()
+    first.arm(sent.append)
+    second = LaterAck()
+    second.arm(sent.append)
+    assert not second.done.is_set()
+    second.settle(lambda: {"ok": True, "seq": 2})
+    assert sent == [{"ok": True, "seq": 1}, {"ok": True, "seq": 2}]
+    assert first.done.is_set() and second.done.is_set()
+
+
+def test_a_failing_answer_is_the_guards_to_answer() -> None:
+    sent: list[Any] = []
+    later = LaterAck()
+    later.fail = lambda failure: {"ok": False, "why": str(failure)}
+    later.arm(sent.append)
+
+    def refused() -> Any:
+        raise ValueError("not_in_room")
+
+    later.settle(refused)
+    assert sent == [{"ok": False, "why": "not_in_room"}]
+    assert later.done.is_set()
+
+
+def test_a_broken_reply_still_marks_the_ack_done() -> None:
+    later = LaterAck()
+
+    def broken(ack: Any) -> None:
+        raise OSError("connection gone")
+
+    later.arm(broken)
+    later.settle(lambda: {"ok": True})
+    assert later.done.is_set()
+
+
+def test_waiting_for_a_connection_waits_for_its_messages_in_order() -> None:
+    in_flight = InFlight()
+    acks = [LaterAck() for _ in range(4)]
+    for later in acks:
+        in_flight.add("a", later)
+        later.arm(lambda ack: None)
+    in_flight.add("b", LaterAck())
+    assert in_flight.count() == 5
+    released: list[str] = []
+
+    def wait(leave: int, label: str) -> None:
+        in_flight.wait("a", leave)
+        released.append(label)
+
+    two_left = threading.Thread(target=wait, args=(2, "two left"))
+    none_left = threading.Thread(target=wait, args=(0, "none left"))
+    two_left.start()
+    none_left.start()
+    acks[0].settle(dict)
+    acks[1].settle(dict)
+    two_left.join(5)
+    assert released == ["two left"]
+    acks[2].settle(dict)
+    acks[3].settle(dict)
+    none_left.join(5)
+    assert released == ["two left", "none left"]
+    assert in_flight.count() == 1  # b's
+    in_flight.wait("nobody")
+    in_flight.forget("b")
+    assert in_flight.count() == 0
