@@ -103,7 +103,7 @@ def install(
     if direct_writes and "framed_broadcast" not in skipped:
         installed.framed = framed_broadcast.install(sio, async_mode)
     if store_round_trips and "later_acks" not in skipped:
-        installed.in_flight = later_acks.InFlight()
+        installed.in_flight = later_acks.InFlight(native_lock.native_lock())
         later_acks.install(sio, installed.in_flight)
     return installed
 

@@ -46,31 +46,46 @@ class LaterAck:
     `settle(answer)` says the result is in; `arm(reply)` says where the ack goes.
     Whichever comes second runs `answer()` (the room hears the message, the ack is
     built) and hands the ack to `reply`; a failure in `answer` goes to `fail` (the
-    request guard's: an `error` event and an error ack). `done` is set after.
+    request guard's: an `error` event and an error ack). Then it is `finished`.
+
+    One per message, so nothing is made per message that is not needed: the state
+    changes under one lock shared by all (they never wait inside it; a native one
+    once installed, wire/native_lock.py), and an event to wait on only for a waiter.
     """
 
-    __slots__ = ("_lock", "_answer", "_reply", "fail", "done")
+    __slots__ = ("_answer", "_reply", "fail", "finished", "_waiter")
+    _guard: Any = threading.Lock()
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
         self._answer: Answer | None = None
         self._reply: Reply | None = None
         self.fail: Failure | None = None
-        self.done = threading.Event()
+        self.finished = False
+        self._waiter: threading.Event | None = None
 
     def settle(self, answer: Answer) -> None:
-        with self._lock:
+        with self._guard:
             self._answer = answer
             ready = self._reply is not None
         if ready:
             self._finish()
 
     def arm(self, reply: Reply) -> None:
-        with self._lock:
+        with self._guard:
             self._reply = reply
             ready = self._answer is not None
         if ready:
             self._finish()
+
+    def wait(self, timeout: float) -> bool:
+        """Whether it finished within `timeout` seconds."""
+        with self._guard:
+            if self.finished:
+                return True
+            if self._waiter is None:
+                self._waiter = threading.Event()
+            waiter = self._waiter
+        return waiter.wait(timeout)
 
     def _finish(self) -> None:
         assert self._answer is not None and self._reply is not None
@@ -85,19 +100,29 @@ class LaterAck:
         except Exception:
             log.exception("a late acknowledgement failed")
         finally:
-            self.done.set()
+            with self._guard:
+                self.finished = True
+                waiter = self._waiter
+            if waiter is not None:
+                waiter.set()
 
 
 class InFlight:
     """Each connection's LaterAcks not yet settled, oldest first."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
+    def __init__(self, lock: Any = None) -> None:
+        self._lock = lock if lock is not None else threading.Lock()
         self._by_sid: dict[str, deque[LaterAck]] = {}
 
     def add(self, sid: str, later: LaterAck) -> None:
         with self._lock:
-            self._by_sid.setdefault(sid, deque()).append(later)
+            flying = self._by_sid.get(sid)
+            if flying is None:
+                self._by_sid[sid] = deque((later,))
+                return
+            while flying and flying[0].finished:
+                flying.popleft()
+            flying.append(later)
 
     def wait(self, sid: str, leave: int = 0) -> None:
         """Until at most `leave` of `sid`'s messages are in flight (they settle in
@@ -106,14 +131,14 @@ class InFlight:
             flying = self._by_sid.get(sid)
             if flying is None:
                 return
-            while flying and flying[0].done.is_set():
+            while flying and flying[0].finished:
                 flying.popleft()
             if len(flying) <= leave:
                 if not flying:
                     del self._by_sid[sid]
                 return
             last = flying[len(flying) - leave - 1]
-        if not last.done.wait(WAIT_LIMIT_SECONDS):
+        if not last.wait(WAIT_LIMIT_SECONDS):
             log.warning("sid=%s: a message's store answer is late; going on", sid)
 
     def forget(self, sid: str) -> None:
@@ -124,7 +149,7 @@ class InFlight:
         """Messages in flight on every connection (for /metrics)."""
         with self._lock:
             return sum(
-                sum(1 for later in flying if not later.done.is_set())
+                sum(1 for later in flying if not later.finished)
                 for flying in self._by_sid.values()
             )
 
@@ -132,6 +157,10 @@ class InFlight:
 def install(sio: Any, in_flight: InFlight) -> None:
     """Let `sio`'s handlers answer with a LaterAck; its ack goes out when settled."""
     from socketio import packet
+
+    from wire.native_lock import native_lock
+
+    LaterAck._guard = native_lock()
 
     def send_ack(eio_sid: str, namespace: str, id: Any, ack: Any) -> None:
         # As python-socketio does: a tuple is several arguments, None none.

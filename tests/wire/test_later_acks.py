@@ -14,14 +14,14 @@ def test_the_ack_goes_out_once_both_the_answer_and_its_way_are_known() -> None:
     sent: list[Any] = []
     first = LaterAck()
     first.settle(lambda: {"ok": True, "seq": 1})
-    assert sent == [] and not first.done.is_set()
+    assert sent == [] and not first.finished
     first.arm(sent.append)
     second = LaterAck()
     second.arm(sent.append)
-    assert not second.done.is_set()
+    assert not second.finished
     second.settle(lambda: {"ok": True, "seq": 2})
     assert sent == [{"ok": True, "seq": 1}, {"ok": True, "seq": 2}]
-    assert first.done.is_set() and second.done.is_set()
+    assert first.finished and second.finished
 
 
 def test_a_failing_answer_is_the_guards_to_answer() -> None:
@@ -35,7 +35,7 @@ def test_a_failing_answer_is_the_guards_to_answer() -> None:
 
     later.settle(refused)
     assert sent == [{"ok": False, "why": "not_in_room"}]
-    assert later.done.is_set()
+    assert later.finished
 
 
 def test_a_broken_reply_still_marks_the_ack_done() -> None:
@@ -46,7 +46,7 @@ def test_a_broken_reply_still_marks_the_ack_done() -> None:
 
     later.arm(broken)
     later.settle(lambda: {"ok": True})
-    assert later.done.is_set()
+    assert later.finished
 
 
 def test_waiting_for_a_connection_waits_for_its_messages_in_order() -> None:
