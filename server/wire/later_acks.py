@@ -11,8 +11,9 @@ in the order the messages came (one pipeline, answered in order): the room hears
 the message, then its sender gets the ack.
 
 A connection's order holds: any other event of the connection (a join, an edit, a
-leave...) and its disconnect wait until its messages in flight are settled, and at
-most MAX_IN_FLIGHT of them are in flight at once.
+leave...) and its disconnect wait until its messages in flight are settled, a
+message refused before reaching the store is answered after them, and at most
+MAX_IN_FLIGHT of them are in flight at once: acks come back in the order sent.
 
 Replaces python-socketio's `Server._handle_event_internal` (the ack of a LaterAck
 is sent when it settles). To remove: drop `later_acks.install` in wire/__init__.py;
@@ -189,6 +190,9 @@ def install(sio: Any, in_flight: InFlight) -> None:
             else:
                 answer.arm(lambda ack: send_ack(eio_sid, namespace, id, ack))
         elif id is not None:
+            # A message refused before the store (rate limit, bad payload) is still
+            # answered after the messages sent before it.
+            in_flight.wait(sid)
             send_ack(eio_sid, namespace, id, answer)
 
     sio._handle_event_internal = handle

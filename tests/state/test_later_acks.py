@@ -74,20 +74,25 @@ def test_a_burst_is_stored_and_acked_in_order_and_what_follows_waits_for_it(
     sender = RawClient(node)
     clients.append(sender)
     sender.call("join", {"room": "burst", "username": "sender"})
-    # 40 messages, one of them to a room the sender is not in, then a leave, all
-    # sent before the first ack can have come back.
+    # 40 messages, one to a room the sender is not in (refused by the store), one
+    # empty (refused before it), then a leave, all sent before the first ack can
+    # have come back.
     ids = []
     for n in range(40):
         room = "elsewhere" if n == 20 else "burst"
-        ids.append(sender.emit("message", {"room": room, "message": f"m{n}"}))
+        text = "" if n == 30 else f"m{n}"
+        ids.append(sender.emit("message", {"room": room, "message": text}))
     leave = sender.emit("leave", {"room": "burst"})
     acks = [sender.ack(ack_id) for ack_id in ids]
     assert acks[20]["ok"] is False and acks[20]["error"]["code"] == "not_in_room"
-    stored = [ack for n, ack in enumerate(acks) if n != 20]
+    assert acks[30]["ok"] is False and acks[30]["error"]["code"] == "empty_message"
+    stored = [ack for n, ack in enumerate(acks) if n not in (20, 30)]
     assert all(ack["ok"] for ack in stored), stored
     seqs = [ack["seq"] for ack in stored]
-    assert seqs == sorted(seqs) and len(set(seqs)) == 39
+    assert seqs == sorted(seqs) and len(set(seqs)) == 38
     assert sender.ack(leave)["ok"] is True
+    # Every ack came back in the order its event was sent.
+    assert [i for i in sender.acks if i in ids or i == leave] == [*ids, leave]
     error = sender.wait_for("error", lambda e: e["code"] == "not_in_room")
     assert error["event"] == "message"
     # The room heard every message in order, then the leave, never before.
@@ -97,7 +102,7 @@ def test_a_burst_is_stored_and_acked_in_order_and_what_follows_waits_for_it(
         for name, data in reader.history()
         if name in ("message", "left")
     ]
-    expected = [("message", f"m{n}") for n in range(40) if n != 20]
+    expected = [("message", f"m{n}") for n in range(40) if n not in (20, 30)]
     assert heard == [*expected, ("left", "sender")]
 
 
