@@ -128,7 +128,7 @@ class ScriptPipeline:
         except Exception as error:  # a bug must not leave callers waiting forever
             log.exception("store pipeline failed")
             replies = [error] * len(calls)
-        submitted = False
+        submitted = []
         for call, reply in zip(calls, replies, strict=True):
             if isinstance(reply, BaseException):
                 call.error = StoreUnavailable(str(reply))
@@ -137,10 +137,10 @@ class ScriptPipeline:
             if call.done is not None:
                 call.done.set()
             else:
-                submitted = True
+                submitted.append(call)
         if submitted:
             with self._lock:
-                self._answered.extend(calls)
+                self._answered.extend(submitted)
             self._answered_wake.set()
 
     def _settle(self) -> None:
@@ -151,8 +151,7 @@ class ScriptPipeline:
                 calls, self._answered = self._answered, []
                 self._answered_wake.clear()
             for call in calls:
-                if call.then is None:
-                    continue
+                assert call.then is not None
                 try:
                     call.then(call.reply, call.error)
                 except Exception:  # one caller's bug must not stop the others

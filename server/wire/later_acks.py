@@ -121,8 +121,7 @@ class InFlight:
             if flying is None:
                 self._by_sid[sid] = deque((later,))
                 return
-            while flying and flying[0].finished:
-                flying.popleft()
+            _drop_finished(flying)
             flying.append(later)
 
     def wait(self, sid: str, leave: int = 0) -> None:
@@ -132,8 +131,7 @@ class InFlight:
             flying = self._by_sid.get(sid)
             if flying is None:
                 return
-            while flying and flying[0].finished:
-                flying.popleft()
+            _drop_finished(flying)
             if len(flying) <= leave:
                 if not flying:
                     del self._by_sid[sid]
@@ -153,6 +151,12 @@ class InFlight:
                 sum(1 for later in flying if not later.finished)
                 for flying in self._by_sid.values()
             )
+
+
+def _drop_finished(flying: deque[LaterAck]) -> None:
+    """The settled ones at the front (they settle in order)."""
+    while flying and flying[0].finished:
+        flying.popleft()
 
 
 def install(sio: Any, in_flight: InFlight) -> None:

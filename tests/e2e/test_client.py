@@ -394,16 +394,21 @@ def test_on_a_touch_screen_enter_makes_a_new_line_and_send_sends(
 # -- Reading a busy room -------------------------------------------------------
 
 
+def go_elsewhere(page: Page) -> None:
+    """Join another room, #elsewhere, which takes the view."""
+    page.get_by_role("button", name="+ Join a room").click()
+    page.get_by_label("Room name").fill("elsewhere")
+    page.get_by_label("Room name").press("Enter")
+    expect(page.get_by_role("heading", name="#elsewhere")).to_be_visible()
+
+
 def test_an_unread_divider_marks_where_you_left_and_you_can_jump_to_it(
     open_page: OpenPage, writer: RecordingClient
 ) -> None:
     fill(writer, "news", 20)
     page = open_page(height=600)
     join(page, "absent", "news")
-    page.get_by_role("button", name="+ Join a room").click()
-    page.get_by_label("Room name").fill("elsewhere")
-    page.get_by_label("Room name").press("Enter")
-    expect(page.get_by_role("heading", name="#elsewhere")).to_be_visible()
+    go_elsewhere(page)
     fill(writer, "news", 60, start=20)
     rooms = page.get_by_role("navigation", name="Your rooms")
     expect(rooms.get_by_label("60 unread")).to_be_visible()
@@ -482,10 +487,7 @@ def test_dragging_the_scrollbar_reads_back_and_the_place_is_kept(
     assert abs(log_scroll_top(page) - before) <= 2
     # Elsewhere and back: the same row at the top, not the bottom nor a screen above.
     reading = top_row(page)
-    page.get_by_role("button", name="+ Join a room").click()
-    page.get_by_label("Room name").fill("elsewhere")
-    page.get_by_label("Room name").press("Enter")
-    expect(page.get_by_role("heading", name="#elsewhere")).to_be_visible()
+    go_elsewhere(page)
     page.get_by_role("navigation", name="Your rooms").get_by_role(
         "button", name=re.compile("#dragged")
     ).click()

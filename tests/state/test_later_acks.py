@@ -61,6 +61,20 @@ def in_flight(node: ServerProcess) -> int:
     return int(float(found.group(1)))
 
 
+def reader_and_sender(
+    node: ServerProcess, clients: list[RecordingClient | RawClient], room: str
+) -> tuple[RecordingClient, RawClient]:
+    """Two members of `room`: one reading on socket.io, one sending on a raw
+    websocket that does not wait for acks."""
+    reader = RecordingClient(node.url)
+    clients.append(reader)
+    reader.call("join", {"room": room, "username": "reader"})
+    sender = RawClient(node)
+    clients.append(sender)
+    sender.call("join", {"room": room, "username": "sender"})
+    return reader, sender
+
+
 @pytest.mark.parametrize("async_mode", MODES)
 def test_a_burst_is_stored_and_acked_in_order_and_what_follows_waits_for_it(
     start_node: Callable[[str], ServerProcess],
@@ -68,12 +82,7 @@ def test_a_burst_is_stored_and_acked_in_order_and_what_follows_waits_for_it(
     async_mode: str,
 ) -> None:
     node = start_node(async_mode)
-    reader = RecordingClient(node.url)
-    clients.append(reader)
-    reader.call("join", {"room": "burst", "username": "reader"})
-    sender = RawClient(node)
-    clients.append(sender)
-    sender.call("join", {"room": "burst", "username": "sender"})
+    reader, sender = reader_and_sender(node, clients, "burst")
     # 40 messages, one to a room the sender is not in (refused by the store), one
     # empty (refused before it), then a leave, all sent before the first ack can
     # have come back.
@@ -114,12 +123,7 @@ def test_while_redis_holds_writes_the_connection_reads_on_and_the_acks_follow(
     async_mode: str,
 ) -> None:
     node = start_node(async_mode)
-    reader = RecordingClient(node.url)
-    clients.append(reader)
-    reader.call("join", {"room": "held", "username": "reader"})
-    sender = RawClient(node)
-    clients.append(sender)
-    sender.call("join", {"room": "held", "username": "sender"})
+    reader, sender = reader_and_sender(node, clients, "held")
     admin = redis.Redis.from_url(private_redis.url)
     admin.execute_command("CLIENT", "PAUSE", "3000", "WRITE")
     try:
@@ -148,12 +152,7 @@ def test_a_connection_that_sends_and_closes_has_its_messages_stored_first(
     async_mode: str,
 ) -> None:
     node = start_node(async_mode)
-    reader = RecordingClient(node.url)
-    clients.append(reader)
-    reader.call("join", {"room": "gone", "username": "reader"})
-    sender = RawClient(node)
-    clients.append(sender)
-    sender.call("join", {"room": "gone", "username": "sender"})
+    reader, sender = reader_and_sender(node, clients, "gone")
     for n in range(20):
         sender.emit("message", {"room": "gone", "message": f"g{n}"})
     sender.close()
