@@ -58,6 +58,9 @@ export interface JumpRequest {
   n: number;
 }
 
+/** How near the end (px) still counts as at the newest message. */
+const BOTTOM_THRESHOLD = 48;
+
 /** How long a message jumped to stays marked. */
 const FLASH_MS = 1600;
 
@@ -140,8 +143,11 @@ export function MessageList({ room, memory, jump = null }: { room: Room; memory:
   // do, the list stays at the bottom through anything that changes its height
   // (rows measured, the members panel opening, the keyboard shrinking the view).
   const readingBack = useRef(initial.align === "start");
+  // The row the list opened at, until it is in place or the person moves the list.
+  const placedBy = useRef<number | null>(initial.align === "start" ? initial.index : null);
   const onUserScroll = useCallback(() => {
     readingBack.current = true;
+    placedBy.current = null;
   }, []);
   /** A press on the scrollbar itself (the scroller is the target; rows are its
    * children) is the person scrolling too, until released: a drag that passes the
@@ -151,6 +157,7 @@ export function MessageList({ room, memory, jump = null }: { room: Room; memory:
   const onScrollbarPress = useCallback((event: PointerEvent<HTMLElement>) => {
     if (event.target !== event.currentTarget) return;
     readingBack.current = true;
+    placedBy.current = null;
     pressing.current = true;
     window.addEventListener(
       "pointerup",
@@ -170,13 +177,20 @@ export function MessageList({ room, memory, jump = null }: { room: Room; memory:
       if (element && !readingBack.current) element.scrollTop = element.scrollHeight;
     });
   }, []);
+  /** Whether the scroller really shows the end. Virtuoso reports "at bottom" before
+   * it has placed a list that opens at the first unread (rows not yet measured); taken
+   * at its word, that report would stop the list reading from there. */
+  const atEnd = useCallback((): boolean => {
+    const element = scroller.current;
+    return element !== null && element.scrollHeight - element.scrollTop - element.clientHeight <= BOTTOM_THRESHOLD;
+  }, []);
   const keepAtBottom = useCallback(() => {
     if (!readingBack.current) toBottom();
   }, [toBottom]);
 
   const onBottom = useCallback(
     (bottom: boolean) => {
-      if (bottom && !pressing.current) readingBack.current = false;
+      if (bottom && !pressing.current && atEnd()) readingBack.current = false;
       atBottomNow.current = bottom;
       setAtBottom(bottom);
       // A list still following the newest message is remembered as at the bottom even
@@ -185,7 +199,16 @@ export function MessageList({ room, memory, jump = null }: { room: Room; memory:
       const place = memory.scroll.get(room.name) ?? { atBottom: true, topKey: null };
       memory.scroll.set(room.name, { ...place, atBottom: bottom || !readingBack.current });
     },
-    [memory, room.name],
+    [atEnd, memory, room.name],
+  );
+  /** New rows: followed when the list is at the end and nobody is reading back (one
+   * that opened at the first unread and turned out to show the end follows too). */
+  const follow = useCallback(
+    (bottom: boolean) => {
+      if (bottom && readingBack.current && !pressing.current && atEnd()) readingBack.current = false;
+      return bottom && !readingBack.current ? ("auto" as const) : false;
+    },
+    [atEnd],
   );
 
   const loadEarlier = useCallback(async () => {
@@ -200,14 +223,43 @@ export function MessageList({ room, memory, jump = null }: { room: Room; memory:
 
   const jumpToLatest = useCallback(() => {
     readingBack.current = false;
+    placedBy.current = null;
     toBottom();
   }, [toBottom]);
 
   const jumpToUnread = useCallback(() => {
     if (dividerIndex < 0) return;
     readingBack.current = true; // reading from there: new messages must not pull the view
+    placedBy.current = null;
     virtuoso.current?.scrollToIndex({ index: dividerIndex, align: "start" });
   }, [dividerIndex]);
+
+  // Opened at the first unread or where you were: Virtuoso places that row by its
+  // estimate of the rows above, so once they are measured it is put back at the top
+  // (a few tries, given up as soon as the person scrolls).
+  const firstItemIndexRef = useRef(firstItemIndex);
+  useLayoutEffect(() => {
+    firstItemIndexRef.current = firstItemIndex;
+  });
+  useEffect(() => {
+    const timers: number[] = [];
+    const check = (left: number) => {
+      timers.push(
+        window.setTimeout(() => {
+          const index = placedBy.current;
+          const element = scroller.current;
+          if (index === null || !element) return;
+          const row = element.querySelector<HTMLElement>(`[data-item-index="${index + firstItemIndexRef.current}"]`);
+          const top = element.getBoundingClientRect().top;
+          const off = !row || Math.abs(row.getBoundingClientRect().top - top) > BOTTOM_THRESHOLD;
+          if (off) virtuoso.current?.scrollToIndex({ index, align: "start" });
+          if (left > 0) check(left - 1);
+        }, 150),
+      );
+    };
+    check(4);
+    return () => timers.forEach((timer) => window.clearTimeout(timer));
+  }, []);
 
   // A reply's quote was clicked: show its original, marked for a moment.
   const itemsRef = useRef(items);
@@ -219,6 +271,7 @@ export function MessageList({ room, memory, jump = null }: { room: Room; memory:
     const index = itemsRef.current.findIndex((item) => item.key === `m-${jump.id}`);
     if (index < 0) return;
     readingBack.current = true;
+    placedBy.current = null;
     const timers: number[] = [];
     // Scrolled to until it is on the page: the list may still be settling (a room
     // just opened measures its rows and places itself first).
@@ -262,7 +315,7 @@ export function MessageList({ room, memory, jump = null }: { room: Room; memory:
               onDiscard={onDiscard}
             />
           )}
-          followOutput={(bottom) => (bottom && !readingBack.current ? "auto" : false)}
+          followOutput={follow}
           scrollerRef={(element) => {
             scroller.current = element instanceof HTMLElement ? element : null;
           }}
@@ -274,7 +327,7 @@ export function MessageList({ room, memory, jump = null }: { room: Room; memory:
           onKeyDown={(event) => {
             if (["ArrowUp", "PageUp", "Home"].includes(event.key)) onUserScroll();
           }}
-          atBottomThreshold={48}
+          atBottomThreshold={BOTTOM_THRESHOLD}
           startReached={() => void loadEarlier()}
           rangeChanged={onRange}
           increaseViewportBy={{ top: 600, bottom: 300 }}
