@@ -303,6 +303,28 @@ def is_closed(connection: websocket.WebSocket, timeout: float = 10) -> bool:
         return False
 
 
+def connections_held(server: ServerProcess, clients: list[websocket.WebSocket]) -> int:
+    """How many of `clients`' TCP connections the server process still holds a
+    descriptor for (from /proc: its sockets' inodes against its TCP table)."""
+    assert server.process is not None
+    proc = Path("/proc") / str(server.process.pid)
+    client_ports = {client.sock.getsockname()[1] for client in clients if client.sock}
+    inodes = set()
+    for line in (proc / "net" / "tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local_port = int(fields[1].rsplit(":", 1)[1], 16)
+        remote_port = int(fields[2].rsplit(":", 1)[1], 16)
+        if local_port == server.port and remote_port in client_ports:
+            inodes.add(f"socket:[{fields[9]}]")
+    held = 0
+    for descriptor in (proc / "fd").iterdir():
+        try:
+            held += os.readlink(descriptor) in inodes
+        except OSError:  # closed while we looked
+            continue
+    return held
+
+
 def received(client: SocketIOTestClient, event: str) -> list[Any]:
     """Payloads of `event` a Flask-SocketIO test client received since the last
     call (consumes its queue)."""

@@ -152,11 +152,7 @@ def close_transport(engine_socket: Any, reason: str, force: bool = False) -> Non
 
 def _shutdown(engine_socket: Any) -> None:
     """Shut the TCP socket of a websocket down, unblocking its reader and writer."""
-    ws = getattr(engine_socket, "_chat_ws", None)
-    if ws is None:
-        return
-    state = _state(engine_socket)
-    raw = _raw_socket(ws, state.async_mode if state else "")
+    raw = getattr(engine_socket, "_chat_raw_socket", None)
     if raw is None:
         return
     try:
@@ -249,16 +245,20 @@ def receive(self: Any, pkt: Any) -> Any:
 
 
 def websocket_handler(self: Any, ws: Any) -> Any:
-    """Socket._websocket_handler: remembers the websocket, so it can be shut; its
-    writer runs only while something is queued (writer_on_demand.py) where that is
-    installed."""
-    self._chat_ws = ws
+    """Socket._websocket_handler: remembers the websocket's socket, so that it can
+    be shut; its writer runs only while something is queued (writer_on_demand.py)
+    where that is installed."""
+    state = _state(self)
+    # Found now, while the websocket has it: gevent-websocket and simple-websocket
+    # let go of it once the websocket is closed (the writer's goodbye does that),
+    # and the reader may still be blocked on it then.
+    self._chat_raw_socket = _raw_socket(ws, state.async_mode if state else "")
     try:
         if writer_on_demand.enabled(self.server):
             return writer_on_demand.serve_websocket(self, ws)
         return _STOCK["_websocket_handler"](self, ws)
     finally:
-        self._chat_ws = None
+        self._chat_raw_socket = None
 
 
 def install(

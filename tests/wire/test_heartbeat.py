@@ -12,7 +12,7 @@ import pytest
 import websocket
 
 from conftest import StartServer
-from support import ASYNC_MODES, open_raw
+from support import ASYNC_MODES, connections_held, open_raw, wait_until
 from wire.engine_socket import close_transport
 from wire.heartbeat import TICK_SECONDS, Heartbeat
 
@@ -133,3 +133,26 @@ def test_every_connection_is_pinged_each_interval_and_silent_ones_are_closed(
     finally:
         answering.close()
         silent.close()
+
+
+@pytest.mark.parametrize("async_mode", ASYNC_MODES)
+def test_a_client_that_reads_nothing_more_has_its_socket_closed_by_the_server(
+    start_server: StartServer, async_mode: str
+) -> None:
+    """A phone that drops off the network answers nothing and reads nothing. Its
+    session is closed after the ping timeout, and so is its TCP socket: under
+    gevent the socket was once looked up through the websocket after the goodbye
+    had closed it, found missing, and left open with its reader for good."""
+    server = start_server(
+        async_mode, PING_INTERVAL_SECONDS="1", PING_TIMEOUT_SECONDS="1"
+    )
+    gone, _ = open_raw(server)  # never read again
+    try:
+        assert connections_held(server, [gone]) == 1
+        wait_until(
+            lambda: connections_held(server, [gone]) == 0,
+            timeout=15,
+            what="the server closing the silent client's socket",
+        )
+    finally:
+        gone.close()
