@@ -62,6 +62,7 @@ def install(
         engine_socket,
         fast_packet,
         framed_broadcast,
+        gevent_handover,
         heartbeat,
         later_acks,
         native_lock,
@@ -100,6 +101,8 @@ def install(
         heartbeat.install(sio.eio)
     if "native_locks" not in skipped:
         native_lock.install_for_metrics()
+    if async_mode == "gevent" and "gevent_handover" not in skipped:
+        gevent_handover.install(sio.eio)  # before framed_broadcast wraps it
     if direct_writes and "framed_broadcast" not in skipped:
         installed.framed = framed_broadcast.install(sio, async_mode)
     if store_round_trips and "later_acks" not in skipped:

@@ -36,7 +36,7 @@ import engineio
 from engineio import exceptions as eio_exceptions
 from engineio.socket import Socket
 
-from wire import writer_on_demand
+from wire import gevent_handover, writer_on_demand
 from wire.limits import ConnectionLimits, packet_size
 
 log = logging.getLogger("chat.wire")
@@ -166,7 +166,7 @@ def _raw_socket(ws: Any, async_mode: str) -> Any:
         if async_mode == "eventlet":
             return ws.socket
         if async_mode == "gevent":
-            return ws._sock.stream.handler.socket
+            return gevent_handover.socket_of(ws._sock)
         return ws.ws.sock
     except AttributeError:
         return None
@@ -259,6 +259,10 @@ def websocket_handler(self: Any, ws: Any) -> Any:
         return _STOCK["_websocket_handler"](self, ws)
     finally:
         self._chat_raw_socket = None
+        # What Engine.IO does once the request that carried the websocket returns,
+        # done here for a websocket that outlives its request (gevent_handover.py).
+        if self.closed and self.server.sockets.get(self.sid) is self:
+            del self.server.sockets[self.sid]
 
 
 def install(

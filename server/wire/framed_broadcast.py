@@ -65,7 +65,7 @@ import socketio
 from engineio import packet as eio_packet
 from socketio import packet as socketio_packet
 
-from wire import writer_on_demand
+from wire import gevent_handover, writer_on_demand
 
 log = logging.getLogger("chat.wire")
 
@@ -215,8 +215,8 @@ def _eventlet_lane(ws: Any, engine_socket: Any) -> Lane | None:
 
 def _gevent_lane(ws: Any, engine_socket: Any) -> Lane | None:
     websocket = ws._sock
-    handler_socket = websocket.stream.handler.socket
-    return Lane(ws, handler_socket._sock, websocket.raw_write, engine_socket)
+    sock = gevent_handover.socket_of(websocket)
+    return Lane(ws, sock._sock, websocket.raw_write, engine_socket)
 
 
 LANE_FACTORIES = {"eventlet": _eventlet_lane, "gevent": _gevent_lane}

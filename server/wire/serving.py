@@ -137,6 +137,8 @@ def _serve_gevent(app: Flask, config: Config) -> None:
     from gevent.server import StreamServer
     from geventwebsocket.handler import WebSocketHandler
 
+    from wire.gevent_handover import make_handler_class, make_server_class
+
     # gevent-websocket serves the websocket on the request's own socket and greenlet;
     # the simple-websocket fallback would dup() the socket (two descriptors per
     # client) and add a reader greenlet per client.
@@ -148,11 +150,12 @@ def _serve_gevent(app: Flask, config: Config) -> None:
 
     header_timeout = config.header_timeout_seconds
 
-    class TimedHandler(WebSocketHandler):  # type: ignore[misc]
+    class TimedHandler(make_handler_class(WebSocketHandler)):  # type: ignore[misc]
         """gevent-websocket's handler, with a deadline for each request's head and
         a small read buffer (HTTP_BUFFER_BYTES): a websocket reads its frames
         through it for its whole life, and gevent's default (8 KiB) was the largest
-        part of an idle connection's memory."""
+        part of an idle connection's memory. A websocket handed over to a green
+        thread of its own is left open (wire/gevent_handover.py)."""
 
         rfile: Any
 
@@ -175,7 +178,7 @@ def _serve_gevent(app: Flask, config: Config) -> None:
                 if self.socket is not None:
                     self.socket.settimeout(None)
 
-    server = pywsgi.WSGIServer(
+    server = make_server_class(pywsgi.WSGIServer)(
         listener,
         app,
         handler_class=TimedHandler,

@@ -43,6 +43,7 @@ PATCHES = {
     "writer_on_demand": ("python-engineio",),
     "native_locks": ("prometheus-client",),
     "later_acks": ("python-socketio",),
+    "gevent_handover": ("python-engineio",),
 }
 # Patches that do not touch the websocket server of the async mode.
 _NO_WEBSOCKET_SERVER = frozenset(
@@ -114,6 +115,10 @@ PRIVATE_SURFACE = (
     ("geventwebsocket.websocket", "Header.mask_payload", "(self, payload)"),
     ("geventwebsocket.websocket", "Header.unmask_payload", "(self, payload)"),
     ("geventwebsocket.handler", "WebSocket", None),
+    ("geventwebsocket.handler", "WebSocketHandler.run_websocket", "(self)"),
+    ("geventwebsocket.websocket", "WebSocket.handler", None),
+    ("gevent.pywsgi", "WSGIHandler.handle", "(self)"),
+    ("gevent.server", "StreamServer.do_close", "(self, sock, *args)"),
     (
         "engineio.async_drivers._websocket_wsgi",
         "SimpleWebSocketWSGI.wait",

@@ -179,7 +179,9 @@ def _bound_gevent_websocket(limit: int) -> None:
             stream = self.stream
             if stream is None:
                 return super().read_message()
-            size = _short_text_frame_size(stream.handler.rfile.peek(_PEEK_BYTES))
+            # raw_read is the read buffer's `read` (kept after the request's handler
+            # lets go of the buffer: gevent_handover.py).
+            size = _short_text_frame_size(self.raw_read.__self__.peek(_PEEK_BYTES))
             if size is None:
                 return super().read_message()
             header_size, length = size

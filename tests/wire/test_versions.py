@@ -60,6 +60,7 @@ def test_a_different_version_skips_exactly_the_patches_that_touch_it(
     skipped = versions.patches_to_skip("gevent")
     assert set(skipped) == {
         "framed_broadcast",
+        "gevent_handover",
         "websocket_limits",
         "websocket_speedups",
     }

@@ -1,0 +1,150 @@
+"""Under gevent, a websocket is read by a green thread of its own, and the request's
+green thread ends.
+
+gevent's WSGI server serves each connection on one green thread. For a websocket
+that thread then blocks in its read for the connection's whole life, at the bottom
+of the request's call chain (the WSGI server, gevent-websocket, Flask, Engine.IO and
+ours); while parked it keeps a copy of its slice of the C stack (6.3 KiB,
+tracemalloc) and the pages of its Python frames. Here, once Engine.IO has the
+websocket, its handler runs on a new green thread (`hand_over`) whose chain is only
+that handler, and the request's green thread finishes without closing anything:
+`WebSocketHandler.run_websocket` leaves a handed-over websocket open, `handle()`
+finds no socket to close, and the server skips its close after the handler
+(`HandingOverServer.keep_open`). From then on the new green thread owns the
+connection: when its handler returns it closes the websocket, the read buffer and
+the socket, as the request's thread did.
+
+A request that announces a body (no websocket client sends one) is served on its
+own thread as before: gevent would read the rest of the body there after the
+application returns, and two readers of one socket would corrupt both.
+
+Replaces gevent-websocket 0.10.1's `WebSocketHandler.run_websocket` and gevent's
+`StreamServer.do_close` in serving.py's subclasses (see wire/versions.py).
+Measured with bench/ scenario B (gevent, RSS per idle connection): see
+bench/analysis.md. To remove: drop the `gevent_handover.install` call in
+wire/__init__.py (the subclasses then behave as stock).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import engineio
+
+log = logging.getLogger("chat.wire")
+
+App = Callable[[Any], Any]
+
+
+def install(eio: engineio.Server) -> None:
+    """`eio`'s gevent websockets are served on green threads of their own."""
+    base = eio._async["websocket"]
+
+    class HandedOverWebSocketWSGI(base):  # type: ignore[misc, valid-type]
+        def __init__(self, handler: App, server: Any) -> None:
+            super().__init__(lambda ws: hand_over(ws, handler), server)
+
+    # A per-server copy: other Engine.IO servers in the process keep the default.
+    eio._async = {**eio._async, "websocket": HandedOverWebSocketWSGI}
+
+
+def hand_over(ws: Any, app: App) -> Any:
+    """Run Engine.IO's websocket handler `app` on a green thread of its own (see
+    above); the request's thread returns at once."""
+    import gevent
+
+    if announces_body(ws.environ):
+        return app(ws)
+    websocket = ws._sock
+    handler = websocket.handler
+    rfile, sock = handler.rfile, handler.socket
+    handler._chat_handed_over = True
+    gevent.spawn_raw(_serve, ws, app, rfile, sock)
+    return []
+
+
+def socket_of(websocket: Any) -> Any:
+    """The socket under gevent-websocket's `websocket`: the one its writes go to
+    (its request's handler lets go of it once the websocket is handed over)."""
+    return websocket.raw_write.__self__
+
+
+def handed_over(handler: Any) -> bool:
+    return bool(getattr(handler, "_chat_handed_over", False))
+
+
+def announces_body(environ: dict[str, Any]) -> bool:
+    length = environ.get("CONTENT_LENGTH") or "0"
+    chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+    return chunked or length.strip() != "0"
+
+
+def _serve(ws: Any, app: App, rfile: Any, sock: Any) -> None:
+    """The handler, then what gevent-websocket and gevent did after it: close the
+    websocket (a close frame if still open), the read buffer and the socket."""
+    try:
+        app(ws)
+    except Exception:
+        log.exception("websocket handler failed")
+    finally:
+        websocket = ws._sock
+        try:
+            if not websocket.closed:
+                websocket.close()
+        except Exception:  # the peer is gone; the socket is closed below
+            pass
+        rfile.close()  # its reference to the socket would keep it open
+        sock.close()
+
+
+def make_handler_class(base: type) -> type:
+    """`base` (gevent-websocket's handler), leaving a handed-over websocket open."""
+
+    class HandingOverHandler(base):  # type: ignore[misc]
+        websocket: Any
+        application: Any
+        environ: Any
+        socket: Any
+        server: Any
+
+        def run_websocket(self) -> None:
+            """gevent-websocket's run_websocket, except that a websocket handed
+            over to its own green thread is left open, and so is its socket (the
+            `server.clients` registry it also kept is used by nothing here)."""
+            websocket = self.websocket
+            try:
+                list(self.application(self.environ, lambda s, h, e=None: []))
+            finally:
+                self.websocket = None
+                if handed_over(self):
+                    self.server.keep_open(self.socket)
+                    self.socket = None  # handle() closes nothing
+                else:
+                    if not websocket.closed:
+                        websocket.close()
+                    self.environ.update({"wsgi.websocket": None})
+
+    return HandingOverHandler
+
+
+def make_server_class(base: type) -> type:
+    """`base` (gevent's WSGI server), not closing a handed-over socket."""
+
+    class HandingOverServer(base):  # type: ignore[misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._kept_open: set[Any] = set()
+
+        def keep_open(self, sock: Any) -> None:
+            """Leave `sock` open when its request's handler returns."""
+            self._kept_open.add(sock)
+
+        def do_close(self, sock: Any, *args: Any) -> None:
+            if sock in self._kept_open:
+                self._kept_open.discard(sock)
+                return
+            super().do_close(sock, *args)
+
+    return HandingOverServer
