@@ -12,7 +12,9 @@ that handler, and the request's green thread finishes without closing anything:
 finds no socket to close, and the server skips its close after the handler
 (`HandingOverServer.keep_open`). From then on the new green thread owns the
 connection: when its handler returns it closes the websocket, the read buffer and
-the socket, as the request's thread did.
+the socket, as the request's thread did. The request's handler object (headers,
+environ, response state) goes too: the websocket keeps a stand-in with the two
+things it asks the handler for, shared by every connection (`AfterRequest`).
 
 A request that announces a body (no websocket client sends one) is served on its
 own thread as before: gevent would read the rest of the body there after the
@@ -61,8 +63,29 @@ def hand_over(ws: Any, app: App) -> Any:
     handler = websocket.handler
     rfile, sock = handler.rfile, handler.socket
     handler._chat_handed_over = True
+    # The request's handler (its headers, environ and response state) goes with
+    # its green thread: the websocket asks it only for the server and the logger.
+    websocket.handler = websocket.stream.handler = _after_request(handler)
     gevent.spawn_raw(_serve, ws, app, rfile, sock)
     return []
+
+
+class AfterRequest:
+    """What a handed-over websocket still asks its request's handler for (gevent-
+    websocket's `current_app` and `logger`); one per server."""
+
+    __slots__ = ("server", "logger")
+
+    def __init__(self, server: Any, logger: Any) -> None:
+        self.server, self.logger = server, logger
+
+
+def _after_request(handler: Any) -> AfterRequest:
+    server = handler.server
+    stand_in = getattr(server, "_chat_after_request", None)
+    if stand_in is None:
+        stand_in = server._chat_after_request = AfterRequest(server, handler.logger)
+    return stand_in
 
 
 def socket_of(websocket: Any) -> Any:
