@@ -251,14 +251,16 @@ def websocket_handler(self: Any, ws: Any) -> Any:
     state = _state(self)
     # Found now, while the websocket has it: gevent-websocket and simple-websocket
     # let go of it once the websocket is closed (the writer's goodbye does that),
-    # and the reader may still be blocked on it then.
+    # and the reader may still be blocked on it then. Kept after this returns:
+    # under threading the handler returns at the goodbye while simple-websocket's
+    # reader thread still holds the socket open; shutting a socket already closed
+    # only raises (caught), its number is never reused through this object.
     self._chat_raw_socket = _raw_socket(ws, state.async_mode if state else "")
     try:
         if writer_on_demand.enabled(self.server):
             return writer_on_demand.serve_websocket(self, ws)
         return _STOCK["_websocket_handler"](self, ws)
     finally:
-        self._chat_raw_socket = None
         # What Engine.IO does once the request that carried the websocket returns,
         # done here for a websocket that outlives its request (gevent_handover.py).
         if self.closed and self.server.sockets.get(self.sid) is self:
