@@ -139,9 +139,10 @@ def _serve_gevent(app: Flask, config: Config) -> None:
 
     from wire.gevent_handover import make_handler_class, make_server_class
 
-    # gevent-websocket serves the websocket on the request's own socket and greenlet;
-    # the simple-websocket fallback would dup() the socket (two descriptors per
-    # client) and add a reader greenlet per client.
+    # gevent-websocket serves the websocket on the request's own socket (read by a
+    # green thread of its own once open: gevent_handover.py); the simple-websocket
+    # fallback would dup() the socket (two descriptors per client) and add a reader
+    # greenlet per client.
     family = socket.getaddrinfo(config.host, config.port, type=socket.SOCK_STREAM)[0][0]
     listener = StreamServer.get_listener(
         (config.host, config.port), LISTEN_BACKLOG, family=family

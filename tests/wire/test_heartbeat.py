@@ -141,8 +141,8 @@ def test_a_client_that_reads_nothing_more_has_its_socket_closed_by_the_server(
 ) -> None:
     """A phone that drops off the network answers nothing and reads nothing. Its
     session is closed after the ping timeout, and so is its TCP socket: under
-    gevent the socket was once looked up through the websocket after the goodbye
-    had closed it, found missing, and left open with its reader for good."""
+    gevent and threading the socket was once looked up through the websocket after
+    the goodbye had closed it, found missing, and left open with its reader."""
     server = start_server(
         async_mode, PING_INTERVAL_SECONDS="1", PING_TIMEOUT_SECONDS="1"
     )
