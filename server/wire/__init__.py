@@ -65,6 +65,7 @@ def install(
         gevent_handover,
         heartbeat,
         later_acks,
+        lean_queue,
         native_lock,
         packet_filter,
         versions,
@@ -91,6 +92,8 @@ def install(
         installed.counters = engine_socket.install(sio.eio, limits, async_mode)
         if "writer_on_demand" not in skipped:
             writer_on_demand.install(sio.eio, async_mode)
+    if "lean_queue" not in skipped:
+        lean_queue.install(sio.eio, async_mode)
     if "websocket_limits" not in skipped:
         websocket_limits.install(sio.eio, async_mode)
     if "websocket_speedups" not in skipped:

@@ -14,7 +14,8 @@ finds no socket to close, and the server skips its close after the handler
 connection: when its handler returns it closes the websocket, the read buffer and
 the socket, as the request's thread did. The request's handler object (headers,
 environ, response state) goes too: the websocket keeps a stand-in with the two
-things it asks the handler for, shared by every connection (`AfterRequest`).
+things it asks the handler for, shared by every connection (`AfterRequest`), and
+the environ it was made with gives way to Engine.IO's copy of it.
 
 A request that announces a body (no websocket client sends one) is served on its
 own thread as before: gevent would read the rest of the body there after the
@@ -66,6 +67,9 @@ def hand_over(ws: Any, app: App) -> Any:
     # The request's handler (its headers, environ and response state) goes with
     # its green thread: the websocket asks it only for the server and the logger.
     websocket.handler = websocket.stream.handler = _after_request(handler)
+    # The request's environ goes too: the websocket reads the few entries it asks
+    # for (origin, path) from Engine.IO's shallow copy, which the session keeps.
+    websocket.environ = ws.environ
     gevent.spawn_raw(_serve, ws, app, rfile, sock)
     return []
 

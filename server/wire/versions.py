@@ -44,6 +44,7 @@ PATCHES = {
     "native_locks": ("prometheus-client",),
     "later_acks": ("python-socketio",),
     "gevent_handover": ("python-engineio",),
+    "lean_queue": ("python-engineio",),
 }
 # Patches that do not touch the websocket server of the async mode.
 _NO_WEBSOCKET_SERVER = frozenset(
@@ -55,6 +56,7 @@ _NO_WEBSOCKET_SERVER = frozenset(
         "native_locks",
         "writer_on_demand",
         "later_acks",
+        "lean_queue",
     }
 )
 
@@ -62,6 +64,7 @@ _NO_WEBSOCKET_SERVER = frozenset(
 # `inspect.signature` shows it on the class, or None for a plain attribute).
 # tests/wire/test_versions.py checks each against the installed libraries.
 PRIVATE_SURFACE = (
+    ("engineio.base_socket", "BaseSocket.__init__", "(self, server, sid)"),
     ("engineio.socket", "Socket.send", "(self, pkt)"),
     ("engineio.socket", "Socket.poll", "(self)"),
     ("engineio.socket", "Socket.schedule_ping", "(self)"),
