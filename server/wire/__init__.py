@@ -60,6 +60,7 @@ def install(
     """Apply the patches to `sio` (and, where unavoidable, to library classes)."""
     from wire import (
         engine_socket,
+        eventlet_handover,
         fast_packet,
         framed_broadcast,
         gevent_handover,
@@ -106,6 +107,8 @@ def install(
         native_lock.install_for_metrics()
     if async_mode == "gevent" and "gevent_handover" not in skipped:
         gevent_handover.install(sio.eio)  # before framed_broadcast wraps it
+    if async_mode == "eventlet" and "eventlet_handover" not in skipped:
+        eventlet_handover.install(sio.eio)  # before framed_broadcast wraps it
     if direct_writes and "framed_broadcast" not in skipped:
         installed.framed = framed_broadcast.install(sio, async_mode)
     if store_round_trips and "later_acks" not in skipped:

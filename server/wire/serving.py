@@ -1,8 +1,8 @@
 """Run the WSGI server that fits the async mode, sized for many idle connections.
 
 Flask-SocketIO's `socketio.run()` cannot set the listen backlog, and eventlet's
-WSGI server stops accepting at 1,024 concurrent connections unless `max_size` is
-raised; this module owns those knobs so that one process holds 10,000+ clients.
+WSGI server stops accepting at 1,024 concurrent connections unless its pool is
+larger; this module owns those knobs so that one process holds 10,000+ clients.
 """
 
 from __future__ import annotations
@@ -110,20 +110,28 @@ def _serve_eventlet(app: Flask, config: Config, max_connections: int) -> None:
     import eventlet
     import eventlet.wsgi
 
-    class LeanHttpProtocol(eventlet.wsgi.HttpProtocol):  # type: ignore[misc]
+    from wire.eventlet_handover import POOL_KEY, make_protocol_class
+
+    class LeanHttpProtocol(make_protocol_class(eventlet.wsgi.HttpProtocol)):  # type: ignore[misc]
         """eventlet's, with small read and write buffers (HTTP_BUFFER_BYTES): the
-        defaults (8 and 16 KiB) were 40 % of an idle connection's memory."""
+        defaults (8 and 16 KiB) were 40 % of an idle connection's memory. A
+        websocket handed over to a green thread of its own is left open
+        (wire/eventlet_handover.py)."""
 
         rbufsize = HTTP_BUFFER_BYTES
         wbufsize = HTTP_BUFFER_BYTES
 
     listener = eventlet.listen((config.host, config.port), backlog=LISTEN_BACKLOG)
     disable_nagle(listener)
+    # One pool for requests and the websockets' own green threads: its size caps
+    # open connections, handed over or not.
+    pool = eventlet.GreenPool(max_connections)
     eventlet.wsgi.server(
         listener,
         app,
         protocol=LeanHttpProtocol,
-        max_size=max_connections,
+        custom_pool=pool,
+        environ={POOL_KEY: pool},
         log_output=config.access_log,
         log=logging.getLogger("chat.wsgi"),
         debug=False,

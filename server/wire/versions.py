@@ -45,6 +45,7 @@ PATCHES = {
     "later_acks": ("python-socketio",),
     "gevent_handover": ("python-engineio",),
     "lean_queue": ("python-engineio",),
+    "eventlet_handover": ("python-engineio",),
 }
 # Patches that do not touch the websocket server of the async mode.
 _NO_WEBSOCKET_SERVER = frozenset(
@@ -59,6 +60,9 @@ _NO_WEBSOCKET_SERVER = frozenset(
         "lean_queue",
     }
 )
+
+# Patches installed in one async mode only.
+_ONLY_IN_MODE = {"gevent_handover": "gevent", "eventlet_handover": "eventlet"}
 
 # Every private attribute the patches use: (module, qualified name, signature as
 # `inspect.signature` shows it on the class, or None for a plain attribute).
@@ -122,6 +126,12 @@ PRIVATE_SURFACE = (
     ("geventwebsocket.websocket", "WebSocket.handler", None),
     ("gevent.pywsgi", "WSGIHandler.handle", "(self)"),
     ("gevent.server", "StreamServer.do_close", "(self, sock, *args)"),
+    ("eventlet.wsgi", "HttpProtocol.finish", "(self)"),
+    (
+        "eventlet.websocket",
+        "RFC6455WebSocket._send_closing_frame",
+        "(self, ignore_send_errors=False, close_data=None)",
+    ),
     (
         "engineio.async_drivers._websocket_wsgi",
         "SimpleWebSocketWSGI.wait",
@@ -158,6 +168,8 @@ def patches_to_skip(async_mode: str) -> dict[str, dict[str, str]]:
     """{patch: {package: why}} for each patch whose libraries are not as expected."""
     skipped = {}
     for patch, packages in PATCHES.items():
+        if _ONLY_IN_MODE.get(patch, async_mode) != async_mode:
+            continue  # never installed in this mode
         needed = packages
         if patch not in _NO_WEBSOCKET_SERVER:
             needed = packages + _WEBSOCKET_SERVER[async_mode]

@@ -1,0 +1,149 @@
+"""Under eventlet, a websocket is read by a green thread of its own, and the
+request's green thread ends.
+
+eventlet's WSGI server serves each connection on one green thread of its pool. For
+a websocket that thread then blocks in its read for the connection's whole life, at
+the bottom of the request's call chain (the WSGI server's protocol object, eventlet's
+websocket server, Flask, Engine.IO and ours); while parked it keeps a copy of its
+slice of the C stack, the pages of its Python frames and the protocol object with
+the request's environ, headers and buffers. Here, once Engine.IO has the websocket,
+its handler runs on a new green thread of the same pool (`hand_over`), whose chain
+is only that handler, and the request's green thread finishes without closing
+anything: eventlet's websocket server skips its closing frame, the protocol's
+`finish` closes only its buffers (`make_protocol_class`), and the server's cleanup
+after the request is given a stand-in to close instead of the socket. From then on
+the new green thread owns the connection: when its handler returns it sends the
+closing frame and shuts and closes the socket, as the request's thread did.
+
+The new green thread takes a slot in the server's pool (`POOL_KEY` in the environ),
+so the pool's size still caps open connections; with the pool full the handler runs
+on the request's thread as before. A request that announces a body (no websocket
+client sends one) is served on its own thread too.
+
+Replaces the end of eventlet 0.41.3's `WebSocketWSGI.__call__` and of
+`HttpProtocol.finish` (see wire/versions.py). Measured with bench/ scenario B
+(eventlet, RSS per idle connection): see bench/analysis.md. To remove: drop the
+`eventlet_handover.install` call in wire/__init__.py (the protocol subclass then
+behaves as stock).
+"""
+
+from __future__ import annotations
+
+import errno
+import http.server
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import engineio
+
+from wire.gevent_handover import announces_body
+
+log = logging.getLogger("chat.wire")
+
+App = Callable[[Any], Any]
+# The environ key under which serving.py puts the WSGI server's green pool.
+POOL_KEY = "chat.green_pool"
+# What eventlet's websocket server ignores from a handler: the peer went away.
+_CLIENT_GONE = {errno.ECONNRESET, errno.EPIPE, errno.ESHUTDOWN}
+
+
+def install(eio: engineio.Server) -> None:
+    """`eio`'s eventlet websockets are served on green threads of their own."""
+    base = eio._async["websocket"]
+
+    class HandedOverWebSocketWSGI(base):  # type: ignore[misc, valid-type]
+        def __init__(self, handler: App, server: Any) -> None:
+            super().__init__(lambda ws: hand_over(ws, handler), server)
+
+    # A per-server copy: other Engine.IO servers in the process keep the default.
+    eio._async = {**eio._async, "websocket": HandedOverWebSocketWSGI}
+
+
+def hand_over(ws: Any, app: App) -> None:
+    """Run Engine.IO's websocket handler `app` on a green thread of its own (see
+    above); the request's thread returns at once."""
+    environ = ws.environ
+    pool = environ.get(POOL_KEY)
+    if pool is None or announces_body(environ):
+        app(ws)
+        return
+    sock = ws.socket
+    # Read by the protocol's `finish` on the request's thread.
+    sock._chat_handed_over = True
+    # Its only reference to the request's protocol object, which would otherwise
+    # outlive the request (eventlet's websocket server already called it).
+    environ.pop("eventlet.set_idle", None)
+    # eventlet's websocket server sends a closing frame as soon as this returns,
+    # with nothing in between that yields; the new thread sends it when it ends.
+    ws._send_closing_frame = _not_yet
+    pool.spawn_n(_serve, ws, app, sock)
+
+
+def _not_yet(*args: Any, **kwargs: Any) -> None:
+    return None
+
+
+def handed_over(sock: Any) -> bool:
+    return bool(getattr(sock, "_chat_handed_over", False))
+
+
+def _serve(ws: Any, app: App, sock: Any) -> None:
+    """The handler, then what eventlet's websocket and WSGI servers did after it:
+    a closing frame, then shut and close the socket."""
+    from eventlet import greenio
+
+    try:
+        app(ws)
+    except OSError as error:
+        if error.errno not in _CLIENT_GONE:
+            log.exception("websocket handler failed")
+    except Exception:
+        log.exception("websocket handler failed")
+    finally:
+        try:
+            type(ws)._send_closing_frame(ws, True)
+        except Exception:  # the peer is gone; the socket is closed below
+            pass
+        greenio.shutdown_safe(sock)
+        sock.close()
+
+
+class _LeftOpen:
+    """Closed by eventlet's cleanup after a handed-over request, in the socket's
+    place: the socket belongs to its websocket's green thread."""
+
+    __slots__ = ()
+
+    def shutdown(self, *args: Any) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+LEFT_OPEN = _LeftOpen()
+
+
+def make_protocol_class(base: type) -> type:
+    """`base` (eventlet's HttpProtocol), leaving a handed-over socket open."""
+
+    class HandingOverProtocol(base):  # type: ignore[misc]
+        connection: Any
+        conn_state: list[Any]
+
+        def finish(self) -> None:
+            """eventlet's finish, except that a handed-over socket is left open:
+            only the request's buffers are flushed and closed."""
+            if not handed_over(self.connection):
+                super().finish()
+                return
+            try:
+                http.server.BaseHTTPRequestHandler.finish(self)
+            except OSError:
+                pass  # the peer is gone; the websocket's thread finds out
+            # The server shuts and closes conn_state[1] once the request's green
+            # thread ends (eventlet.wsgi.server's _clean_connection).
+            self.conn_state[1] = LEFT_OPEN
+
+    return HandingOverProtocol
