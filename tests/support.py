@@ -155,6 +155,17 @@ class ServerProcess:
         self.stop()
         raise RuntimeError(f"server did not open its port:\n{self.log()}")
 
+    def wait_until_ready(self, timeout: float = 30.0) -> ServerProcess:
+        """Until /readyz says so: on Redis, once the node listens to the message
+        queue (a message published before that never reaches this node live)."""
+
+        def ready() -> bool:
+            with requests.get(f"{self.url}/readyz", timeout=5) as response:
+                return response.status_code == 200
+
+        wait_until(ready, timeout, "/readyz answering 200")
+        return self
+
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
             return

@@ -68,12 +68,17 @@ def hand_over(ws: Any, app: App) -> None:
     if pool is None or announces_body(environ):
         app(ws)
         return
+    from eventlet.websocket import RFC6455WebSocket
+
     sock = ws.socket
     # Read by the protocol's `finish` on the request's thread.
     sock._chat_handed_over = True
     # Its only reference to the request's protocol object, which would otherwise
     # outlive the request (eventlet's websocket server already called it).
     environ.pop("eventlet.set_idle", None)
+    if isinstance(ws, RFC6455WebSocket):
+        # A deque only the legacy protocol's `wait` reads (0.7 KiB per connection).
+        ws.__dict__.pop("_msgs", None)
     # eventlet's websocket server sends a closing frame as soon as this returns,
     # with nothing in between that yields; the new thread sends it when it ends.
     ws._send_closing_frame = _not_yet

@@ -127,6 +127,8 @@ PRIVATE_SURFACE = (
     ("gevent.pywsgi", "WSGIHandler.handle", "(self)"),
     ("gevent.server", "StreamServer.do_close", "(self, sock, *args)"),
     ("eventlet.wsgi", "HttpProtocol.finish", "(self)"),
+    ("eventlet.websocket", "WebSocket.wait", "(self)"),
+    ("eventlet.websocket", "RFC6455WebSocket.wait", "(self)"),
     (
         "eventlet.websocket",
         "RFC6455WebSocket._send_closing_frame",

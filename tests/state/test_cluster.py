@@ -60,7 +60,7 @@ def start_node(tmp_path: Path, redis_server: RedisProcess) -> Iterator[StartNode
         }
         node = ServerProcess(async_mode, tmp_path, **settings)
         nodes.append(node)
-        return node.start()
+        return node.start().wait_until_ready()
 
     yield start
     for node in nodes:
@@ -315,8 +315,8 @@ def test_history_epoch_and_seq_survive_restarting_every_node(
 
     for node in (node_a, node_b):
         node.stop()
-    node_a.start()
-    node_b.start()
+    node_a.start().wait_until_ready()
+    node_b.start().wait_until_ready()
 
     writer = connect(node_a, clients)
     writer.call("join", {"room": "durable", "username": "writer"})
