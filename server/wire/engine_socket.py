@@ -38,6 +38,7 @@ from engineio.socket import Socket
 
 from wire import gevent_handover, writer_on_demand
 from wire.limits import ConnectionLimits, packet_size
+from wire.request_headers import forget_request_headers
 
 log = logging.getLogger("chat.wire")
 
@@ -256,6 +257,7 @@ def websocket_handler(self: Any, ws: Any) -> Any:
     # reader thread still holds the socket open; shutting a socket already closed
     # only raises (caught), its number is never reused through this object.
     self._chat_raw_socket = _raw_socket(ws, state.async_mode if state else "")
+    forget_request_headers(getattr(ws, "environ", None))
     try:
         if writer_on_demand.enabled(self.server):
             return writer_on_demand.serve_websocket(self, ws)
