@@ -47,6 +47,7 @@ _STOCK = {
     "poll": Socket.poll,
     "receive": Socket.receive,
     "_websocket_handler": Socket._websocket_handler,
+    "check_ping_timeout": Socket.check_ping_timeout,
 }
 # A close that did not finish (a writer stuck on a full socket) is forced after this.
 CLOSE_GRACE_SECONDS = 2.0
@@ -201,6 +202,22 @@ def send(self: Any, pkt: Any) -> None:
     return None
 
 
+def check_ping_timeout(self: Any) -> bool:
+    """Socket.check_ping_timeout, which Engine.IO's service task calls for every
+    connection: an overdue client is closed as the heartbeat closes it, its socket
+    shut down after the grace period. The stock close left the socket open, and
+    under threading a silent client's reader blocked on it for good, whenever this
+    task noticed the timeout before the heartbeat did (on a loaded machine)."""
+    if _state(self) is None:
+        return _STOCK["check_ping_timeout"](self)  # type: ignore[no-any-return]
+    if self.closed:
+        raise eio_exceptions.SocketIsClosedError()
+    if past_ping_deadline(self):
+        close_unanswered(self)
+        return False
+    return True
+
+
 def poll(self: Any) -> list[Any]:
     """Socket.poll: the writer takes what is queued; the count goes down with it."""
     packets: list[Any] = _STOCK["poll"](self)
@@ -280,6 +297,7 @@ def install(
         "poll": poll,
         "receive": receive,
         "_websocket_handler": websocket_handler,
+        "check_ping_timeout": check_ping_timeout,
     }
     for name, replacement in replacements.items():
         # What it replaces, for inspect.signature and tests/wire/test_versions.py.

@@ -72,6 +72,7 @@ PRIVATE_SURFACE = (
     ("engineio.socket", "Socket.send", "(self, pkt)"),
     ("engineio.socket", "Socket.poll", "(self)"),
     ("engineio.socket", "Socket.schedule_ping", "(self)"),
+    ("engineio.socket", "Socket.check_ping_timeout", "(self)"),
     ("engineio.socket", "Socket.receive", "(self, pkt)"),
     ("engineio.socket", "Socket._websocket_handler", "(self, ws)"),
     ("engineio.socket", "Socket.close", "(self, wait=True, abort=False, reason=None)"),

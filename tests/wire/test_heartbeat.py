@@ -10,11 +10,18 @@ from typing import Any
 import engineio
 import pytest
 import websocket
+from engineio.exceptions import SocketIsClosedError
 
 from conftest import StartServer
 from support import ASYNC_MODES, connections_held, open_raw, wait_until
-from wire.engine_socket import close_transport
+from wire.engine_socket import (
+    WireCounters,
+    _State,
+    check_ping_timeout,
+    close_transport,
+)
 from wire.heartbeat import TICK_SECONDS, Heartbeat
+from wire.limits import ConnectionLimits
 
 
 class FakeEngineIO:
@@ -156,3 +163,27 @@ def test_a_client_that_reads_nothing_more_has_its_socket_closed_by_the_server(
         )
     finally:
         gone.close()
+
+
+def test_engineio_service_task_closes_an_overdue_client_the_heartbeats_way() -> None:
+    """Engine.IO's own service task checks every connection's ping timeout too. On a
+    loaded machine it can notice first; its stock close left the socket open, and
+    under threading a silent client's reader blocked on it for good. It now closes
+    through the same task as the heartbeat, which shuts the socket down after."""
+    eio = FakeEngineIO()
+    counters = WireCounters()
+    limits = ConnectionLimits(
+        max_queued_bytes=1 << 20, frames_per_second=10, frame_burst=10
+    )
+    eio._chat_wire = _State(limits, counters, "threading")  # type: ignore[attr-defined]
+    overdue, answered = FakeSocket(eio), FakeSocket(eio)
+    overdue.last_ping = time.time() - eio.ping_timeout - 1
+    answered.last_ping = None  # its pong came back
+    assert check_ping_timeout(answered) is True
+    assert eio.tasks == []
+    assert check_ping_timeout(overdue) is False
+    assert [task[:2] for task in eio.tasks] == [(close_transport, overdue)]
+    assert check_ping_timeout(overdue) is False  # planned once, not twice
+    assert len(eio.tasks) == 1 and counters.ping_timeouts == 1
+    with pytest.raises(SocketIsClosedError):
+        check_ping_timeout(FakeSocket(eio, closed=True))
