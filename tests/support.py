@@ -195,6 +195,17 @@ class ServerProcess:
         raise AssertionError(f"{name} not in /metrics")
 
 
+def message_listener(
+    url: str, transports: list[str]
+) -> tuple[socketio.Client, list[dict[str, Any]]]:
+    """A python-socketio client on `transports`, and the `message` events it hears."""
+    client = socketio.Client(reconnection=False)
+    heard: list[dict[str, Any]] = []
+    client.on("message", heard.append)
+    client.connect(url, transports=transports, wait_timeout=10)
+    return client, heard
+
+
 class RecordingClient:
     """A real python-socketio client that records every event it receives."""
 

@@ -32,16 +32,15 @@ from __future__ import annotations
 import errno
 import http.server
 import logging
-from collections.abc import Callable
 from typing import Any
 
 import engineio
 
-from wire.gevent_handover import announces_body
+from wire import handover
+from wire.handover import App, announces_body
 
 log = logging.getLogger("chat.wire")
 
-App = Callable[[Any], Any]
 # The environ key under which serving.py puts the WSGI server's green pool.
 POOL_KEY = "chat.green_pool"
 # What eventlet's websocket server ignores from a handler: the peer went away.
@@ -50,14 +49,7 @@ _CLIENT_GONE = {errno.ECONNRESET, errno.EPIPE, errno.ESHUTDOWN}
 
 def install(eio: engineio.Server) -> None:
     """`eio`'s eventlet websockets are served on green threads of their own."""
-    base = eio._async["websocket"]
-
-    class HandedOverWebSocketWSGI(base):  # type: ignore[misc, valid-type]
-        def __init__(self, handler: App, server: Any) -> None:
-            super().__init__(lambda ws: hand_over(ws, handler), server)
-
-    # A per-server copy: other Engine.IO servers in the process keep the default.
-    eio._async = {**eio._async, "websocket": HandedOverWebSocketWSGI}
+    handover.install(eio, hand_over)
 
 
 def hand_over(ws: Any, app: App) -> None:

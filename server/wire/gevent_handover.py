@@ -31,26 +31,19 @@ wire/__init__.py (the subclasses then behave as stock).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
 import engineio
 
-log = logging.getLogger("chat.wire")
+from wire import handover
+from wire.handover import App, announces_body
 
-App = Callable[[Any], Any]
+log = logging.getLogger("chat.wire")
 
 
 def install(eio: engineio.Server) -> None:
     """`eio`'s gevent websockets are served on green threads of their own."""
-    base = eio._async["websocket"]
-
-    class HandedOverWebSocketWSGI(base):  # type: ignore[misc, valid-type]
-        def __init__(self, handler: App, server: Any) -> None:
-            super().__init__(lambda ws: hand_over(ws, handler), server)
-
-    # A per-server copy: other Engine.IO servers in the process keep the default.
-    eio._async = {**eio._async, "websocket": HandedOverWebSocketWSGI}
+    handover.install(eio, hand_over)
 
 
 def hand_over(ws: Any, app: App) -> Any:
@@ -100,12 +93,6 @@ def socket_of(websocket: Any) -> Any:
 
 def handed_over(handler: Any) -> bool:
     return bool(getattr(handler, "_chat_handed_over", False))
-
-
-def announces_body(environ: dict[str, Any]) -> bool:
-    length = environ.get("CONTENT_LENGTH") or "0"
-    chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
-    return chunked or length.strip() != "0"
 
 
 def _serve(ws: Any, app: App, rfile: Any, sock: Any) -> None:

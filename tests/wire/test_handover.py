@@ -18,7 +18,7 @@ import socketio
 from conftest import StartServer
 from support import connections_held, is_closed, join_raw, raw_socket, wait_until
 from wire import eventlet_handover
-from wire.gevent_handover import announces_body
+from wire.handover import announces_body
 
 
 class UpgradingReader:

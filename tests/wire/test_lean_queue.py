@@ -12,10 +12,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-import socketio
 
 from conftest import StartServer
-from support import RecordingClient
+from support import RecordingClient, message_listener
 from wire import lean_queue
 
 GREEN_MODES = ("eventlet", "gevent")
@@ -152,10 +151,7 @@ def test_a_long_polling_client_chats_both_ways_through_the_lean_queue(
     start_server: StartServer, async_mode: str
 ) -> None:
     server = start_server(async_mode)
-    poller = socketio.Client(reconnection=False)
-    heard: list[dict[str, Any]] = []
-    poller.on("message", heard.append)
-    poller.connect(server.url, transports=["polling"], wait_timeout=10)
+    poller, heard = message_listener(server.url, ["polling"])
     other = RecordingClient(server.url)
     try:
         poller.call("join", {"room": "lean", "username": "poller"}, timeout=10)

@@ -11,11 +11,10 @@ from typing import Any
 
 import engineio
 import pytest
-import socketio
 from engineio import packet
 
 from conftest import StartServer
-from support import ASYNC_MODES, RecordingClient
+from support import ASYNC_MODES, RecordingClient, message_listener
 from wire import writer_on_demand
 
 
@@ -126,10 +125,7 @@ def test_a_client_that_starts_on_polling_upgrades_and_chats_both_ways(
     start_server: StartServer, async_mode: str
 ) -> None:
     server = start_server(async_mode)
-    poller = socketio.Client(reconnection=False)
-    heard: list[dict[str, Any]] = []
-    poller.on("message", heard.append)
-    poller.connect(server.url, transports=["polling", "websocket"], wait_timeout=10)
+    poller, heard = message_listener(server.url, ["polling", "websocket"])
     other = RecordingClient(server.url)
     try:
         poller.call("join", {"room": "upgrade", "username": "poller"}, timeout=10)
