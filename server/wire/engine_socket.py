@@ -36,12 +36,22 @@ import engineio
 from engineio import exceptions as eio_exceptions
 from engineio.socket import Socket
 
-from wire import gevent_handover, writer_on_demand
+from wire import attribute_names, gevent_handover, writer_on_demand
 from wire.limits import ConnectionLimits, packet_size
 from wire.request_headers import forget_request_headers
 
 log = logging.getLogger("chat.wire")
 
+# What this module sets on Engine.IO's sockets (see attribute_names.py).
+SOCKET_ATTRIBUTES = (
+    "_chat_dropped",
+    "_chat_close_planned",
+    "_chat_queued",
+    "_chat_tokens",
+    "_chat_tokens_at",
+    "_chat_over_budget",
+    "_chat_raw_socket",
+)
 _STOCK = {
     "send": Socket.send,
     "poll": Socket.poll,
@@ -292,6 +302,7 @@ def install(
     """Put `eio`'s connections under `limits` (other servers keep stock methods)."""
     counters = WireCounters()
     eio._chat_wire = _State(limits, counters, async_mode)
+    attribute_names.reserve(Socket, SOCKET_ATTRIBUTES)
     replacements = {
         "send": send,
         "poll": poll,

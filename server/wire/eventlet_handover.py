@@ -29,6 +29,7 @@ behaves as stock).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import http.server
 import logging
@@ -36,7 +37,7 @@ from typing import Any
 
 import engineio
 
-from wire import handover
+from wire import attribute_names, handover
 from wire.handover import App, announces_body
 
 log = logging.getLogger("chat.wire")
@@ -49,7 +50,13 @@ _CLIENT_GONE = {errno.ECONNRESET, errno.EPIPE, errno.ESHUTDOWN}
 
 def install(eio: engineio.Server) -> None:
     """`eio`'s eventlet websockets are served on green threads of their own."""
+    from eventlet.greenio import GreenSocket
+    from eventlet.websocket import RFC6455WebSocket
+
     handover.install(eio, hand_over)
+    # What hand_over sets (see attribute_names.py).
+    attribute_names.reserve(GreenSocket, ("_chat_handed_over",))
+    attribute_names.reserve(RFC6455WebSocket, ("_send_closing_frame",))
 
 
 def hand_over(ws: Any, app: App) -> None:
@@ -70,7 +77,10 @@ def hand_over(ws: Any, app: App) -> None:
     environ.pop("eventlet.set_idle", None)
     if isinstance(ws, RFC6455WebSocket):
         # A deque only the legacy protocol's `wait` reads (0.7 KiB per connection).
-        ws.__dict__.pop("_msgs", None)
+        # Deleted by name: reading `ws.__dict__` would give `ws` a dict of its own
+        # (attribute_names.py).
+        with contextlib.suppress(AttributeError):
+            del ws._msgs
     # eventlet's websocket server sends a closing frame as soon as this returns,
     # with nothing in between that yields; the new thread sends it when it ends.
     ws._send_closing_frame = _not_yet

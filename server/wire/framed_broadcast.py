@@ -65,7 +65,7 @@ import socketio
 from engineio import packet as eio_packet
 from socketio import packet as socketio_packet
 
-from wire import gevent_handover, writer_on_demand
+from wire import attribute_names, gevent_handover, writer_on_demand
 
 log = logging.getLogger("chat.wire")
 
@@ -377,6 +377,14 @@ def install(sio: socketio.Server, async_mode: str) -> FramedBroadcast | None:
 
     # A per-server copy: other Engine.IO servers in the process keep the default.
     eio._async = {**eio._async, "websocket": LanedWebSocketWSGI}
+    # What a Lane sets on the websocket it writes for (see attribute_names.py):
+    # eventlet's own websocket, or under gevent Engine.IO's wrapper, this class.
+    if async_mode == "eventlet":
+        from eventlet.websocket import RFC6455WebSocket
+
+        attribute_names.reserve(RFC6455WebSocket, ("send",))
+    else:
+        attribute_names.reserve(LanedWebSocketWSGI, ("send",))
     sio._send_eio_packet = broadcast.send_eio_packet
     sio._send_packet = broadcast.send_packet
     eio.start_background_task(broadcast.run_flusher)

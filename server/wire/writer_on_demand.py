@@ -35,7 +35,11 @@ import engineio
 from engineio import packet
 from engineio.socket import Socket
 
+from wire import attribute_names
 from wire.limits import packet_size
+
+# What this module sets on Engine.IO's sockets (see attribute_names.py).
+SOCKET_ATTRIBUTES = ("_chat_writing", "_chat_writer_task", "_chat_writer_ws")
 
 log = logging.getLogger("chat.wire")
 
@@ -224,6 +228,7 @@ def install(eio: engineio.Server, async_mode: str) -> bool:
     if async_mode not in ("eventlet", "gevent"):
         return False
     eio._chat_writer_on_demand = True
+    attribute_names.reserve(Socket, SOCKET_ATTRIBUTES)
     # What it replaces, for inspect.signature and tests/wire/test_versions.py.
     close.__wrapped__ = _STOCK_CLOSE  # type: ignore[attr-defined]
     Socket.close = close
