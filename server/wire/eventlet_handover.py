@@ -39,6 +39,7 @@ import engineio
 
 from wire import attribute_names, handover
 from wire.handover import App, announces_body
+from wire.lean_send_lock import lean_send_lock
 
 log = logging.getLogger("chat.wire")
 
@@ -81,6 +82,8 @@ def hand_over(ws: Any, app: App) -> None:
         # (attribute_names.py).
         with contextlib.suppress(AttributeError):
             del ws._msgs
+        # Nothing has been sent through it yet (see lean_send_lock.py).
+        ws._sendlock = lean_send_lock()
     # eventlet's websocket server sends a closing frame as soon as this returns,
     # with nothing in between that yields; the new thread sends it when it ends.
     ws._send_closing_frame = _not_yet

@@ -130,6 +130,9 @@ PRIVATE_SURFACE = (
     ("eventlet.wsgi", "HttpProtocol.finish", "(self)"),
     ("eventlet.websocket", "WebSocket.wait", "(self)"),
     ("eventlet.websocket", "RFC6455WebSocket.wait", "(self)"),
+    # lean_send_lock.py: the stock semaphore, with its waiters made on demand.
+    ("eventlet.semaphore", "Semaphore.acquire", "(self, blocking=True, timeout=None)"),
+    ("eventlet.semaphore", "Semaphore._do_acquire", "(self)"),
     (
         "eventlet.websocket",
         "RFC6455WebSocket._send_closing_frame",
