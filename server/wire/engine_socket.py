@@ -284,7 +284,10 @@ def websocket_handler(self: Any, ws: Any) -> Any:
     # reader thread still holds the socket open; shutting a socket already closed
     # only raises (caught), its number is never reused through this object.
     self._chat_raw_socket = _raw_socket(ws, state.async_mode if state else "")
-    forget_request_headers(getattr(ws, "environ", None))
+    forget_request_headers(
+        getattr(ws, "environ", None),
+        rebuild=state is not None and state.async_mode in ("eventlet", "gevent"),
+    )
     try:
         if writer_on_demand.enabled(self.server):
             return writer_on_demand.serve_websocket(self, ws)
