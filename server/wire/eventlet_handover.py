@@ -37,7 +37,7 @@ from typing import Any
 
 import engineio
 
-from wire import attribute_names, handover
+from wire import attribute_names, eventlet_reader, handover
 from wire.handover import App, announces_body
 from wire.lean_send_lock import lean_send_lock
 
@@ -55,6 +55,7 @@ def install(eio: engineio.Server) -> None:
     from eventlet.websocket import RFC6455WebSocket
 
     handover.install(eio, hand_over)
+    eventlet_reader.install()
     # What hand_over sets (see attribute_names.py).
     attribute_names.reserve(GreenSocket, ("_chat_handed_over",))
     attribute_names.reserve(RFC6455WebSocket, ("_send_closing_frame",))
@@ -84,6 +85,9 @@ def hand_over(ws: Any, app: App) -> None:
             del ws._msgs
         # Nothing has been sent through it yet (see lean_send_lock.py).
         ws._sendlock = lean_send_lock()
+        # Its unstarted generator of messages, which eventlet_reader.wait does
+        # without.
+        ws.iterator = None
     # eventlet's websocket server sends a closing frame as soon as this returns,
     # with nothing in between that yields; the new thread sends it when it ends.
     ws._send_closing_frame = _not_yet

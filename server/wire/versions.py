@@ -130,6 +130,12 @@ PRIVATE_SURFACE = (
     ("eventlet.wsgi", "HttpProtocol.finish", "(self)"),
     ("eventlet.websocket", "WebSocket.wait", "(self)"),
     ("eventlet.websocket", "RFC6455WebSocket.wait", "(self)"),
+    # eventlet_reader.py: _iter_frames unrolled, calling what it calls.
+    (
+        "eventlet.websocket",
+        "RFC6455WebSocket._handle_control_frame",
+        "(self, opcode, data)",
+    ),
     # lean_send_lock.py: the stock semaphore, with its waiters made on demand.
     ("eventlet.semaphore", "Semaphore.acquire", "(self, blocking=True, timeout=None)"),
     ("eventlet.semaphore", "Semaphore._do_acquire", "(self)"),
