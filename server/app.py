@@ -21,6 +21,7 @@ from flask import Flask
 from flask_socketio import SocketIO
 
 import wire
+from chat import names
 from chat.broadcast import Broadcaster
 from chat.moderation import Moderation, wall_clock_ms
 from chat.protocol import Limits
@@ -247,6 +248,8 @@ def main() -> int:
         app.extensions["chat_events"].drain,
         app.extensions["chat_shared"].leave_cluster,
     )
+    # Built before serving, not by the first join (and frozen below with the rest).
+    names.load_tables()
     # Objects made so far live for the whole run: keep the collector off them, which
     # shortens the pauses a full collection causes under load.
     gc.collect()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chat import protocol
+from chat import names, protocol
 from chat.names import clean_nickname, name_keys, skeleton, visible
 from chat.protocol import ChatError
 
@@ -95,3 +95,12 @@ def test_runs_of_blank_lines_are_shortened_and_emoji_keep_their_joiners() -> Non
     assert protocol.message_text({"message": text}, 2000) == (
         "top\n\nbottom 👨\u200d👩\u200d👧"
     )
+
+
+def test_the_confusables_table_is_built_by_load_tables_not_by_a_first_join() -> None:
+    names._prototypes.cache_clear()
+    name_keys.cache_clear()
+    names.load_tables()  # what the server's main does before serving
+    assert names._prototypes.cache_info().currsize == 1
+    assert skeleton("m") == skeleton("rn")  # and it is the table names are keyed by
+    assert names._prototypes.cache_info().hits >= 1
