@@ -136,6 +136,15 @@ PRIVATE_SURFACE = (
         "RFC6455WebSocket._handle_control_frame",
         "(self, opcode, data)",
     ),
+    # websocket_limits.py: gevent's read buffer peeked at without waiting, the wait
+    # made on the socket itself.
+    ("gevent._socketcommon", "SocketMixin.timeout", None),
+    ("gevent._socketcommon", "SocketMixin._read_event", None),
+    (
+        "gevent._socketcommon",
+        "SocketMixin._wait",
+        "(socket, watcher, timeout_exc=None)",
+    ),
     # lean_send_lock.py: the stock semaphore, with its waiters made on demand.
     ("eventlet.semaphore", "Semaphore.acquire", "(self, blocking=True, timeout=None)"),
     ("eventlet.semaphore", "Semaphore._do_acquire", "(self)"),

@@ -75,6 +75,29 @@ def _short_text_frame_size(head: bytes) -> tuple[int, int] | None:
     return None
 
 
+def _peek_waiting_outside(reader: Any) -> bytes:
+    """The first bytes in gevent's read buffer `reader`, waiting for them if need be
+    here rather than inside the buffer's own read: a green thread parked under that
+    C code keeps its part of the C stack copied while it waits, and an idle
+    websocket's reader waits for good. What the buffer holds, or the socket has
+    now, is peeked at without waiting (b"" if nothing, or at the end)."""
+    sock = reader.raw._sock
+    # gevent's own timeout slot (the OS socket is non-blocking whatever it says):
+    # at 0 a read that would wait raises at once, and the buffer returns b"".
+    timeout = sock.timeout
+    sock.timeout = 0.0
+    try:
+        head: bytes = reader.peek(_PEEK_BYTES)
+    finally:
+        sock.timeout = timeout
+    if head:
+        return head
+    # Readable (or closed) within the socket's timeout, else socket.timeout as the
+    # buffer's read would raise; then the peek below does not wait.
+    sock._wait(sock._read_event)
+    return bytes(reader.peek(_PEEK_BYTES))
+
+
 def install(eio: engineio.Server, async_mode: str) -> None:
     """Bound incoming websocket messages of `eio` to its max_http_buffer_size."""
     limit = int(eio.max_http_buffer_size)
@@ -181,7 +204,7 @@ def _bound_gevent_websocket(limit: int) -> None:
                 return super().read_message()
             # raw_read is the read buffer's `read` (kept after the request's handler
             # lets go of the buffer: gevent_handover.py).
-            size = _short_text_frame_size(self.raw_read.__self__.peek(_PEEK_BYTES))
+            size = _short_text_frame_size(_peek_waiting_outside(self.raw_read.__self__))
             if size is None:
                 return super().read_message()
             header_size, length = size
