@@ -25,8 +25,6 @@ ENDED: Any = iter(())
 
 def wait(ws: Any) -> Any:
     """RFC6455WebSocket.wait: the next whole message, or None once it has ended."""
-    from eventlet.websocket import ConnectionClosedError, FailedConnectionError
-
     if ws.iterator is ENDED:
         return None
     fragmented = None
@@ -41,15 +39,16 @@ def wait(ws: Any) -> Any:
             if message.finished:
                 return message.getvalue()
             fragmented = message
-    except FailedConnectionError as failure:
+    except Exception as error:
+        # Imported here, not per message: only an ending reads them.
+        from eventlet.websocket import ConnectionClosedError, FailedConnectionError
+
         ws.iterator = ENDED
-        ws.close(close_data=(failure.status, failure.message))
-    except ConnectionClosedError:
-        ws.iterator = ENDED
-    except Exception:
-        ws.iterator = ENDED
-        ws.close(close_data=(1011, "Internal Server Error"))
-        raise
+        if isinstance(error, FailedConnectionError):
+            ws.close(close_data=(error.status, error.message))
+        elif not isinstance(error, ConnectionClosedError):
+            ws.close(close_data=(1011, "Internal Server Error"))
+            raise
     return None
 
 
