@@ -67,6 +67,12 @@ GAUGES = {
         "connections",
         "batching",
     ),
+    "chat_resting_readers": (
+        "Idle websockets whose reader has given up its green thread until they "
+        "are readable",
+        "wire",
+        "resting_readers",
+    ),
     "chat_messages_in_flight": (
         "Messages read and being stored (one Redis round trip), acked once stored",
         "wire",
@@ -94,6 +100,11 @@ COUNTERS = {
         "Connections closed for not answering pings",
         "wire",
         "ping_timeouts",
+    ),
+    "chat_reader_wakes": (
+        "Resting websocket readers woken by something to read",
+        "wire",
+        "reader_wakes",
     ),
 }
 

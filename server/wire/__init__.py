@@ -105,10 +105,21 @@ def install(
         heartbeat.install(sio.eio)
     if "native_locks" not in skipped:
         native_lock.install_for_metrics()
+    # An idle reader may end its green thread (resting.py) where the read loop,
+    # the wait at a message boundary and the heartbeat that closes silent
+    # clients are ours.
+    readers_rest = not {
+        "engine_socket",
+        "writer_on_demand",
+        "websocket_limits",
+        "heartbeat",
+    } & set(skipped)
     if async_mode == "gevent" and "gevent_handover" not in skipped:
-        gevent_handover.install(sio.eio)  # before framed_broadcast wraps it
+        # Before framed_broadcast wraps it.
+        gevent_handover.install(sio.eio, readers_rest)
     if async_mode == "eventlet" and "eventlet_handover" not in skipped:
-        eventlet_handover.install(sio.eio)  # before framed_broadcast wraps it
+        # Before framed_broadcast wraps it.
+        eventlet_handover.install(sio.eio, readers_rest)
     if direct_writes and "framed_broadcast" not in skipped:
         installed.framed = framed_broadcast.install(sio, async_mode)
     if store_round_trips and "later_acks" not in skipped:

@@ -36,7 +36,7 @@ import engineio
 from engineio import exceptions as eio_exceptions
 from engineio.socket import Socket
 
-from wire import attribute_names, gevent_handover, writer_on_demand
+from wire import attribute_names, gevent_handover, resting, writer_on_demand
 from wire.limits import ConnectionLimits, packet_size
 from wire.request_headers import forget_request_headers
 
@@ -70,12 +70,17 @@ class WireCounters:
     slow_consumers_dropped: int = 0
     frame_budget_closes: int = 0
     ping_timeouts: int = 0
+    # Websocket readers resting now, and how often one woke (resting.py).
+    resting_readers: int = 0
+    reader_wakes: int = 0
 
     def counts(self) -> dict[str, int]:
         return {
             "slow_consumers_dropped": self.slow_consumers_dropped,
             "frame_budget_closes": self.frame_budget_closes,
             "ping_timeouts": self.ping_timeouts,
+            "resting_readers": self.resting_readers,
+            "reader_wakes": self.reader_wakes,
         }
 
 
@@ -288,15 +293,20 @@ def websocket_handler(self: Any, ws: Any) -> Any:
         getattr(ws, "environ", None),
         rebuild=state is not None and state.async_mode in ("eventlet", "gevent"),
     )
-    try:
-        if writer_on_demand.enabled(self.server):
-            return writer_on_demand.serve_websocket(self, ws)
-        return _STOCK["_websocket_handler"](self, ws)
-    finally:
+
+    def finish() -> None:
         # What Engine.IO does once the request that carried the websocket returns,
         # done here for a websocket that outlives its request (gevent_handover.py).
         if self.closed and self.server.sockets.get(self.sid) is self:
             del self.server.sockets[self.sid]
+
+    if writer_on_demand.enabled(self.server):
+        # Its reader may rest (resting.py): this ends with it, not before.
+        return resting.after(lambda: writer_on_demand.serve_websocket(self, ws), finish)
+    try:
+        return _STOCK["_websocket_handler"](self, ws)
+    finally:
+        finish()
 
 
 def install(

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from wire.resting import Resting
+
 # What a websocket's `iterator` becomes once it has ended, like a spent generator.
 ENDED: Any = iter(())
 
@@ -39,6 +41,8 @@ def wait(ws: Any) -> Any:
             if message.finished:
                 return message.getvalue()
             fragmented = message
+    except Resting:
+        raise  # at a message boundary, nothing read: it reads on later
     except Exception as error:
         # Imported here, not per message: only an ending reads them.
         from eventlet.websocket import ConnectionClosedError, FailedConnectionError

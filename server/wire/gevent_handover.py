@@ -30,23 +30,26 @@ wire/__init__.py (the subclasses then behave as stock).
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import engineio
 
-from wire import handover
+from wire import handover, resting
 from wire.handover import App, announces_body
 
 log = logging.getLogger("chat.wire")
 
 
-def install(eio: engineio.Server) -> None:
-    """`eio`'s gevent websockets are served on green threads of their own."""
-    handover.install(eio, hand_over)
+def install(eio: engineio.Server, readers_rest: bool = False) -> None:
+    """`eio`'s gevent websockets are served on green threads of their own, which
+    end while their websocket is idle if `readers_rest` (resting.py)."""
+    handover.install(eio, functools.partial(hand_over, readers_rest=readers_rest))
 
 
-def hand_over(ws: Any, app: App) -> Any:
+def hand_over(ws: Any, app: App, readers_rest: bool = False) -> Any:
     """Run Engine.IO's websocket handler `app` on a green thread of its own (see
     above); the request's thread returns at once."""
     import gevent
@@ -54,6 +57,8 @@ def hand_over(ws: Any, app: App) -> Any:
     if announces_body(ws.environ):
         return app(ws)
     websocket = ws._sock
+    if readers_rest:
+        websocket._chat_may_rest = True
     handler = websocket.handler
     rfile, sock = handler.rfile, handler.socket
     handler._chat_handed_over = True
@@ -63,7 +68,7 @@ def hand_over(ws: Any, app: App) -> Any:
     # The request's environ goes too: the websocket reads the few entries it asks
     # for (origin, path) from Engine.IO's shallow copy, which the session keeps.
     websocket.environ = ws.environ
-    gevent.spawn_raw(_serve, ws, app, rfile, sock)
+    gevent.spawn_raw(_serve, ws, functools.partial(app, ws), rfile, sock)
     return []
 
 
@@ -95,22 +100,51 @@ def handed_over(handler: Any) -> bool:
     return bool(getattr(handler, "_chat_handed_over", False))
 
 
-def _serve(ws: Any, app: App, rfile: Any, sock: Any) -> None:
-    """The handler, then what gevent-websocket and gevent did after it: close the
-    websocket (a close frame if still open), the read buffer and the socket."""
+def _serve(ws: Any, read: Callable[[], Any], rfile: Any, sock: Any) -> None:
+    """The handler (`read`), then what gevent-websocket and gevent did after it:
+    close the websocket (a close frame if still open), the read buffer and the
+    socket. If the handler rests instead, this green thread ends, and a new one
+    reads on once the socket is readable."""
+    outcome = None
     try:
-        app(ws)
+        outcome = read()
     except Exception:
         log.exception("websocket handler failed")
     finally:
-        websocket = ws._sock
-        try:
-            if not websocket.closed:
-                websocket.close()
-        except Exception:  # the peer is gone; the socket is closed below
-            pass
-        rfile.close()  # its reference to the socket would keep it open
-        sock.close()
+        if isinstance(outcome, resting.Rest):
+            _wake_when_readable(ws, outcome, rfile, sock)
+        else:
+            _close(ws, rfile, sock)
+
+
+def _wake_when_readable(ws: Any, rest: resting.Rest, rfile: Any, sock: Any) -> None:
+    """Start a green thread serving `rest.resume` once `sock` is readable (or
+    closed), waiting on the socket's own read watcher (idle while nobody reads)."""
+    import gevent
+
+    if sock.fileno() < 0:  # closed already: it finds out at once
+        gevent.spawn_raw(_serve, ws, rest.resume, rfile, sock)
+        return
+    watcher = sock._read_event
+
+    def wake() -> None:
+        rest.bell.wake = None
+        watcher.stop()
+        gevent.spawn_raw(_serve, ws, rest.resume, rfile, sock)
+
+    rest.bell.wake = wake
+    watcher.start(wake)
+
+
+def _close(ws: Any, rfile: Any, sock: Any) -> None:
+    websocket = ws._sock
+    try:
+        if not websocket.closed:
+            websocket.close()
+    except Exception:  # the peer is gone; the socket is closed below
+        pass
+    rfile.close()  # its reference to the socket would keep it open
+    sock.close()
 
 
 def make_handler_class(base: type) -> type:

@@ -145,6 +145,17 @@ PRIVATE_SURFACE = (
         "SocketMixin._wait",
         "(socket, watcher, timeout_exc=None)",
     ),
+    # resting.py: an idle reader waits on the socket from the event loop (eventlet's
+    # hub listener; gevent's socket read watcher, above), and eventlet's peek reads
+    # the non-blocking socket under the GreenSocket (its `fd`, checked by
+    # tests/wire/test_resting.py) as GreenSocket.recv does.
+    ("eventlet.greenio.base", "SOCKET_CLOSED", None),
+    (
+        "eventlet.hubs.hub",
+        "BaseHub.add",
+        "(self, evtype, fileno, cb, tb, mark_as_closed)",
+    ),
+    ("eventlet.hubs.hub", "BaseHub.remove", "(self, listener)"),
     # lean_send_lock.py: the stock semaphore, with its waiters made on demand.
     ("eventlet.semaphore", "Semaphore.acquire", "(self, blocking=True, timeout=None)"),
     ("eventlet.semaphore", "Semaphore._do_acquire", "(self)"),

@@ -28,6 +28,8 @@ from typing import Any
 
 import engineio
 
+from wire import attribute_names
+from wire.resting import REST_AFTER_SECONDS, Resting
 from wire.websocket_speedups import xor_mask
 
 log = logging.getLogger("chat.websocket")
@@ -75,12 +77,13 @@ def _short_text_frame_size(head: bytes) -> tuple[int, int] | None:
     return None
 
 
-def _peek_waiting_outside(reader: Any) -> bytes:
+def _peek_waiting_outside(reader: Any, may_rest: bool = False) -> bytes:
     """The first bytes in gevent's read buffer `reader`, waiting for them if need be
     here rather than inside the buffer's own read: a green thread parked under that
     C code keeps its part of the C stack copied while it waits, and an idle
     websocket's reader waits for good. What the buffer holds, or the socket has
-    now, is peeked at without waiting (b"" if nothing, or at the end)."""
+    now, is peeked at without waiting (b"" if nothing, or at the end). With
+    `may_rest`, raises resting.Resting after REST_AFTER_SECONDS of nothing."""
     sock = reader.raw._sock
     # gevent's own timeout slot (the OS socket is non-blocking whatever it says):
     # at 0 a read that would wait raises at once, and the buffer returns b"".
@@ -92,10 +95,35 @@ def _peek_waiting_outside(reader: Any) -> bytes:
         sock.timeout = timeout
     if head:
         return head
-    # Readable (or closed) within the socket's timeout, else socket.timeout as the
-    # buffer's read would raise; then the peek below does not wait.
-    sock._wait(sock._read_event)
+    if may_rest:
+        from gevent.socket import wait
+
+        wait(sock._read_event, REST_AFTER_SECONDS, Resting)
+    else:
+        # Readable (or closed) within the socket's timeout, else socket.timeout as
+        # the buffer's read would raise; then the peek below does not wait.
+        sock._wait(sock._read_event)
     return bytes(reader.peek(_PEEK_BYTES))
+
+
+def _peek_or_rest(green_socket: Any) -> bytes:
+    """The first bytes waiting on eventlet's `green_socket`, left there; Resting
+    after REST_AFTER_SECONDS of nothing (b"" once the peer has gone, as eventlet's
+    own read returns)."""
+    from eventlet.greenio.base import SOCKET_CLOSED
+    from eventlet.hubs import trampoline
+
+    raw = green_socket.fd
+    while True:
+        try:
+            head: bytes = raw.recv(_PEEK_BYTES, socket_module.MSG_PEEK)
+            return head
+        except BlockingIOError:
+            trampoline(raw, read=True, timeout=REST_AFTER_SECONDS, timeout_exc=Resting)
+        except OSError as error:
+            if error.errno in SOCKET_CLOSED:
+                return b""
+            raise
 
 
 def install(eio: engineio.Server, async_mode: str) -> None:
@@ -160,6 +188,8 @@ def _bound_gevent_websocket(limit: int) -> None:
         """gevent-websocket's read_frame, checking the message size before reading."""
 
         _message_bytes = 0
+        # Whether its reader may rest (gevent_handover.py sets it).
+        _chat_may_rest = False
         # Set by gevent-websocket; declared for the type checker.
         stream: Any
         environ: Any
@@ -204,7 +234,8 @@ def _bound_gevent_websocket(limit: int) -> None:
                 return super().read_message()
             # raw_read is the read buffer's `read` (kept after the request's handler
             # lets go of the buffer: gevent_handover.py).
-            size = _short_text_frame_size(_peek_waiting_outside(self.raw_read.__self__))
+            head = _peek_waiting_outside(self.raw_read.__self__, self._chat_may_rest)
+            size = _short_text_frame_size(head)
             if size is None:
                 return super().read_message()
             header_size, length = size
@@ -250,6 +281,7 @@ def _bound_gevent_websocket(limit: int) -> None:
                 self.raw_read = None
                 self.environ = None
 
+    attribute_names.reserve(LimitedWebSocket, ("_message_bytes", "_chat_may_rest"))
     gevent_handler.WebSocket = LimitedWebSocket
 
 
@@ -263,7 +295,10 @@ def read_usual_eventlet_message(ws: Any, limit: int) -> str | None:
     header is peeked at: one read less than eventlet's three, and no Python calls
     per part. Raises UnicodeDecodeError for text that is not UTF-8."""
     try:
-        head = ws.socket.recv(_PEEK_BYTES, socket_module.MSG_PEEK)
+        if ws._chat_may_rest:
+            head = _peek_or_rest(ws.socket)
+        else:
+            head = ws.socket.recv(_PEEK_BYTES, socket_module.MSG_PEEK)
     except ValueError:  # a TLS socket takes no flags: eventlet reads it
         return None
     size = _short_text_frame_size(head)
@@ -297,6 +332,9 @@ def _bound_eventlet_messages(limit: int) -> None:
         _eventlet_limit = min(_eventlet_limit, limit)
         return
     _eventlet_limit = limit
+    # Whether its reader may rest (eventlet_handover.py sets it).
+    RFC6455WebSocket._chat_may_rest = False
+    attribute_names.reserve(RFC6455WebSocket, ("_chat_may_rest",))
     message_class = RFC6455WebSocket.Message
     original_push = message_class.push
     original_recv_frame = RFC6455WebSocket._recv_frame

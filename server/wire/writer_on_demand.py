@@ -35,11 +35,16 @@ import engineio
 from engineio import packet
 from engineio.socket import Socket
 
-from wire import attribute_names
+from wire import attribute_names, resting
 from wire.limits import packet_size
 
 # What this module sets on Engine.IO's sockets (see attribute_names.py).
-SOCKET_ATTRIBUTES = ("_chat_writing", "_chat_writer_task", "_chat_writer_ws")
+SOCKET_ATTRIBUTES = (
+    "_chat_writing",
+    "_chat_writer_task",
+    "_chat_writer_ws",
+    "_chat_rest_bell",
+)
 
 log = logging.getLogger("chat.wire")
 
@@ -96,9 +101,12 @@ def _write(engine_socket: Any, ws: Any) -> None:
         # eventlet's websocket closes itself after a close frame or a failed read;
         # closing it again only logs a "socket shutdown error".
         ws.close()
+    bell = getattr(engine_socket, "_chat_rest_bell", None)
+    if bell is not None:
+        bell.ring()  # a resting reader ends too
 
 
-def serve_websocket(engine_socket: Any, ws: Any) -> list[Any]:
+def serve_websocket(engine_socket: Any, ws: Any) -> list[Any] | resting.Rest:
     """Socket._websocket_handler, with the writer started on demand (see above)."""
     server = engine_socket.server
 
@@ -113,7 +121,7 @@ def serve_websocket(engine_socket: Any, ws: Any) -> list[Any]:
         if target is not None and hasattr(target, "settimeout"):
             target.settimeout(server.ping_interval + server.ping_timeout)
     if engine_socket.connected:
-        if not _upgrade(engine_socket, ws, wait):
+        if not _upgrade(engine_socket, ws, resting.waiting_through_rests(wait)):
             return []
     else:
         engine_socket.connected = True
@@ -123,9 +131,8 @@ def serve_websocket(engine_socket: Any, ws: Any) -> list[Any]:
     engine_socket._chat_writer_ws = ws
     wake(engine_socket)  # what was queued before the websocket took over
     server.logger.info("%s: Upgrade to websocket successful", engine_socket.sid)
-    try:
-        _read(engine_socket, wait)
-    finally:
+
+    def finish() -> None:
         # The websocket server closes the websocket once this returns; a writer
         # still sending is stopped by the end marker first.
         engine_socket._chat_writer_ws = None
@@ -135,7 +142,9 @@ def serve_websocket(engine_socket: Any, ws: Any) -> list[Any]:
         engine_socket.close(
             wait=False, abort=True, reason=server.reason.TRANSPORT_CLOSE
         )
-    return []
+
+    outcome = resting.after(lambda: _read(engine_socket, wait), finish)
+    return outcome if isinstance(outcome, resting.Rest) else []
 
 
 def _upgrade(engine_socket: Any, ws: Any, wait: Any) -> bool:
@@ -168,12 +177,26 @@ def _upgrade(engine_socket: Any, ws: Any, wait: Any) -> bool:
     return True
 
 
-def _read(engine_socket: Any, wait: Any) -> None:
-    """The stock reader loop: each packet to `receive` until the websocket ends."""
+def _read(engine_socket: Any, wait: Any) -> resting.Rest | None:
+    """The stock reader loop: each packet to `receive` until the websocket ends,
+    or until it rests (resting.py: then a Rest that reads on)."""
     server = engine_socket.server
+    counters = getattr(getattr(server, "_chat_wire", None), "counters", None)
+    if getattr(engine_socket, "_chat_rest_bell", None) is not None:  # woken
+        engine_socket._chat_rest_bell = None
+        if counters is not None:
+            counters.resting_readers -= 1
+            counters.reader_wakes += 1
     while True:
         try:
             received = wait()
+        except resting.Resting:
+            if engine_socket.closed:
+                return None  # nothing more to read: the session has ended
+            bell = engine_socket._chat_rest_bell = resting.Bell()
+            if counters is not None:
+                counters.resting_readers += 1
+            return resting.Rest(lambda: _read(engine_socket, wait), bell)
         except Exception as exc:
             if not engine_socket.closed:
                 server.logger.info(
@@ -181,9 +204,9 @@ def _read(engine_socket: Any, wait: Any) -> None:
                     engine_socket.sid,
                     str(exc),
                 )
-            return
+            return None
         if received is None:
-            return  # closed by the client
+            return None  # closed by the client
         try:
             decoded = packet.Packet(encoded_packet=received)
         except (ValueError, IndexError, TypeError):
@@ -193,17 +216,17 @@ def _read(engine_socket: Any, wait: Any) -> None:
                 "closing sid=%s: sent an Engine.IO packet that does not decode",
                 engine_socket.sid,
             )
-            return
+            return None
         try:
             engine_socket.receive(decoded)
         except engineio.exceptions.UnknownPacketError:
             pass
         except engineio.exceptions.SocketIsClosedError:
             server.logger.info("Receive error -- socket is closed")
-            return
+            return None
         except Exception:
             server.logger.exception("Unknown receive error")
-            return
+            return None
 
 
 def close(

@@ -19,6 +19,9 @@ class EventletLike:
     """What the read uses of eventlet's RFC6455WebSocket (its `_get_bytes` as
     eventlet writes it)."""
 
+    # A reader handed over may rest between messages (tests/wire/test_resting.py).
+    _chat_may_rest = False
+
     def __init__(self, sock: socket.socket, max_frame_length: int = 1 << 20) -> None:
         self.socket = sock
         self.max_frame_length = max_frame_length

@@ -15,7 +15,7 @@ from engineio import packet
 
 from conftest import StartServer
 from support import ASYNC_MODES, RecordingClient, message_listener
-from wire import writer_on_demand
+from wire import resting, writer_on_demand
 
 
 class Task:
@@ -101,6 +101,25 @@ def test_the_end_marker_closes_the_websocket_and_no_writer_starts_after() -> Non
     assert connection._chat_writer_ws is None
     writer_on_demand.enqueue(connection, message("later still"))
     assert len(connection.server.tasks) == 1
+
+
+@pytest.mark.parametrize("ending", [None, "fail"])
+def test_closing_the_websocket_wakes_its_resting_reader(ending: str | None) -> None:
+    """A resting reader (resting.py) waits for its socket to be readable, and
+    eventlet's close closes the socket without the event loop ever seeing it: the
+    writer that closes the websocket rings the reader's bell."""
+    ws = FakeWebSocket(fail_on="4b")
+    connection = FakeSocket(ws)
+    bell, woken = resting.Bell(), []
+    bell.wake = lambda: woken.append(ws.closed)
+    connection._chat_rest_bell = bell  # type: ignore[attr-defined]
+    writer_on_demand.enqueue(connection, message("a"))
+    connection.server.tasks[0].run()
+    assert woken == []  # idle between packets: the reader rests on
+    writer_on_demand.enqueue(connection, message("b" if ending else "c"))
+    writer_on_demand.enqueue(connection, None)
+    connection.server.tasks[1].run()
+    assert woken == [1]  # once, after the websocket was closed
 
 
 def test_a_failed_send_closes_the_websocket_as_the_stock_writer_does() -> None:
