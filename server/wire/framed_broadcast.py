@@ -65,7 +65,7 @@ import socketio
 from engineio import packet as eio_packet
 from socketio import packet as socketio_packet
 
-from wire import attribute_names, gevent_handover, writer_on_demand
+from wire import attribute_names, gevent_handover, resting, writer_on_demand
 
 log = logging.getLogger("chat.wire")
 
@@ -241,16 +241,20 @@ class FramedBroadcast:
         self.queued_writes = 0
 
     def run_handler(self, handler: Any, ws: Any) -> Any:
-        """Engine.IO's websocket handler, with this connection's lane registered."""
+        """Engine.IO's websocket handler, with this connection's lane registered
+        until the handler has really ended (not while its reader rests:
+        resting.py)."""
         engine_socket = handler.__self__
         lane = self._make_lane(ws, engine_socket)
-        if lane is not None:
-            self._lanes[engine_socket.sid] = lane
-        try:
+        if lane is None:
             return handler(ws)
-        finally:
-            if lane is not None and self._lanes.get(engine_socket.sid) is lane:
+        self._lanes[engine_socket.sid] = lane
+
+        def forget_lane() -> None:
+            if self._lanes.get(engine_socket.sid) is lane:
                 del self._lanes[engine_socket.sid]
+
+        return resting.after(lambda: handler(ws), forget_lane)
 
     def counts(self) -> dict[str, int]:
         return {

@@ -119,6 +119,16 @@ def resting_readers(server: Any) -> float:
     return server.metric("chat_resting_readers")
 
 
+def socket_writes(server: Any) -> dict[str, float]:
+    """chat_socket_writes_total by path (direct, partial, queued)."""
+    writes = {}
+    for line in server.metrics().splitlines():
+        if line.startswith("chat_socket_writes_total{"):
+            path = line.split('path="', 1)[1].split('"', 1)[0]
+            writes[path] = float(line.rsplit(" ", 1)[1])
+    return writes
+
+
 @pytest.mark.parametrize("async_mode", GREEN_MODES)
 def test_idle_readers_rest_and_wake_for_what_their_clients_send(
     start_server: StartServer, async_mode: str
@@ -133,12 +143,19 @@ def test_idle_readers_rest_and_wake_for_what_their_clients_send(
         )
         # A resting reader's client still hears the room (writes need no reader),
         # and one that speaks wakes its reader: everything arrives, in order.
+        writes_before = socket_writes(server)
         texts = [f"after a rest {n}" for n in range(8)]
         acks = [alice.emit("message", {"room": "porch", "message": t}) for t in texts]
         assert all(alice.ack(ack)["ok"] for ack in acks)
         bob.wait_for("message", lambda m: m["message"] == texts[-1])
         heard = [m["message"] for m in bob.received("message")]
         assert heard == texts
+        # ... written straight to its socket, as to any idle connection: a rest
+        # does not end the connection's direct-write lane (framed_broadcast.py).
+        writes = socket_writes(server)
+        direct = writes["direct"] - writes_before["direct"]
+        queued = writes["queued"] - writes_before["queued"]
+        assert direct >= len(texts) and queued < len(texts), (direct, queued)
         assert server.metric("chat_reader_wakes_total") >= 1
         # Rests again, and wakes again.
         wait_until(lambda: resting_readers(server) == 2, timeout=15, what="rest again")
