@@ -146,10 +146,7 @@ PRIVATE_SURFACE = (
         "(socket, watcher, timeout_exc=None)",
     ),
     # resting.py: an idle reader waits on the socket from the event loop (eventlet's
-    # hub listener; gevent's socket read watcher, above), and eventlet's peek reads
-    # the non-blocking socket under the GreenSocket (its `fd`, checked by
-    # tests/wire/test_resting.py) as GreenSocket.recv does.
-    ("eventlet.greenio.base", "SOCKET_CLOSED", None),
+    # hub listener; gevent's socket read watcher, above).
     (
         "eventlet.hubs.hub",
         "BaseHub.add",

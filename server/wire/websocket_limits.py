@@ -96,9 +96,12 @@ def _peek_waiting_outside(reader: Any, may_rest: bool = False) -> bytes:
     if head:
         return head
     if may_rest:
-        from gevent.socket import wait
-
-        wait(sock._read_event, REST_AFTER_SECONDS, Resting)
+        # The same wait, for REST_AFTER_SECONDS, ending in Resting.
+        sock.timeout = REST_AFTER_SECONDS
+        try:
+            sock._wait(sock._read_event, Resting)
+        finally:
+            sock.timeout = timeout
     else:
         # Readable (or closed) within the socket's timeout, else socket.timeout as
         # the buffer's read would raise; then the peek below does not wait.
@@ -110,20 +113,15 @@ def _peek_or_rest(green_socket: Any) -> bytes:
     """The first bytes waiting on eventlet's `green_socket`, left there; Resting
     after REST_AFTER_SECONDS of nothing (b"" once the peer has gone, as eventlet's
     own read returns)."""
-    from eventlet.greenio.base import SOCKET_CLOSED
-    from eventlet.hubs import trampoline
-
-    raw = green_socket.fd
-    while True:
-        try:
-            head: bytes = raw.recv(_PEEK_BYTES, socket_module.MSG_PEEK)
-            return head
-        except BlockingIOError:
-            trampoline(raw, read=True, timeout=REST_AFTER_SECONDS, timeout_exc=Resting)
-        except OSError as error:
-            if error.errno in SOCKET_CLOSED:
-                return b""
-            raise
+    timeout = green_socket.gettimeout()
+    green_socket.settimeout(REST_AFTER_SECONDS)
+    try:
+        head: bytes = green_socket.recv(_PEEK_BYTES, socket_module.MSG_PEEK)
+    except TimeoutError:
+        raise Resting from None
+    finally:
+        green_socket.settimeout(timeout)
+    return head
 
 
 def install(eio: engineio.Server, async_mode: str) -> None:
