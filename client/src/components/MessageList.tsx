@@ -61,6 +61,16 @@ export interface JumpRequest {
 /** How near the end (px) still counts as at the newest message. */
 const BOTTOM_THRESHOLD = 48;
 
+/** A list opened at a row checks this often that the row is at the top... */
+const PLACE_CHECK_MS = 150;
+/** ...within this many pixels (Virtuoso's first placement, by estimate, is often a
+ * few dozen off)... */
+const PLACE_TOLERANCE = 2;
+/** ...until it has been found there this many checks in a row (a slow device may
+ * render no row at all for the first second), or this long has passed. */
+const PLACE_SETTLED_CHECKS = 3;
+const PLACE_GIVE_UP_MS = 6000;
+
 /** How long a message jumped to stays marked. */
 const FLASH_MS = 1600;
 
@@ -235,30 +245,34 @@ export function MessageList({ room, memory, jump = null }: { room: Room; memory:
   }, [dividerIndex]);
 
   // Opened at the first unread or where you were: Virtuoso places that row by its
-  // estimate of the rows above, so once they are measured it is put back at the top
-  // (a few tries, given up as soon as the person scrolls).
+  // estimate of the rows above, so once they are measured it is put back at the top.
+  // Checked until it has stayed there a few checks running (a slow device may not
+  // have drawn a row yet when the first checks come), given up as soon as the person
+  // scrolls.
   const firstItemIndexRef = useRef(firstItemIndex);
   useLayoutEffect(() => {
     firstItemIndexRef.current = firstItemIndex;
   });
   useEffect(() => {
-    const timers: number[] = [];
-    const check = (left: number) => {
-      timers.push(
-        window.setTimeout(() => {
-          const index = placedBy.current;
-          const element = scroller.current;
-          if (index === null || !element) return;
-          const row = element.querySelector<HTMLElement>(`[data-item-index="${index + firstItemIndexRef.current}"]`);
-          const top = element.getBoundingClientRect().top;
-          const off = !row || Math.abs(row.getBoundingClientRect().top - top) > BOTTOM_THRESHOLD;
-          if (off) virtuoso.current?.scrollToIndex({ index, align: "start" });
-          if (left > 0) check(left - 1);
-        }, 150),
-      );
+    let timer = 0;
+    const giveUpAt = performance.now() + PLACE_GIVE_UP_MS;
+    const check = (settled: number) => {
+      timer = window.setTimeout(() => {
+        const index = placedBy.current;
+        const element = scroller.current;
+        if (index === null || !element) return;
+        const row = element.querySelector<HTMLElement>(`[data-item-index="${index + firstItemIndexRef.current}"]`);
+        const below = row === null ? null : row.getBoundingClientRect().top - element.getBoundingClientRect().top;
+        // A row near the end cannot reach the top: the list at its end is in place.
+        const atTheEnd = element.scrollHeight - element.scrollTop - element.clientHeight <= PLACE_TOLERANCE;
+        const inPlace = below !== null && (Math.abs(below) <= PLACE_TOLERANCE || (below > 0 && atTheEnd));
+        if (!inPlace) virtuoso.current?.scrollToIndex({ index, align: "start" });
+        const now = inPlace ? settled + 1 : 0;
+        if (now < PLACE_SETTLED_CHECKS && performance.now() < giveUpAt) check(now);
+      }, PLACE_CHECK_MS);
     };
-    check(4);
-    return () => timers.forEach((timer) => window.clearTimeout(timer));
+    check(0);
+    return () => window.clearTimeout(timer);
   }, []);
 
   // A reply's quote was clicked: show its original, marked for a moment.
