@@ -90,6 +90,25 @@ def test_gevent_a_silent_socket_rests_and_what_comes_is_peeked_at_not_read() -> 
         closable.close()
 
 
+def test_gevent_a_wait_that_ends_in_data_leaves_no_rest_behind() -> None:
+    """The rest's timer ends with the wait: a green thread that goes on (reading the
+    message, handling it) past REST_AFTER_SECONDS is never interrupted."""
+    ours, peer = gevent_socket.socketpair()
+    reader = ours.makefile("rb", 256)
+
+    def peek_then_work() -> bytes:
+        head = _peek_waiting_outside(reader, True)
+        gevent.sleep(REST_AFTER_SECONDS * 1.5)  # a long handler, after the wait
+        return head
+
+    worker = gevent.spawn(peek_then_work)
+    gevent.sleep(0.05)
+    peer.sendall(b"\x81\x85abcdefgh")
+    assert worker.get(timeout=10)[:2] == b"\x81\x85"
+    for closable in (reader, ours, peer):
+        closable.close()
+
+
 def test_eventlet_a_silent_socket_rests_and_what_comes_is_peeked_at_not_read() -> None:
     with warnings.catch_warnings():  # deprecated upstream; it is our default
         warnings.simplefilter("ignore")
