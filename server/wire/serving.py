@@ -198,10 +198,23 @@ def _serve_gevent(app: Flask, config: Config) -> None:
 
 
 def _serve_threading(app: Flask, config: Config) -> None:
-    from werkzeug.serving import make_server
+    from werkzeug.serving import WSGIRequestHandler, make_server
+
+    class RequestHandler(WSGIRequestHandler):
+        def connection_dropped(
+            self, error: BaseException, environ: dict[str, Any] | None = None
+        ) -> None:
+            """Nothing more is read from a connection whose client went away, or
+            whose websocket ended (simple-websocket raises ConnectionError then).
+            Werkzeug would read it for another HTTP request: a thread held until
+            the client hung up, and the client's last frames answered as a bad
+            request (logged as an error)."""
+            self.close_connection = True
 
     # Werkzeug's threaded server: one OS thread per connection (plus one reader
     # thread per websocket), so this mode holds hundreds, not thousands, of clients.
-    server = make_server(config.host, config.port, app, threaded=True)
+    server = make_server(
+        config.host, config.port, app, threaded=True, request_handler=RequestHandler
+    )
     disable_nagle(server.socket)
     server.serve_forever()
