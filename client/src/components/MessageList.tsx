@@ -42,6 +42,11 @@ const LIST_PARTS: Components<TimelineItem, ListContext> = {
   ),
 };
 
+/** How far (px) the scroller's view is from its end. */
+function distanceToEnd(element: HTMLElement): number {
+  return element.scrollHeight - element.scrollTop - element.clientHeight;
+}
+
 function firstMessageIndex(items: readonly TimelineItem[]): number {
   return items.findIndex((item) => item.kind === "message");
 }
@@ -192,7 +197,7 @@ export function MessageList({ room, memory, jump = null }: { room: Room; memory:
    * at its word, that report would stop the list reading from there. */
   const atEnd = useCallback((): boolean => {
     const element = scroller.current;
-    return element !== null && element.scrollHeight - element.scrollTop - element.clientHeight <= BOTTOM_THRESHOLD;
+    return element !== null && distanceToEnd(element) <= BOTTOM_THRESHOLD;
   }, []);
   const keepAtBottom = useCallback(() => {
     if (!readingBack.current) toBottom();
@@ -264,7 +269,7 @@ export function MessageList({ room, memory, jump = null }: { room: Room; memory:
         const row = element.querySelector<HTMLElement>(`[data-item-index="${index + firstItemIndexRef.current}"]`);
         const below = row === null ? null : row.getBoundingClientRect().top - element.getBoundingClientRect().top;
         // A row near the end cannot reach the top: the list at its end is in place.
-        const atTheEnd = element.scrollHeight - element.scrollTop - element.clientHeight <= PLACE_TOLERANCE;
+        const atTheEnd = distanceToEnd(element) <= PLACE_TOLERANCE;
         const inPlace = below !== null && (Math.abs(below) <= PLACE_TOLERANCE || (below > 0 && atTheEnd));
         if (!inPlace) virtuoso.current?.scrollToIndex({ index, align: "start" });
         const now = inPlace ? settled + 1 : 0;
