@@ -15,8 +15,11 @@ message, wire/later_acks.py) is handed its reply by a second thread, in the orde
 the calls were made, so the writer is already sending the next round trip.
 
 The writer keeps one connection of the client's pool for itself and writes the
-EVALSHAs on it directly: redis-py's `Pipeline` object would be built, filled through
-its per-command wrappers and reset for every round trip. A round trip that loses
+EVALSHAs on it directly, packed by hiredis's C packer: redis-py's `Pipeline` object
+would be built, filled through its per-command wrappers and reset for every round
+trip, and its `pack_commands` walks each command in Python. The pending lists are
+guarded by the OS's lock (wire/native_lock.py): no section under it waits, and the
+green lock cost a Python acquire and release per message. A round trip that loses
 its connection is not sent again (Redis may have run some of its scripts; a message
 must not be stored twice): its callers get StoreUnavailable, and the next round
 trip connects afresh.
@@ -34,6 +37,7 @@ from typing import Any
 
 from state.base import StoreUnavailable
 from state.redis_space import RedisSpace
+from wire.native_lock import native_lock
 
 log = logging.getLogger("chat.store")
 
@@ -64,12 +68,14 @@ class ScriptPipeline:
     """Runs registered scripts (redis-py `Script`s) for many callers at once."""
 
     def __init__(self, space: RedisSpace) -> None:
+        from hiredis import pack_command
         from redis.exceptions import NoScriptError, ResponseError
 
         self._space = space
+        self._pack = pack_command
         self._no_script = NoScriptError
         self._error_reply = ResponseError
-        self._lock = threading.Lock()
+        self._lock = native_lock()  # never held while waiting
         self._pending: list[_Call] = []
         self._wake = threading.Event()
         self._writer: threading.Thread | None = None
@@ -93,23 +99,34 @@ class ScriptPipeline:
     def submit(self, script: Any, keys: list[str], args: list[Any], then: Then) -> None:
         """Runs the script like `call`, without waiting: `then(reply, error)` is
         called on the settling thread, in the order of the calls."""
-        with self._lock:
-            if self._settler is None:
-                self._settler = threading.Thread(
-                    target=self._settle, name="store-pipeline-settle", daemon=True
-                )
-                self._settler.start()
+        if self._settler is None:
+            self._settler = self._start_once("_settler", self._settle, "settle")
         self._enqueue(_Call(script, keys, args, then))
 
     def _enqueue(self, call: _Call) -> None:
         with self._lock:
             self._pending.append(call)
-            if self._writer is None:
-                self._writer = threading.Thread(
-                    target=self._run, name="store-pipeline", daemon=True
-                )
-                self._writer.start()
+        if self._writer is None:
+            self._writer = self._start_once("_writer", self._run, "")
         self._wake.set()
+
+    def _start_once(
+        self, slot: str, target: Callable[[], None], role: str
+    ) -> threading.Thread:
+        """The thread in `slot`, started by the first caller to get there; outside
+        the lock, since starting a thread waits for it."""
+        with self._lock:
+            running: threading.Thread | None = getattr(self, slot)
+            if running is not None:
+                return running
+            thread = threading.Thread(
+                target=target,
+                name="-".join(filter(None, ("store-pipeline", role))),
+                daemon=True,
+            )
+            setattr(self, slot, thread)
+        thread.start()
+        return thread
 
     def _run(self) -> None:
         while True:
@@ -181,14 +198,25 @@ class ScriptPipeline:
             # Only the writer uses it, so it is never given back to the pool.
             self._connection = self._space.client.connection_pool.get_connection()
         connection = self._connection
-        commands = [
-            ("EVALSHA", call.script.sha, len(call.keys), *call.keys, *call.args)
-            for call in calls
-        ]
+        pack = self._pack
+        packed = b"".join(
+            [
+                pack(
+                    (
+                        b"EVALSHA",
+                        call.script.sha,
+                        len(call.keys),
+                        *call.keys,
+                        *call.args,
+                    )
+                )
+                for call in calls
+            ]
+        )
         try:
-            connection.send_packed_command(connection.pack_commands(commands))
+            connection.send_packed_command([packed])
             replies: list[Any] = []
-            for _ in commands:
+            for _ in calls:
                 try:
                     replies.append(connection.read_response())
                 except self._error_reply as error:
