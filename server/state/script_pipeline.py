@@ -15,11 +15,11 @@ message, wire/later_acks.py) is handed its reply by a second thread, in the orde
 the calls were made, so the writer is already sending the next round trip.
 
 The writer keeps one connection of the client's pool for itself and writes the
-EVALSHAs on it directly, packed by hiredis's C packer: redis-py's `Pipeline` object
-would be built, filled through its per-command wrappers and reset for every round
-trip, and its `pack_commands` walks each command in Python. The pending lists are
-guarded by the OS's lock (wire/native_lock.py): no section under it waits, and the
-green lock cost a Python acquire and release per message. A round trip that loses
+EVALSHAs on it directly (state/redis_line.py): redis-py's `Pipeline` object would be
+built, filled through its per-command wrappers and reset for every round trip. The
+pending lists are guarded by the OS's lock (wire/native_lock.py): no section under
+it waits, and the green lock cost a Python acquire and release per message. A round
+trip that loses
 its connection is not sent again (Redis may have run some of its scripts; a message
 must not be stored twice): its callers get StoreUnavailable, and the next round
 trip connects afresh.
@@ -36,6 +36,7 @@ from collections.abc import Callable
 from typing import Any
 
 from state.base import StoreUnavailable
+from state.redis_line import RedisLine
 from state.redis_space import RedisSpace
 from wire.native_lock import native_lock
 
@@ -68,18 +69,15 @@ class ScriptPipeline:
     """Runs registered scripts (redis-py `Script`s) for many callers at once."""
 
     def __init__(self, space: RedisSpace) -> None:
-        from hiredis import pack_command
-        from redis.exceptions import NoScriptError, ResponseError
+        from redis.exceptions import NoScriptError
 
         self._space = space
-        self._pack = pack_command
         self._no_script = NoScriptError
-        self._error_reply = ResponseError
         self._lock = native_lock()  # never held while waiting
         self._pending: list[_Call] = []
         self._wake = threading.Event()
         self._writer: threading.Thread | None = None
-        self._connection: Any = None
+        self._line: RedisLine | None = None  # the writer's own connection
         # Round trips whose submitted calls are still to be handed their replies.
         self._answered: list[_Call] = []
         self._answered_wake = threading.Event()
@@ -194,34 +192,11 @@ class ScriptPipeline:
     def _pipeline(self, calls: list[_Call]) -> list[Any]:
         """One round trip: every call's EVALSHA written at once, replies read in
         order; a script's error reply is that call's reply."""
-        if self._connection is None:
-            # Only the writer uses it, so it is never given back to the pool.
-            self._connection = self._space.client.connection_pool.get_connection()
-        connection = self._connection
-        pack = self._pack
-        packed = b"".join(
+        if self._line is None:
+            self._line = RedisLine(self._space.client.connection_pool)
+        return self._line.round_trip(
             [
-                pack(
-                    (
-                        b"EVALSHA",
-                        call.script.sha,
-                        len(call.keys),
-                        *call.keys,
-                        *call.args,
-                    )
-                )
+                (b"EVALSHA", call.script.sha, len(call.keys), *call.keys, *call.args)
                 for call in calls
             ]
         )
-        try:
-            connection.send_packed_command([packed])
-            replies: list[Any] = []
-            for _ in calls:
-                try:
-                    replies.append(connection.read_response())
-                except self._error_reply as error:
-                    replies.append(error)
-            return replies
-        except BaseException:
-            connection.disconnect()  # replies may be half read: start clean
-            raise
