@@ -5,7 +5,8 @@ see wire/versions.py). The stock listener backs off for up to 60 s after losing
 Redis, blocks forever on a Redis that hangs (no socket timeout), and tells nobody
 when it is back. This one:
 - reconnects within LISTENER_RETRY_SECONDS,
-- reads with a timeout and pings an idle connection, so a hung Redis is noticed,
+- reads with a timeout and pings an idle connection, so a hung Redis is noticed
+  (its messages read off the socket by hiredis: wire/subscription_reader.py),
 - reports `listening` (for /readyz) and calls `on_restored` in a task of its own
   when the subscription is back, so the node can put back presence and tell its
   clients to catch up.
@@ -37,6 +38,7 @@ from typing import Any
 import socketio
 
 from state.redis_space import REDIS_TIMEOUT_SECONDS
+from wire.subscription_reader import SubscriptionReader
 
 log = logging.getLogger("chat.queue")
 
@@ -83,13 +85,11 @@ class ObservedRedisManager(socketio.RedisManager):  # type: ignore[misc]
     def _listen(self) -> Iterator[Any]:  # pragma: no cover
         queue = self.channel.encode()
         relay = self.relay_channel.encode()
-        for message in self._redis_listen_with_retries():
-            if message["type"] != "message":
-                continue
-            if message["channel"] == relay:
-                self._relayed(message["data"])
-            elif message["channel"] == queue:
-                yield message["data"]
+        for channel, data in self._redis_listen_with_retries():
+            if channel == relay:
+                self._relayed(data)
+            elif channel == queue:
+                yield data
 
     def _relayed(self, data: bytes) -> None:
         header, _, body = data.partition(b"\n")
@@ -103,7 +103,9 @@ class ObservedRedisManager(socketio.RedisManager):  # type: ignore[misc]
             self.before_remote_emit()
         super()._handle_emit(message)
 
-    def _redis_listen_with_retries(self) -> Iterator[Any]:  # pragma: no cover
+    def _redis_listen_with_retries(
+        self,
+    ) -> Iterator[tuple[bytes, bytes]]:  # pragma: no cover
         lost = False
         while True:
             try:
@@ -114,10 +116,12 @@ class ObservedRedisManager(socketio.RedisManager):  # type: ignore[misc]
                     log.warning("message queue listener is back")
                     lost = False
                     self.server.start_background_task(self._on_restored)
-                while True:
-                    message = self.pubsub.get_message(timeout=LISTEN_POLL_SECONDS)
-                    if message is not None:
-                        yield message
+                yield from SubscriptionReader(
+                    self.pubsub,
+                    poll_seconds=LISTEN_POLL_SECONDS,
+                    ping_idle_seconds=HEALTH_CHECK_SECONDS,
+                    answer_seconds=REDIS_TIMEOUT_SECONDS,
+                ).messages()
             except Exception as error:
                 if not lost:
                     log.error("message queue listener lost Redis: %s", error)
