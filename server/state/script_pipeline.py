@@ -15,7 +15,7 @@ message, wire/later_acks.py) is handed its reply by a second thread, in the orde
 the calls were made, so the writer is already sending the next round trip.
 
 The writer keeps one connection of the client's pool for itself and writes the
-EVALSHAs on it directly (state/redis_line.py): redis-py's `Pipeline` object would be
+EVALSHAs on it directly (wire/redis_line.py): redis-py's `Pipeline` object would be
 built, filled through its per-command wrappers and reset for every round trip. The
 pending lists are guarded by the OS's lock (wire/native_lock.py): no section under
 it waits, and the green lock cost a Python acquire and release per message. A round
@@ -36,9 +36,9 @@ from collections.abc import Callable
 from typing import Any
 
 from state.base import StoreUnavailable
-from state.redis_line import RedisLine
 from state.redis_space import RedisSpace
 from wire.native_lock import native_lock
+from wire.redis_line import RedisLine
 
 log = logging.getLogger("chat.store")
 

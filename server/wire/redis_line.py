@@ -11,7 +11,7 @@ redis-py still makes the connection (address, TLS, AUTH, SELECT, its timeouts) a
 checks its health, as it would before a command: a connection idle for longer than
 its health-check interval is pinged first, and made again if the ping finds it
 lost, so a Redis restart during a quiet spell costs no message. The socket is
-`Connection._sock` (redis-py 7.1.0; tests/state/test_redis_line.py runs all of it on
+`Connection._sock` (redis-py 7.1.0; tests/wire/test_redis_line.py runs all of it on
 a real Redis).
 """
 

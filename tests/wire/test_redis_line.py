@@ -12,7 +12,14 @@ import redis
 from redis.exceptions import ConnectionError, NoScriptError, ResponseError
 
 from services import RedisProcess
-from state.redis_line import READ_BUFFER_BYTES, RedisLine
+from wire.redis_line import READ_BUFFER_BYTES, RedisLine
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisProcess]:
+    process = RedisProcess(tmp_path_factory.mktemp("redis"), persistent=False).start()
+    yield process
+    process.stop()
 
 
 @pytest.fixture
