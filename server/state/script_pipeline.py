@@ -19,10 +19,9 @@ EVALSHAs on it directly (wire/redis_line.py): redis-py's `Pipeline` object would
 built, filled through its per-command wrappers and reset for every round trip. The
 pending lists are guarded by the OS's lock (wire/native_lock.py): no section under
 it waits, and the green lock cost a Python acquire and release per message. A round
-trip that loses
-its connection is not sent again (Redis may have run some of its scripts; a message
-must not be stored twice): its callers get StoreUnavailable, and the next round
-trip connects afresh.
+trip that loses its connection is not sent again (Redis may have run some of its
+scripts; a message must not be stored twice): its callers get StoreUnavailable, and
+the next round trip connects afresh.
 
 Measured with bench/ (gevent, one node on Redis, 20k deliveries/s): server CPU per
 delivery 26.2 -> 20.1 µs, and Redis's own CPU 0.76x (1.05 -> 0.80 s in 12 s).
@@ -76,12 +75,11 @@ class ScriptPipeline:
         self._lock = native_lock()  # never held while waiting
         self._pending: list[_Call] = []
         self._wake = threading.Event()
-        self._writer: threading.Thread | None = None
+        self._started = False  # the writer and the settler
         self._line: RedisLine | None = None  # the writer's own connection
         # Round trips whose submitted calls are still to be handed their replies.
         self._answered: list[_Call] = []
         self._answered_wake = threading.Event()
-        self._settler: threading.Thread | None = None
 
     def call(self, script: Any, keys: list[str], args: list[Any]) -> Any:
         """The script's reply, once Redis has run it; StoreUnavailable when Redis
@@ -97,34 +95,27 @@ class ScriptPipeline:
     def submit(self, script: Any, keys: list[str], args: list[Any], then: Then) -> None:
         """Runs the script like `call`, without waiting: `then(reply, error)` is
         called on the settling thread, in the order of the calls."""
-        if self._settler is None:
-            self._settler = self._start_once("_settler", self._settle, "settle")
         self._enqueue(_Call(script, keys, args, then))
 
     def _enqueue(self, call: _Call) -> None:
         with self._lock:
             self._pending.append(call)
-        if self._writer is None:
-            self._writer = self._start_once("_writer", self._run, "")
+        if not self._started:
+            self._start()
         self._wake.set()
 
-    def _start_once(
-        self, slot: str, target: Callable[[], None], role: str
-    ) -> threading.Thread:
-        """The thread in `slot`, started by the first caller to get there; outside
-        the lock, since starting a thread waits for it."""
+    def _start(self) -> None:
+        """The writer and the settler, started by the first call to get here;
+        outside the lock, since starting a thread waits for it."""
         with self._lock:
-            running: threading.Thread | None = getattr(self, slot)
-            if running is not None:
-                return running
-            thread = threading.Thread(
-                target=target,
-                name="-".join(filter(None, ("store-pipeline", role))),
-                daemon=True,
-            )
-            setattr(self, slot, thread)
-        thread.start()
-        return thread
+            if self._started:
+                return
+            self._started = True
+        for target, name in (
+            (self._run, "store-pipeline"),
+            (self._settle, "store-pipeline-settle"),
+        ):
+            threading.Thread(target=target, name=name, daemon=True).start()
 
     def _run(self) -> None:
         while True:
