@@ -154,6 +154,23 @@ def test_a_room_emit_sends_what_socketio_would_to_the_same_members(
     assert len(ours) == len(members)
 
 
+def test_a_room_emit_of_bytes_goes_socketios_way_with_its_attachments() -> None:
+    """Bytes anywhere in the data make a binary event with attachments, which only
+    python-socketio's own emit builds: room_emit hands it over unchanged."""
+    sio = socketio.Server(async_mode="threading")
+    broadcast = FramedBroadcast(sio, "gevent")
+    sid = sio.manager.connect("eio0", "/")
+    sio.manager.enter_room(sid, "/", "room:r", "eio0")
+    sent: list[Any] = []
+    sio.eio.send_packet = lambda eio_sid, pkt: sent.append(("direct", pkt.encode()))
+    sio._send_eio_packet = lambda eio_sid, pkt: sent.append(("socketio", pkt.encode()))
+    broadcast.room_emit("file", {"name": "a", "bytes": b"\x00\x01"}, "room:r")
+    assert sent == [
+        ("socketio", '451-["file",{"name":"a","bytes":{"_placeholder":true,"num":0}}]'),
+        ("socketio", b"\x00\x01"),
+    ]
+
+
 def test_frames_of_one_turn_leave_in_one_write_in_order() -> None:
     lane, raw, _, engine = make_lane(room=1000)
     frames = [websocket_frame(f"4m{i}") for i in range(3)]
