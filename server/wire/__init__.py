@@ -87,6 +87,9 @@ def install(
             ),
         )
     installed = Installed(skipped=skipped)
+    if "fast_packet" not in skipped:
+        # Before packet_filter wraps the message handler it puts in place.
+        fast_packet.install(sio)
     # Not patches: public hooks, always on.
     packet_filter.install(sio)
     if "engine_socket" not in skipped:
@@ -99,8 +102,6 @@ def install(
         websocket_limits.install(sio.eio, async_mode)
     if "websocket_speedups" not in skipped:
         websocket_speedups.install(async_mode)
-    if "fast_packet" not in skipped:
-        fast_packet.install(sio)
     if "heartbeat" not in skipped:
         heartbeat.install(sio.eio)
     if "native_locks" not in skipped:

@@ -6,12 +6,23 @@ scan visits every value, builds a list per level and folds it with a lambda; in 
 profile at saturation it was 7 % of the server's time. This one returns the same
 answer, skips plain values at once and stops at the first bytes it finds (checked
 against the stock scan with Hypothesis in tests/wire/test_fast_packet.py; ~10 % CPU
-at saturation). Replaces the server's packet class; to remove, drop the
-`fast_packet.install` call in wire/__init__.py.
+at saturation). Replaces the server's packet class.
+
+Each packet a client sends was also decoded by building that packet: its
+constructor scans its (empty) data for bytes, then `decode` copies the text, looks
+for an attachment count, a namespace and an id by hand, and only then parses the
+JSON (4.4 us a chat message, of which the JSON 0.8; microbenchmark). Nearly every
+packet a client sends is an EVENT on the default namespace, "2", an optional ack id
+in digits, then a JSON array; those are matched by one regular expression and handed
+to python-socketio's `_handle_event` exactly as its own dispatch hands them
+(checked against it with Hypothesis in tests/wire/test_fast_packet.py). Every other
+packet, and any while a binary packet awaits its attachments, takes the stock
+dispatch. To remove both: drop the `fast_packet.install` call in wire/__init__.py.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import socketio
@@ -46,7 +57,40 @@ class FastPacket(packet.Packet):  # type: ignore[misc]
         return contains_binary(data)
 
 
+# An EVENT ("2") on the default namespace (no "/name,"), no attachment count, an ack
+# id of ASCII digits or none, then the JSON array. Longer ids, other digits and all
+# other packets do not match: the stock decode takes them, errors included.
+_PLAIN_EVENT = re.compile(r"2([0-9]{0,15})(?=\[)")
+
+
+def plain_event(data: str) -> tuple[int | None, str] | None:
+    """(ack id, JSON text) of a packet `_PLAIN_EVENT` matches, as Packet.decode
+    reads them; None for any other packet."""
+    head = _PLAIN_EVENT.match(data)
+    if head is None:
+        return None
+    digits = head.group(1)
+    return (int(digits) if digits else None), data[head.end() :]
+
+
 def install(sio: socketio.Server) -> None:
     """Build `sio`'s packets with FastPacket (its JSON module is inherited from the
-    stock packet class, which the server's `json` option sets)."""
+    stock packet class, which the server's `json` option sets), and dispatch plain
+    events without building one. Before packet_filter.py wraps the message handler,
+    so its refusals still come first."""
     sio.packet_class = FastPacket
+    eio = sio.eio
+    stock_dispatch = eio.handlers["message"]
+
+    def dispatch(eio_sid: str, data: Any) -> Any:
+        # As python-socketio's _handle_eio_message, whose first step is to add
+        # `data` to a binary packet awaiting attachments from this client.
+        if type(data) is str and eio_sid not in sio._binary_packet:
+            event = plain_event(data)
+            if event is not None:
+                ack_id, body = event
+                arguments = sio.packet_class.json.loads(body)
+                return sio._handle_event(eio_sid, None, ack_id, arguments)
+        return stock_dispatch(eio_sid, data)
+
+    eio.on("message", dispatch)

@@ -88,6 +88,10 @@ PRIVATE_SURFACE = (
         "(self, server, sid, eio_sid, data, namespace, id)",
     ),
     ("socketio.server", "Server._trigger_event", "(self, event, namespace, *args)"),
+    # fast_packet.py: plain events handed on as _handle_eio_message hands them.
+    ("socketio.server", "Server._handle_event", "(self, eio_sid, namespace, id, data)"),
+    ("socketio.server", "Server._handle_eio_message", "(self, eio_sid, data)"),
+    ("socketio.packet", "Packet.decode", "(self, encoded_packet)"),
     ("prometheus_client.values", "Lock", None),
     ("socketio.redis_manager", "RedisManager._redis_connect", "(self)"),
     ("socketio.redis_manager", "RedisManager._redis_listen_with_retries", "(self)"),
