@@ -145,14 +145,18 @@ def pinned(core: str, command: list[str]) -> list[str]:
 
 
 @contextmanager
-def private_redis(core: str) -> Iterator[tuple[int, int]]:
-    """A throwaway Redis on a free loopback port: (port, pid)."""
+def private_redis(
+    core: str, prefix: tuple[str, ...] = (), stop_seconds: float = 10
+) -> Iterator[tuple[int, int]]:
+    """A throwaway Redis on a free loopback port: (port, pid). `prefix` runs it
+    under another command (instructions.py: Valgrind)."""
     redis_dir = Path(tempfile.mkdtemp(prefix="bench-redis-"))
     redis_port = free_port()
     redis = subprocess.Popen(
         pinned(
             core,
             [
+                *prefix,
                 "redis-server",
                 "--port",
                 str(redis_port),
@@ -169,10 +173,10 @@ def private_redis(core: str) -> Iterator[tuple[int, int]]:
         stdout=subprocess.DEVNULL,
     )
     try:
-        wait_for_port(redis_port, redis)
+        wait_for_port(redis_port, redis, timeout=30 + stop_seconds)
         yield redis_port, redis.pid
     finally:
-        stop(redis)
+        stop(redis, stop_seconds)
         shutil.rmtree(redis_dir, ignore_errors=True)
 
 

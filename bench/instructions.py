@@ -19,6 +19,10 @@ slower, so the load is kept low (each message has the loop to itself, as at low
 load natively). Use it to decide whether a change does less work on the same path;
 report speed from bench.py and ab.py.
 
+With `--server gevent:redis` the server runs on a private Redis, itself under
+cachegrind: the figure per delivery is given for each. A one-node server stores every
+message in Redis but publishes none (it relays only to other nodes).
+
 `--rooms 5` puts the same 200 clients in rooms of 40 instead of 10: from the figures
 at two room sizes, a message's own cost and each recipient's can be told apart
 (per delivery = per recipient + per message / room size).
@@ -30,6 +34,7 @@ import argparse
 import shutil
 import sys
 import tempfile
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +52,7 @@ VALGRIND_STOP_SECONDS = 60
 class Count:
     instructions: int
     deliveries: int
+    redis_instructions: int = 0  # the variant's Redis, when it has one
 
 
 def cachegrind_total(path: Path) -> int:
@@ -57,6 +63,17 @@ def cachegrind_total(path: Path) -> int:
     raise ValueError(f"no summary in {path}")
 
 
+def under_cachegrind(out: Path) -> tuple[str, ...]:
+    """The command prefix that counts a process's instructions into `out`."""
+    return (
+        "valgrind",
+        "--quiet",
+        "--tool=cachegrind",
+        "--cache-sim=no",
+        f"--cachegrind-out-file={out}",
+    )
+
+
 def count(
     repo: Path,
     env: dict[str, str],
@@ -65,17 +82,22 @@ def count(
     seconds: int,
     rooms: int,
 ) -> Count:
-    """Instructions the whole server process executed for `seconds` of load."""
-    with tempfile.TemporaryDirectory() as scratch:
+    """Instructions the whole server process (and its Redis, in Redis mode)
+    executed for `seconds` of load."""
+    with tempfile.TemporaryDirectory() as scratch, ExitStack() as stack:
         out = Path(scratch) / "cachegrind.out"
-        prefix = (
-            "valgrind",
-            "--tool=cachegrind",
-            "--cache-sim=no",
-            f"--cachegrind-out-file={out}",
-        )
+        redis_out = Path(scratch) / "redis-cachegrind.out"
+        if variant.redis:
+            redis_port, _ = stack.enter_context(
+                bench.private_redis(
+                    bench.GENERATOR_CORE,
+                    under_cachegrind(redis_out),
+                    VALGRIND_STOP_SECONDS,
+                )
+            )
+            env = {**bench.redis_url(redis_port), **env}
         process, port = bench.start_server(
-            variant.mode, env, repo, prefix, VALGRIND_START_SECONDS
+            variant.mode, env, repo, under_cachegrind(out), VALGRIND_START_SECONDS
         )
         try:
             url = f"ws://127.0.0.1:{port}"
@@ -86,19 +108,25 @@ def count(
             result = bench.loadgen(spec)
         finally:
             bench.stop(process, VALGRIND_STOP_SECONDS)
+        stack.close()  # Redis writes its counts as it exits
         lost = sum(step["lost"] for step in result["steps"])
         if lost:
             raise SystemExit(f"{lost} deliveries lost: lower --rate")
         deliveries = sum(step["received"] for step in result["steps"])
-        return Count(cachegrind_total(out), deliveries)
+        redis_total = cachegrind_total(redis_out) if variant.redis else 0
+        return Count(cachegrind_total(out), deliveries, redis_total)
 
 
-def per_delivery(short: Count, long: Count) -> float:
-    """What one more delivery costs: the difference of two runs."""
+def per_delivery(short: Count, long: Count) -> tuple[float, float]:
+    """What one more delivery costs, in the server and in Redis: the difference
+    of two runs."""
     extra = long.deliveries - short.deliveries
     if extra <= 0:
         raise ValueError("the long run delivered no more than the short one")
-    return (long.instructions - short.instructions) / extra
+    return (
+        (long.instructions - short.instructions) / extra,
+        (long.redis_instructions - short.redis_instructions) / extra,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -107,7 +135,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--b", type=Path, default=None)
     parser.add_argument("--a-env", nargs="*", default=[])
     parser.add_argument("--b-env", nargs="*", default=[])
-    parser.add_argument("--server", default="gevent", help="SERVER[:plain]")
+    parser.add_argument("--server", default="gevent", help="SERVER[:plain|:redis]")
     parser.add_argument("--rate", type=int, default=5, help="messages/s per sender")
     parser.add_argument("--short", type=int, default=6, help="seconds of load")
     parser.add_argument("--long", type=int, default=18, help="seconds of load")
@@ -116,8 +144,8 @@ def main(argv: list[str] | None = None) -> None:
     if not shutil.which("valgrind"):
         raise SystemExit("needs valgrind (Debian package valgrind)")
     variant = bench.Variant.parse(args.server)
-    if variant.mode == "node" or variant.redis:
-        raise SystemExit("instructions.py counts our in-memory server")
+    if variant.mode == "node":
+        raise SystemExit("instructions.py counts our server")
     sides = [make_side("A", args.a, args.a_env)]
     if args.b is not None or args.b_env:
         sides.append(make_side("B", args.b or bench.REPO, args.b_env))
@@ -125,15 +153,18 @@ def main(argv: list[str] | None = None) -> None:
     for side in sides:
         short = count(side.repo, side.env, variant, args.rate, args.short, args.rooms)
         long = count(side.repo, side.env, variant, args.rate, args.long, args.rooms)
-        figure = per_delivery(short, long)
-        figures.append(figure)
+        figure, in_redis = per_delivery(short, long)
+        figures.append((figure, in_redis))
+        redis_part = f", {in_redis:,.0f} in Redis" if variant.redis else ""
         print(
-            f"{side.label}: {figure:,.0f} instructions per delivery "
+            f"{side.label}: {figure:,.0f} instructions per delivery{redis_part} "
             f"({short.deliveries} and {long.deliveries} deliveries)",
             flush=True,
         )
     if len(figures) == 2:
-        print(f"B / A: {figures[1] / figures[0]:.3f}")
+        (a, a_redis), (b, b_redis) = figures
+        redis_part = f", in Redis {b_redis / a_redis:.3f}" if variant.redis else ""
+        print(f"B / A: {b / a:.3f}{redis_part}")
 
 
 if __name__ == "__main__":

@@ -145,7 +145,11 @@ def test_instructions_per_delivery_is_the_difference_of_two_runs(
     assert instructions.cachegrind_total(out) == 123456
     short = instructions.Count(instructions=1_000_000, deliveries=100)
     long = instructions.Count(instructions=4_000_000, deliveries=400)
-    assert instructions.per_delivery(short, long) == 10_000
+    assert instructions.per_delivery(short, long) == (10_000, 0)
+    # In Redis mode, Redis's own count is differenced the same way.
+    short = instructions.Count(1_000_000, 100, redis_instructions=500_000)
+    long = instructions.Count(4_000_000, 400, redis_instructions=2_000_000)
+    assert instructions.per_delivery(short, long) == (10_000, 5_000)
     with pytest.raises(ValueError):
         instructions.per_delivery(long, short)
 

@@ -274,7 +274,7 @@ class RedisRoomStore:
         dedupe_key = draft.dedupe_key()
         args = [
             sid,
-            orjson.dumps(message),
+            orjson.dumps(message)[:-1],  # the script appends the stored fields
             self._history_size,
             DEDUPE_SECONDS,
             "1" if dedupe_key is not None else "0",

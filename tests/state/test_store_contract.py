@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from types import SimpleNamespace
 
 import pytest
 
 from services import RedisProcess
-from state import redis_store as redis_store_module
 from state.base import (
     DEDUPE_SECONDS,
     Draft,
@@ -93,6 +91,52 @@ def test_messages_get_increasing_seq_and_unique_ids(store: RoomStore) -> None:
     assert first["username"] == "alice" and first["room"] == "r"
     assert first["sid"] == "a" and first["message"] == "hello"
     assert isinstance(first["timestamp"], int)
+
+
+def test_a_message_with_every_field_is_stored_and_read_back_whole(
+    store: RoomStore,
+) -> None:
+    """Every optional field, awkward text, a trip and a reply: the message as
+    handed back, as kept in history, and the same in every store (the Redis
+    script writes the stored fields into the node's JSON as text)."""
+    store.join("r", "a", "alice", trip="Tr/p+9")
+    store.join("r", "b", "bob")
+    original, _ = store.add_message("r", "b", draft('say "hi" \\ /ok', "b"))
+    text = 'a "quoted" \\ back/slash, caf\u00e9 \U0001f600, 1 < 2 & {"}'
+    reply = Draft(
+        text=text,
+        dedupe_scope="trip:Tr/p+9",
+        client_id="c-1",
+        client_timestamp=1764345600123.4567,
+        kind="action",
+        reply_to=original["id"],
+        mentions=("sid:b",),
+    )
+    stored, duplicate = store.add_message("r", "a", reply)
+    assert duplicate is False
+    expected = {
+        "room": "r",
+        "sid": "a",
+        "message": text,
+        "client_id": "c-1",
+        "client_timestamp": 1764345600123.4567,
+        "kind": "action",
+        "mentions": ["sid:b"],
+        "reply_to": {
+            "id": original["id"],
+            "username": "bob",
+            "trip": None,
+            "snippet": 'say "hi" \\ /ok',
+        },
+        "seq": 2,
+        "username": "alice",
+        "trip": "Tr/p+9",
+    }
+    assert {key: stored[key] for key in expected} == expected
+    assert set(stored) == set(expected) | {"id", "timestamp"}
+    kept = store.snapshot("r", limit=10).messages[-1]
+    assert kept == stored
+    assert store.add_message("r", "a", reply) == (stored, True)
 
 
 def test_non_member_cannot_post(store: RoomStore) -> None:
@@ -298,20 +342,23 @@ def redis_store(
 
 
 def test_a_message_the_script_fails_on_uses_up_no_seq(
-    redis_store: tuple[RedisRoomStore, RedisSpace], monkeypatch: pytest.MonkeyPatch
+    redis_store: tuple[RedisRoomStore, RedisSpace],
 ) -> None:
-    """A script that fails (here on JSON cjson cannot read) fails before numbering:
-    the caller hears unavailable and the next message leaves no gap."""
-    store, _ = redis_store
+    """A script that fails part way (here at storing: the history is not a list)
+    leaves no gap: the caller hears unavailable, the seq is written only after the
+    message is stored, and the next message is numbered on from the last."""
+    store, space = redis_store
     store.join("r", "a", "alice")
     say(store, "r", "a", 1)
-    monkeypatch.setattr(
-        redis_store_module, "orjson", SimpleNamespace(dumps=lambda _: b"{not json")
-    )
+    history = space.key("room", "r", "history")
+    space.client.rename(history, history + ":kept")
+    space.client.set(history, "not a list")
     with pytest.raises(StoreUnavailable):
         store.add_message("r", "a", draft("lost"))
-    monkeypatch.undo()
+    space.client.rename(history + ":kept", history)
     assert say(store, "r", "a", 1) == [2]
+    stored = store.snapshot("r", limit=10).messages
+    assert [(m["seq"], m["message"]) for m in stored] == [(1, "m0"), (2, "m0")]
 
 
 def test_a_write_redis_gets_to_late_changes_nothing(
