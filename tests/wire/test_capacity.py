@@ -54,13 +54,18 @@ async def answer_pings(connection: websockets.ClientConnection) -> None:
 async def hold_connections(server: ServerProcess) -> dict[str, int]:
     url = server.url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket"
     gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
+    readers: list[asyncio.Task[None]] = []
 
     async def one() -> websockets.ClientConnection:
         async with gate:
-            return await open_engineio_socket(url)
+            connection = await open_engineio_socket(url)
+        # Pings answered from the start: on a busy machine opening all of them
+        # can outlast the ping interval, and the server rightly drops a
+        # connection that does not answer.
+        readers.append(asyncio.create_task(answer_pings(connection)))
+        return connection
 
     connections = await asyncio.gather(*(one() for _ in range(CONNECTIONS)))
-    readers = [asyncio.create_task(answer_pings(c)) for c in connections]
     try:
         # The server itself counts them all open.
         open_sessions = await asyncio.to_thread(server.metric, "chat_connected_clients")
