@@ -173,7 +173,7 @@ def private_redis(
         stdout=subprocess.DEVNULL,
     )
     try:
-        wait_for_port(redis_port, redis, timeout=30 + stop_seconds)
+        wait_for_port(redis_port, redis)
         yield redis_port, redis.pid
     finally:
         stop(redis, stop_seconds)

@@ -236,14 +236,15 @@ local function sender()
   return cjson.decode(redis.call('HGET', KEYS[5], holder)), nil
 end
 
--- `entry` has its seq already. Appends, trims, remembers the retry key.
-local function store_entry(history_key, seq_key, cid_key, entry, size, ttl, has_cid)
-  local encoded = cjson.encode(entry)
+-- Appends `encoded` (an entry numbered `seq`), trims, remembers the retry key. The
+-- seq is written last: a call that fails before it (Redis keeps a script's writes
+-- up to its error) leaves no gap in the numbering.
+local function store_entry(history_key, seq_key, cid_key, encoded, seq, size, ttl,
+                           has_cid)
   redis.call('RPUSH', history_key, encoded)
   redis.call('LTRIM', history_key, -size, -1)
   if has_cid then redis.call('SET', cid_key, encoded, 'EX', ttl) end
-  redis.call('SET', seq_key, entry['seq'])
-  return encoded
+  redis.call('SET', seq_key, seq)
 end
 """
 
@@ -275,15 +276,11 @@ if ARGV[6] ~= '' then
 end
 local trip = 'null'
 if person.trip ~= '' then trip = cjson.encode(person.trip) end
--- The seq is written last: a call that fails before it (Redis runs a script's
--- writes up to its error) leaves no gap in the numbering.
 local seq = tonumber(redis.call('GET', KEYS[2]) or '0') + 1
 local encoded = ARGV[2] .. reply_to .. ',"seq":' .. seq .. ',"username":'
   .. cjson.encode(person.username) .. ',"trip":' .. trip .. '}'
-redis.call('RPUSH', KEYS[3], encoded)
-redis.call('LTRIM', KEYS[3], -tonumber(ARGV[3]), -1)
-if ARGV[5] == '1' then redis.call('SET', KEYS[4], encoded, 'EX', tonumber(ARGV[4])) end
-redis.call('SET', KEYS[2], seq)
+store_entry(KEYS[3], KEYS[2], KEYS[4], encoded, seq, tonumber(ARGV[3]),
+  tonumber(ARGV[4]), ARGV[5] == '1')
 if ARGV[8] ~= '' then
   local relayed = ARGV[9] .. encoded
   for _, node in ipairs(redis.call('SMEMBERS', KEYS[6])) do
@@ -388,7 +385,8 @@ else
 end
 redis.call('LSET', KEYS[3], index - 1, cjson.encode(updated))
 event['seq'] = tonumber(redis.call('GET', KEYS[2]) or '0') + 1
-local encoded = store_entry(KEYS[3], KEYS[2], KEYS[4], event, tonumber(ARGV[3]),
+local encoded = cjson.encode(event)
+store_entry(KEYS[3], KEYS[2], KEYS[4], encoded, event['seq'], tonumber(ARGV[3]),
   tonumber(ARGV[4]), has_cid)
 return {1, encoded}
 """
