@@ -97,6 +97,7 @@ def create_app(config: Config | None = None) -> Flask:
         )
     )
     log_limits.route_library_loggers()
+    log_limits.drop_library_info(sio, sio.eio)
     # The limits a connection lives under: per address at the handshake, then a rate
     # limit on each request.
     guards = ConnectionGuards(

@@ -337,9 +337,9 @@ class ChatEvents:
         except ChangeRefused as refused:
             raise ChatError(refused.code) from None
         if not duplicate:
-            self._metrics.messages_accepted.inc()
+            self._metrics.messages_accepted.add()
             self._broadcast.message(room, message)
-            self._metrics.messages_broadcast.inc()
+            self._metrics.messages_broadcast.add()
             raided = self._raids.posted(room)
             if raided is not None:
                 self._announce_raid(room, raided)

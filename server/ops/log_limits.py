@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 
 class RepeatLimitFilter(logging.Filter):
@@ -69,6 +70,37 @@ def route_library_loggers() -> None:
         for handler in list(logger.handlers):
             logger.removeHandler(handler)
         logger.propagate = True
+
+
+class WithoutInfo:
+    """A library's logger without its info and debug lines.
+
+    Engine.IO and Socket.IO write an info line for every packet received (two per
+    chat message), each call costing two Python calls before the level check
+    drops it. With `logger=False` their loggers are at ERROR, so those lines were
+    never printed; this drops them in one call. Everything else (warning, error,
+    exception, attributes) is the logger's own.
+    """
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self._logger = logger
+
+    def info(self, *args: Any, **kwargs: Any) -> None:
+        """Dropped, as the logger's level did."""
+
+    debug = info
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._logger, name)
+
+
+def drop_library_info(*servers: Any) -> None:
+    """Give each Engine.IO/Socket.IO server (`logger` attribute) its logger
+    WithoutInfo, unless that logger is set to show info lines."""
+    for server in servers:
+        logger = server.logger
+        if isinstance(logger, logging.Logger) and not logger.isEnabledFor(logging.INFO):
+            server.logger = WithoutInfo(logger)
 
 
 def install(handler_owner: logging.Logger | None = None) -> RepeatLimitFilter:
