@@ -98,9 +98,11 @@ class Broadcaster:
         handed on in this one frame (bench/instructions.py counts each call).
         """
         if self._messages_local:
+            # python-socketio drops a room with its last member (a room is a bidict,
+            # whose len() is a Python call: asked only whether it is there).
             rooms = self._sio.manager.rooms.get("/", _NO_ROOMS)
-            plain = bool(rooms.get(PLAIN_PREFIX + room))
-            batched = bool(rooms.get(BATCH_PREFIX + room))
+            plain = rooms.get(PLAIN_PREFIX + room) is not None
+            batched = rooms.get(BATCH_PREFIX + room) is not None
         else:  # several nodes, no relay: members may be on any of them
             plain = batched = True
         if plain:
@@ -113,7 +115,10 @@ class Broadcaster:
         decoded only when it has some (only nodes with the relay receive these, so
         the members present here are all the audience it has)."""
         rooms = self._sio.manager.rooms.get("/", _NO_ROOMS)
-        if rooms.get(PLAIN_PREFIX + room) or rooms.get(BATCH_PREFIX + room):
+        if (
+            rooms.get(PLAIN_PREFIX + room) is not None
+            or rooms.get(BATCH_PREFIX + room) is not None
+        ):
             self.message(room, decode_message(body))
 
     def to_room(

@@ -19,6 +19,10 @@ Replaces `engineio.socket.Socket.send`, `poll`, `receive` and `_websocket_handle
   transport is closed.
 - `close_transport` really closes a connection: the Engine.IO session, and the
   TCP socket under a websocket, even when its writer is stuck on a full socket.
+- `receive_message` (added to Socket as `_chat_receive_message`) takes a MESSAGE
+  packet's text straight from writer_on_demand.py's websocket reader: the budget,
+  then the message handler, without building the packet (every event a client
+  sends passes here).
 
 To remove: drop the `engine_socket.install(...)` call in wire/__init__.py; the
 stock methods are used again (with the faults above).
@@ -245,36 +249,62 @@ def poll(self: Any) -> list[Any]:
     return packets
 
 
-def receive(self: Any, pkt: Any) -> Any:
-    """Socket.receive: every frame spends from the connection's budget first.
-
-    A token bucket (FRAMES_PER_SECOND, FRAME_BURST), written out in this one frame:
-    every packet of every client passes here.
-    """
+def spend_frame(self: Any) -> bool:
+    """Whether the connection's budget has this frame: a token bucket
+    (FRAMES_PER_SECOND, FRAME_BURST), written out in this one frame, since every
+    packet of every client passes here. Over budget, the connection is closed."""
     state: _State | None = getattr(self.server, "_chat_wire", None)
-    if state is not None:
-        if getattr(self, "_chat_over_budget", False):
-            return None
-        limits = state.limits
-        now = time.monotonic()
-        tokens = getattr(self, "_chat_tokens", None)
-        if tokens is None:
-            tokens = limits.frame_burst
-        else:
-            tokens = min(
-                limits.frame_burst,
-                tokens + (now - self._chat_tokens_at) * limits.frames_per_second,
-            )
-        self._chat_tokens_at = now
-        if tokens < 1:
-            self._chat_tokens = tokens
-            self._chat_over_budget = True
-            state.counters.frame_budget_closes += 1
-            log.warning("closing sid=%s: over its frame budget", self.sid)
-            close_later(self, self.server.reason.TRANSPORT_ERROR, force=True)
-            return None
-        self._chat_tokens = tokens - 1
+    if state is None:
+        return True
+    if getattr(self, "_chat_over_budget", False):
+        return False
+    limits = state.limits
+    now = time.monotonic()
+    tokens = getattr(self, "_chat_tokens", None)
+    if tokens is None:
+        tokens = limits.frame_burst
+    else:
+        tokens = min(
+            limits.frame_burst,
+            tokens + (now - self._chat_tokens_at) * limits.frames_per_second,
+        )
+    self._chat_tokens_at = now
+    if tokens < 1:
+        self._chat_tokens = tokens
+        self._chat_over_budget = True
+        state.counters.frame_budget_closes += 1
+        log.warning("closing sid=%s: over its frame budget", self.sid)
+        close_later(self, self.server.reason.TRANSPORT_ERROR, force=True)
+        return False
+    self._chat_tokens = tokens - 1
+    return True
+
+
+def receive(self: Any, pkt: Any) -> Any:
+    """Socket.receive: every frame spends from the connection's budget first."""
+    if not spend_frame(self):
+        return None
     return _STOCK["receive"](self, pkt)
+
+
+def receive_message(self: Any, data: str) -> None:
+    """Socket.receive for a MESSAGE packet's text (every event a client sends),
+    read off a websocket by writer_on_demand.py: the budget, then the server's
+    message handler as Engine.IO's `_trigger_event` runs it (an exception logged,
+    never raised), without the packet object, the stock receive and its log line."""
+    if not spend_frame(self):
+        return
+    server = self.server
+    if server.async_handlers:
+        server._trigger_event("message", self.sid, data, run_async=True)
+        return
+    handler = server.handlers.get("message")
+    if handler is None:
+        return
+    try:
+        handler(self.sid, data)
+    except Exception:
+        server.logger.exception("message handler error")
 
 
 def websocket_handler(self: Any, ws: Any) -> Any:
@@ -327,6 +357,8 @@ def install(
         # What it replaces, for inspect.signature and tests/wire/test_versions.py.
         replacement.__wrapped__ = _STOCK[name]  # type: ignore[attr-defined]
         setattr(Socket, name, replacement)
+    # New beside them: what writer_on_demand's reader calls for a MESSAGE's text.
+    Socket._chat_receive_message = receive_message
     return counters
 
 

@@ -298,11 +298,12 @@ class FramedBroadcast:
         generator and a call per recipient (Manager.emit): in a 500-member room that
         walk is most of a message's work."""
         members = self._sio.manager.rooms.get("/", {}).get(room)
-        if not members:
-            return
+        if members is None:
+            return  # python-socketio drops a room with its last member
         # Copied: a send can find a connection dead and run its disconnect, which
-        # leaves the room while it is being walked.
-        eio_sids = list(members.values())
+        # leaves the room while it is being walked. The room is a bidict (sid to
+        # Engine.IO sid): listing its inverse costs half what its values() does.
+        eio_sids = list(members.inverse)
         try:
             # What the packet class's encode gives an EVENT on "/" without an id,
             # without making the packet, whose constructor first walks every value

@@ -88,6 +88,8 @@ PRIVATE_SURFACE = (
         "(self, server, sid, eio_sid, data, namespace, id)",
     ),
     ("socketio.server", "Server._trigger_event", "(self, event, namespace, *args)"),
+    # engine_socket.receive_message: the message handler run as _trigger_event runs it.
+    ("engineio.server", "Server._trigger_event", "(self, event, *args, **kwargs)"),
     # fast_packet.py: plain events handed on as _handle_eio_message hands them.
     ("socketio.server", "Server._handle_event", "(self, eio_sid, namespace, id, data)"),
     ("socketio.server", "Server._handle_eio_message", "(self, eio_sid, data)"),

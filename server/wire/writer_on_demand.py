@@ -38,6 +38,8 @@ from engineio.socket import Socket
 from wire import attribute_names, resting
 from wire.limits import packet_size
 
+_MESSAGE = str(packet.MESSAGE)  # an Engine.IO MESSAGE packet's first character
+
 # What this module sets on Engine.IO's sockets (see attribute_names.py).
 SOCKET_ATTRIBUTES = (
     "_chat_writing",
@@ -182,6 +184,8 @@ def _read(engine_socket: Any, wait: Any) -> resting.Rest | None:
     or until it rests (resting.py: then a Rest that reads on)."""
     server = engine_socket.server
     counters = getattr(getattr(server, "_chat_wire", None), "counters", None)
+    # engine_socket.receive_message, where engine_socket.py is installed.
+    receive_message = getattr(engine_socket, "_chat_receive_message", None)
     if getattr(engine_socket, "_chat_rest_bell", None) is not None:  # woken
         engine_socket._chat_rest_bell = None
         if counters is not None:
@@ -207,6 +211,16 @@ def _read(engine_socket: Any, wait: Any) -> resting.Rest | None:
             return None
         if received is None:
             return None  # closed by the client
+        if (
+            receive_message is not None
+            and type(received) is str
+            and received[:1] == _MESSAGE
+            and received[1:2].isnumeric()
+        ):
+            # A Socket.IO packet in a MESSAGE: Packet.decode's answer would be
+            # this text, without trying it as JSON (it starts with a digit).
+            receive_message(received[1:])
+            continue
         try:
             decoded = packet.Packet(encoded_packet=received)
         except (ValueError, IndexError, TypeError):

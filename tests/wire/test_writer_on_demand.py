@@ -12,10 +12,12 @@ from typing import Any
 import engineio
 import pytest
 from engineio import packet
+from hypothesis import given
+from hypothesis import strategies as st
 
 from conftest import StartServer
 from support import ASYNC_MODES, RecordingClient, message_listener
-from wire import resting, writer_on_demand
+from wire import engine_socket, resting, writer_on_demand
 
 
 class Task:
@@ -161,3 +163,84 @@ def test_a_client_that_starts_on_polling_upgrades_and_chats_both_ways(
     finally:
         poller.disconnect()
         other.close()
+
+
+# -- a MESSAGE's text handed on without the packet (engine_socket.receive_message) -----
+
+
+class ReadingSocket:
+    """What the reader uses of an Engine.IO socket: what it was handed, and how."""
+
+    def __init__(self) -> None:
+        self.server = FakeServer()
+        self.closed = False
+        self.handed: list[tuple[str, Any]] = []
+
+    def receive(self, pkt: packet.Packet) -> None:
+        self.handed.append(("packet", (pkt.packet_type, pkt.data)))
+
+    def _chat_receive_message(self, data: str) -> None:
+        self.handed.append(("message text", data))
+
+
+def read_all(frames: list[Any]) -> list[tuple[str, Any]]:
+    sock = ReadingSocket()
+    pending = iter([*frames, None])  # None: the client closed
+    assert writer_on_demand._read(sock, lambda: next(pending)) is None
+    return sock.handed
+
+
+@given(st.text(max_size=8) | st.from_regex(r"\A4[0-9][\[\]{}0-9a-z\"]{0,6}\Z"))
+def test_a_message_text_is_handed_on_as_the_stock_decode_reads_it(frame: str) -> None:
+    try:
+        stock = packet.Packet(encoded_packet=frame)
+    except (ValueError, IndexError, TypeError):
+        return  # the reader closes on those, either way
+    handed = read_all([frame])
+    if handed == [("message text", handed[0][1])]:
+        assert stock.packet_type == packet.MESSAGE and stock.data == handed[0][1]
+    else:
+        assert handed == [("packet", (stock.packet_type, stock.data))]
+
+
+@pytest.mark.parametrize(
+    ("frame", "path"),
+    [
+        ('42["message",{"room":"a"}]', "message text"),
+        ('431["x"]', "message text"),
+        ("4x", "packet"),  # not a Socket.IO packet: the stock decode tries JSON
+        ("4{}", "packet"),
+        ("4", "packet"),
+        ("2", "packet"),
+        (b"\x01", "packet"),
+    ],
+)
+def test_only_a_socketio_packet_in_a_message_takes_the_short_way(
+    frame: Any, path: str
+) -> None:
+    assert [how for how, _ in read_all([frame])] == [path]
+
+
+def test_a_failing_message_handler_is_logged_and_the_reader_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    server = engineio.Server(async_mode="threading", async_handlers=False)
+    handed: list[str] = []
+
+    def on_message(sid: str, data: str) -> None:
+        handed.append(data)
+        if data == "2boom":
+            raise RuntimeError("a handler bug")
+
+    server.on("message", on_message)
+    sock = ReadingSocket()
+    sock.server = server  # type: ignore[assignment]
+    sock.sid = "s1"  # type: ignore[attr-defined]
+    sock._chat_receive_message = (  # type: ignore[method-assign]
+        lambda data: engine_socket.receive_message(sock, data)
+    )
+    pending = iter(["42boom", "42after", None])
+    with caplog.at_level("ERROR", logger="engineio.server"):
+        writer_on_demand._read(sock, lambda: next(pending))
+    assert handed == ["2boom", "2after"]
+    assert "message handler error" in caplog.text
