@@ -13,7 +13,7 @@ from gevent import socket as gevent_socket
 
 from conftest import StartServer
 from support import GREEN_MODES, RawClient, connections_held, wait_until
-from wire import resting
+from wire import resting, websocket_limits
 from wire.resting import REST_AFTER_SECONDS, Rest, Resting
 from wire.websocket_limits import _peek_or_rest, _peek_waiting_outside
 
@@ -109,11 +109,21 @@ def test_gevent_a_wait_that_ends_in_data_leaves_no_rest_behind() -> None:
         closable.close()
 
 
-def test_eventlet_a_silent_socket_rests_and_what_comes_is_peeked_at_not_read() -> None:
+@pytest.mark.parametrize("path", ["os-socket", "eventlet-recv"])
+def test_eventlet_a_silent_socket_rests_and_what_comes_is_peeked_at_not_read(
+    path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with warnings.catch_warnings():  # deprecated upstream; it is our default
         warnings.simplefilter("ignore")
         import eventlet
         from eventlet.green import socket as green_socket
+
+    # The OS socket under eventlet's is read directly once the server's install has
+    # made eventlet's classes known; any other socket through eventlet's recv.
+    monkeypatch.setattr(websocket_limits, "_green_socket_type", None)
+    monkeypatch.setattr(websocket_limits, "_raw_types", frozenset())
+    if path == "os-socket":
+        websocket_limits._know_eventlet_sockets()
 
     ours, peer = green_socket.socketpair()
     started = time.monotonic()

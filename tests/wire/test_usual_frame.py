@@ -5,11 +5,14 @@ websocket-client: the usual frame is read whole, every other is left untouched."
 from __future__ import annotations
 
 import socket
+import warnings
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import websocket
 
+from wire import websocket_limits
 from wire.websocket_limits import read_usual_eventlet_message
 
 ABNF = websocket.ABNF
@@ -136,3 +139,95 @@ def test_a_socket_that_takes_no_flags_is_left_to_eventlet() -> None:
     finally:
         a.close()
         server.close()
+
+
+# -- under eventlet: the usual frame read straight off the OS socket ----------------
+
+
+@pytest.fixture
+def eventlet_sockets(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """eventlet, with its socket classes known to the read as the server's install
+    makes them known (put back after the test)."""
+    with warnings.catch_warnings():  # deprecated upstream; it is our default
+        warnings.simplefilter("ignore")
+        import eventlet
+    for name in (
+        "_green_socket_type",
+        "_raw_types",
+        "_IOClosed",
+        "_SOCKET_BLOCKING",
+        "_SOCKET_CLOSED",
+        "_SOCKET_BLOCKING_OR_CLOSED",
+    ):
+        monkeypatch.setattr(websocket_limits, name, getattr(websocket_limits, name))
+    websocket_limits._know_eventlet_sockets()
+    return eventlet
+
+
+class CountsSlowReads(EventletLike):
+    """Counts what went through eventlet's own read."""
+
+    def __init__(self, sock: Any, may_rest: bool) -> None:
+        super().__init__(sock)
+        self._chat_may_rest = may_rest
+        self.slow_reads: list[int] = []
+
+    def _get_bytes(self, numbytes: int) -> bytes:
+        self.slow_reads.append(numbytes)
+        return super()._get_bytes(numbytes)
+
+
+@pytest.mark.parametrize("may_rest", [True, False], ids=["resting", "not-resting"])
+def test_eventlet_a_frame_come_whole_is_read_off_the_os_socket(
+    eventlet_sockets: Any, may_rest: bool
+) -> None:
+    from eventlet.green import socket as green_socket
+
+    ours, peer = green_socket.socketpair()
+    text = "é" * 300 + "x"
+    peer.sendall(frame(text) + frame("next"))
+    ws = CountsSlowReads(ours, may_rest)
+    read = eventlet_sockets.spawn(read_usual_eventlet_message, ws, 1 << 20)
+    assert read.wait() == text
+    assert eventlet_sockets.spawn(read_usual_eventlet_message, ws, 1 << 20).wait() == (
+        "next"
+    )
+    assert ws.slow_reads == []
+    peer.close()
+    ours.close()
+
+
+def test_eventlet_a_frame_still_coming_is_finished_by_eventlets_read(
+    eventlet_sockets: Any,
+) -> None:
+    from eventlet.green import socket as green_socket
+
+    ours, peer = green_socket.socketpair()
+    text = "y" * 1000
+    sent = frame(text)
+    peer.sendall(sent[:300])
+    ws = CountsSlowReads(ours, True)
+    reader = eventlet_sockets.spawn(read_usual_eventlet_message, ws, 1 << 20)
+    eventlet_sockets.sleep(0.05)
+    peer.sendall(sent[300:])
+    assert reader.wait() == text
+    assert ws.slow_reads == [len(sent) - 300]  # only what had not come
+    peer.close()
+    ours.close()
+
+
+def test_eventlet_a_peer_gone_mid_frame_fails_as_eventlets_read_does(
+    eventlet_sockets: Any,
+) -> None:
+    from eventlet.green import socket as green_socket
+
+    ours, peer = green_socket.socketpair()
+    peer.sendall(frame("z" * 500)[:100])
+    peer.close()
+    ws = CountsSlowReads(ours, True)
+    with pytest.raises(ConnectionError):
+        eventlet_sockets.spawn(read_usual_eventlet_message, ws, 1 << 20).wait()
+    assert eventlet_sockets.spawn(read_usual_eventlet_message, ws, 1 << 20).wait() is (
+        None
+    )  # at the end: nothing to peek at, left to eventlet
+    ours.close()
