@@ -14,8 +14,9 @@ for an attachment count, a namespace and an id by hand, and only then parses the
 JSON (4.4 us a chat message, of which the JSON 0.8; microbenchmark). Nearly every
 packet a client sends is an EVENT on the default namespace, "2", an optional ack id
 in digits, then a JSON array; those are matched by one regular expression and handed
-to python-socketio's `_handle_event` exactly as its own dispatch hands them
-(checked against it with Hypothesis in tests/wire/test_fast_packet.py). Every other
+to python-socketio's `_handle_event_internal` exactly as its own dispatch and
+`_handle_event` hand them (checked against them with Hypothesis in
+tests/wire/test_fast_packet.py). Every other
 packet, and any while a binary packet awaits its attachments, takes the stock
 dispatch. To remove both: drop the `fast_packet.install` call in wire/__init__.py.
 """
@@ -81,6 +82,7 @@ def install(sio: socketio.Server) -> None:
     sio.packet_class = FastPacket
     eio = sio.eio
     stock_dispatch = eio.handlers["message"]
+    manager = sio.manager
 
     def dispatch(eio_sid: str, data: Any) -> Any:
         # As python-socketio's _handle_eio_message, whose first step is to add
@@ -90,7 +92,21 @@ def install(sio: socketio.Server) -> None:
             if event is not None:
                 ack_id, body = event
                 arguments = sio.packet_class.json.loads(body)
-                return sio._handle_event(eio_sid, None, ack_id, arguments)
+                # Then as its _handle_event on the default namespace, in this frame
+                # (its info line is dropped anyway, log_limits.WithoutInfo); a client
+                # not connected there, or an empty event, goes to it (its warning,
+                # its IndexError).
+                sid = manager.sid_from_eio_sid(eio_sid, "/")
+                if not arguments or not manager.is_connected(sid, "/"):
+                    return sio._handle_event(eio_sid, None, ack_id, arguments)
+                handle = sio._handle_event_internal
+                if sio.async_handlers:
+                    sio.start_background_task(
+                        handle, sio, sid, eio_sid, arguments, "/", ack_id
+                    )
+                else:
+                    handle(sio, sid, eio_sid, arguments, "/", ack_id)
+                return None
         return stock_dispatch(eio_sid, data)
 
     eio.on("message", dispatch)

@@ -184,7 +184,18 @@ def install(sio: Any, in_flight: InFlight) -> None:
     ) -> None:
         event = data[0]
         in_flight.wait(sid, MAX_IN_FLIGHT - 1 if event == "message" else 0)
-        answer = server._trigger_event(event, namespace, sid, *data[1:])
+        # The event's own handler, as _trigger_event finds it first; anything else
+        # (a catch-all, a namespace class, `disconnect`'s legacy form) through it.
+        on_namespace = server.handlers.get(namespace)
+        handler = (
+            on_namespace.get(event)
+            if on_namespace is not None and type(event) is str and event != "disconnect"
+            else None
+        )
+        if handler is not None:
+            answer = handler(sid, *data[1:])
+        else:
+            answer = server._trigger_event(event, namespace, sid, *data[1:])
         if answer is server.not_handled:
             return
         if type(answer) is LaterAck:

@@ -79,14 +79,24 @@ PACKETS = st.builds(
 )
 
 
-def dispatch_outcome(data: str, fast: bool) -> tuple[str, Any]:
-    """What python-socketio's `_handle_event` was handed for `data`, or the type of
-    what the dispatch raised, with or without the fast path."""
-    sio = socketio.Server(async_mode="threading")
+def dispatch_outcome(
+    data: str, fast: bool, connected: bool = True, async_handlers: bool = False
+) -> tuple[str, Any]:
+    """What python-socketio's `_handle_event_internal` was handed for `data` from a
+    client (connected to the default namespace, or not), or the type of what the
+    dispatch raised, with or without the fast path."""
+    sio = socketio.Server(async_mode="threading", async_handlers=async_handlers)
     if fast:
         fast_packet.install(sio)
+    client_sid = sio.manager.connect("eio1", "/") if connected else None
     handed: list[tuple[Any, ...]] = []
-    sio._handle_event = lambda *args: handed.append(args)  # type: ignore[method-assign]
+
+    def handle_event(server: Any, sid: str, *args: Any) -> None:
+        # The sid is random: whether it is the client's is what compares.
+        handed.append(("event", server is sio, sid == client_sid, *args))
+
+    sio._handle_event_internal = handle_event  # type: ignore[method-assign]
+    sio.start_background_task = lambda task, *args: task(*args)  # type: ignore[method-assign]
     sio._handle_connect = lambda *args: handed.append(("connect", *args))  # type: ignore[method-assign]
     sio._handle_disconnect = lambda *args: handed.append(("disconnect", *args))  # type: ignore[method-assign]
     sio._handle_ack = lambda *args: handed.append(("ack", *args))  # type: ignore[method-assign]
@@ -97,9 +107,15 @@ def dispatch_outcome(data: str, fast: bool) -> tuple[str, Any]:
     return "handed", handed
 
 
-@given(PACKETS)
-def test_every_packet_is_dispatched_as_the_stock_dispatch_does(data: str) -> None:
-    assert dispatch_outcome(data, fast=True) == dispatch_outcome(data, fast=False)
+@given(PACKETS, st.booleans(), st.booleans())
+def test_every_packet_is_dispatched_as_the_stock_dispatch_does(
+    data: str, connected: bool, async_handlers: bool
+) -> None:
+    assert dispatch_outcome(
+        data, fast=True, connected=connected, async_handlers=async_handlers
+    ) == dispatch_outcome(
+        data, fast=False, connected=connected, async_handlers=async_handlers
+    )
 
 
 @pytest.mark.parametrize(
@@ -114,10 +130,16 @@ def test_a_plain_event_is_read_by_the_fast_path(
     data: str, ack_id: int | None, arguments: list[Any]
 ) -> None:
     assert fast_packet.plain_event(data) is not None
-    assert dispatch_outcome(data, fast=True) == (
-        "handed",
-        [("eio1", None, ack_id, arguments)],
+    outcome, handed = dispatch_outcome(data, fast=True)
+    assert outcome == "handed" and len(handed) == 1
+    kind, same_server, its_sid, eio_sid, handed_arguments, namespace, handed_id = (
+        handed[0]
     )
+    assert (kind, same_server, its_sid) == ("event", True, True)
+    assert (eio_sid, namespace) == ("eio1", "/")
+    assert (handed_arguments, handed_id) == (arguments, ack_id)
+    # From a client not connected to the namespace: nothing handled.
+    assert dispatch_outcome(data, fast=True, connected=False) == ("handed", [])
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from wire import later_acks
 from wire.later_acks import InFlight, LaterAck
 
 
@@ -79,3 +80,26 @@ def test_waiting_for_a_connection_waits_for_its_messages_in_order() -> None:
     in_flight.wait("nobody")
     in_flight.forget("b")
     assert in_flight.count() == 0
+
+
+def test_an_event_goes_to_its_own_handler_and_any_other_through_socketio() -> None:
+    """The installed dispatch calls an event's handler itself; a catch-all, an event
+    name that is not a string and `disconnect` go through python-socketio's own
+    lookup, as before."""
+    import socketio
+
+    sio = socketio.Server(async_mode="threading", async_handlers=False)
+    later_acks.install(sio, later_acks.InFlight())
+    calls: list[tuple[Any, ...]] = []
+    sio.on("message", lambda sid, payload: calls.append(("message", sid, payload)))
+    sio.on("*", lambda event, sid, *args: calls.append(("*", event, sid, *args)))
+    sio.on("disconnect", lambda sid, reason: calls.append(("disconnect", sid, reason)))
+
+    for data in (["message", {"a": 1}], ["other", 1, 2], [5, 1], ["disconnect", "x"]):
+        sio._handle_event_internal(sio, "sid1", "eio1", data, "/", None)
+    assert calls == [
+        ("message", "sid1", {"a": 1}),
+        ("*", "other", "sid1", 1, 2),
+        ("*", 5, "sid1", 1),
+        ("disconnect", "sid1", "x"),
+    ]
