@@ -16,6 +16,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import socketio
@@ -316,17 +317,20 @@ class ChatEvents:
         if self._in_flight is not None:
             later = LaterAck()
             self._store.add_message_then(
-                room,
-                sid,
-                draft,
-                lambda stored: later.settle(
-                    lambda: self._message_stored(sid, room, stored)
-                ),
+                room, sid, draft, partial(self._settle_message, later, sid, room)
             )
             return later
         return self._message_stored(
             sid, room, lambda: self._store.add_message(room, sid, draft)
         )
+
+    def _settle_message(
+        self, later: LaterAck, sid: str, room: str, stored: Stored
+    ) -> None:
+        """The store has answered `later`'s message: its room hears it and its ack
+        is built when the ack's way is known too (partials, not lambdas: no Python
+        frame of their own, once per message)."""
+        later.settle(partial(self._message_stored, sid, room, stored))
 
     def _message_stored(self, sid: str, room: str, stored: Stored) -> dict[str, Any]:
         """The room hears a message the store has numbered; its sender's ack."""

@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import secrets
 import threading
+from functools import partial
 from typing import Any
 
 import orjson
@@ -81,6 +82,17 @@ def relay_header(room: str) -> str:
     return f"{room}\n"
 
 
+def _hand_on_stored(
+    room: str, then: Then, reply: Any, error: StoreUnavailable | None
+) -> None:
+    """A message script's reply to `then`, as the Stored it reads (a partial: no
+    Python frame of its own when it is read, once per message)."""
+    if error is not None:
+        then(raising(error))
+    else:
+        then(partial(RedisRoomStore._stored, room, reply))
+
+
 LATE = -2
 NOT_A_MEMBER = -1
 TAKEN = -3
@@ -112,6 +124,8 @@ class RedisRoomStore:
         self._lease = nick_lease_seconds
         self.node_id = node_id
         self._nodes_key = nodes_key(space)
+        # What every room's keys start with, before the room's name (_entry_keys).
+        self._rooms_prefix = space.key("room", "")
         self._join = self._redis.register_script(scripts.JOIN)
         self._leave = self._redis.register_script(scripts.LEAVE)
         self._rename = self._redis.register_script(scripts.RENAME)
@@ -258,14 +272,9 @@ class RedisRoomStore:
 
     def add_message_then(self, room: str, sid: str, draft: Draft, then: Then) -> None:
         keys, args = self._message_call(room, sid, draft)
-
-        def stored(reply: Any, error: StoreUnavailable | None) -> None:
-            if error is not None:
-                then(raising(error))
-            else:
-                then(lambda: self._stored(room, reply))
-
-        self._busy_scripts.submit(self._message, keys, args, stored)
+        self._busy_scripts.submit(
+            self._message, keys, args, partial(_hand_on_stored, room, then)
+        )
 
     def _message_call(
         self, room: str, sid: str, draft: Draft
@@ -445,7 +454,7 @@ class RedisRoomStore:
     def _entry_keys(self, room: str, dedupe_key: str | None) -> list[str]:
         """members seq history cid people: the KEYS of the scripts that add to
         a room's history (every message: the room's part of the name built once)."""
-        room_key = self._key("room", room, "")
+        room_key = self._rooms_prefix + room + ":"  # self._key("room", room, "")
         return [
             room_key + "members",
             room_key + "seq",
