@@ -122,10 +122,8 @@ def _peek_or_rest(green_socket: Any) -> bytes:
     """The first bytes waiting on eventlet's `green_socket`, left there; Resting
     after REST_AFTER_SECONDS of nothing (b"" once the peer has gone, as eventlet's
     own read returns)."""
-    if type(green_socket) is not _green_socket_type:
-        return _peek_or_rest_through_eventlet(green_socket)
-    raw = green_socket.fd
-    if type(raw) not in _raw_types:
+    raw = _os_socket_under(green_socket)
+    if raw is None:
         return _peek_or_rest_through_eventlet(green_socket)
     # eventlet's recv, without the timeout swapped in and out around it and its
     # three layers of calls: the OS socket is non-blocking, so peek, and wait on
@@ -147,6 +145,15 @@ def _peek_or_rest(green_socket: Any) -> bytes:
             raise EOFError from None  # as eventlet's recv raises it
 
 
+def _os_socket_under(green_socket: Any) -> Any:
+    """The non-blocking OS socket under eventlet's plain GreenSocket; None for any
+    other socket (TLS, or eventlet's classes not known yet), read through eventlet."""
+    if type(green_socket) is not _green_socket_type:
+        return None
+    raw = green_socket.fd
+    return raw if type(raw) in _raw_types else None
+
+
 def _peek_or_rest_through_eventlet(green_socket: Any) -> bytes:
     """_peek_or_rest through eventlet's own recv, for a socket of another kind."""
     timeout = green_socket.gettimeout()
@@ -165,18 +172,16 @@ def _read_exactly(ws: Any, count: int) -> bytes:
     under a GreenSocket (the usual frame has come whole), else, or for what has not
     come yet, through eventlet's `_get_bytes`, which waits and raises as eventlet
     does."""
-    green_socket = ws.socket
     data: bytes = b""
-    if type(green_socket) is _green_socket_type:
-        raw = green_socket.fd
-        if type(raw) in _raw_types:
-            try:
-                data = raw.recv(count)
-            except OSError as error:
-                if error.errno not in _SOCKET_BLOCKING_OR_CLOSED:
-                    raise
-            if len(data) == count:
-                return data
+    raw = _os_socket_under(ws.socket)
+    if raw is not None:
+        try:
+            data = raw.recv(count)
+        except OSError as error:
+            if error.errno not in _SOCKET_BLOCKING_OR_CLOSED:
+                raise
+        if len(data) == count:
+            return data
     rest: bytes = ws._get_bytes(count - len(data))
     return data + rest if data else rest
 
