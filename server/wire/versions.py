@@ -142,8 +142,9 @@ PRIVATE_SURFACE = (
         "RFC6455WebSocket._handle_control_frame",
         "(self, opcode, data)",
     ),
-    # websocket_limits.py: gevent's read buffer peeked at without waiting, the wait
-    # made on the socket itself.
+    # gevent_reads.py: gevent's read buffer peeked at without waiting, the wait made
+    # on the socket itself, the usual frame read off the OS socket under it.
+    ("gevent._socket3", "socket._sock", None),
     ("gevent._socketcommon", "SocketMixin.timeout", None),
     ("gevent._socketcommon", "SocketMixin._read_event", None),
     (

@@ -12,7 +12,8 @@ also read in one Python call instead of eight (gevent-websocket) or about twenty
 6.5 % fewer instructions per delivery (bench/instructions.py). Under eventlet the
 peek and the read go to the OS socket under its GreenSocket, without eventlet's
 timeout swap and recv layers: 34,085 -> 32,427 instructions per delivery on the
-plain path (0.951). Replaces eventlet's
+plain path (0.951); under gevent they do once its read buffer is found empty
+(gevent_reads.py). Replaces eventlet's
 `RFC6455WebSocket.Message.push` and `_recv_frame` (whose stock version still reads
 every other frame), gevent-websocket's `WebSocket.read_frame` and `read_message`
 (and its `close`, which sends an invalid close frame in 0.10.1), and Engine.IO's
@@ -30,9 +31,8 @@ import struct
 from typing import Any
 
 import engineio
-from greenlet import getcurrent
 
-from wire import attribute_names
+from wire import attribute_names, gevent_reads
 from wire.resting import REST_AFTER_SECONDS, Resting
 from wire.websocket_speedups import xor_mask
 
@@ -63,8 +63,7 @@ def log_oversize(size: int | str, limit: int, peer: Any = None) -> None:
 _FINAL_TEXT = 0x81
 _MASKED = 0x80
 _LENGTH_16 = 126
-# Enough of a frame to know its header: 2 bytes, a 16-bit length, a 4-byte mask.
-_PEEK_BYTES = 8
+_PEEK_BYTES = gevent_reads.PEEK_BYTES
 
 
 def _short_text_frame_size(head: bytes) -> tuple[int, int] | None:
@@ -79,43 +78,6 @@ def _short_text_frame_size(head: bytes) -> tuple[int, int] | None:
     if short_length == _LENGTH_16 and len(head) >= 4:
         return 8, struct.unpack_from("!H", head, 2)[0]
     return None
-
-
-def _peek_waiting_outside(reader: Any, may_rest: bool = False) -> bytes:
-    """The first bytes in gevent's read buffer `reader`, waiting for them if need be
-    here rather than inside the buffer's own read: a green thread parked under that
-    C code keeps its part of the C stack copied while it waits, and an idle
-    websocket's reader waits for good. What the buffer holds, or the socket has
-    now, is peeked at without waiting (b"" if nothing, or at the end). With
-    `may_rest`, raises resting.Resting after REST_AFTER_SECONDS of nothing."""
-    sock = reader.raw._sock
-    # gevent's own timeout slot (the OS socket is non-blocking whatever it says):
-    # at 0 a read that would wait raises at once, and the buffer returns b"".
-    timeout = sock.timeout
-    sock.timeout = 0.0
-    try:
-        head: bytes = reader.peek(_PEEK_BYTES)
-    finally:
-        sock.timeout = timeout
-    if head:
-        return head
-    if may_rest:
-        # The same wait, ending in Resting after REST_AFTER_SECONDS, timed by a bare
-        # loop timer as gevent's Timeout would be: that class costs about 5 µs a
-        # wait in Python, the timer about 1 (once per message a reader waits for).
-        timer = sock.hub.loop.timer(REST_AFTER_SECONDS, ref=False)
-        timer.start(getcurrent().throw, Resting)
-        sock.timeout = None
-        try:
-            sock._wait(sock._read_event)
-        finally:
-            timer.close()
-            sock.timeout = timeout
-    else:
-        # Readable (or closed) within the socket's timeout, else socket.timeout as
-        # the buffer's read would raise; then the peek below does not wait.
-        sock._wait(sock._read_event)
-    return bytes(reader.peek(_PEEK_BYTES))
 
 
 def _peek_or_rest(green_socket: Any) -> bytes:
@@ -250,6 +212,9 @@ def _bound_gevent_websocket(limit: int) -> None:
         _message_bytes = 0
         # Whether its reader may rest (gevent_handover.py sets it).
         _chat_may_rest = False
+        # The OS socket its usual frames are read off while its read buffer is
+        # empty (gevent_reads.py); None while they are read through the buffer.
+        _chat_os_socket: Any = None
         # Set by gevent-websocket; declared for the type checker.
         stream: Any
         environ: Any
@@ -289,29 +254,46 @@ def _bound_gevent_websocket(limit: int) -> None:
             decoding checks the text as wsaccel's validator did, and fails the
             same way (UnicodeError: `receive` closes with 1007).
             """
-            stream = self.stream
-            if stream is None:
+            if self.stream is None:
                 return super().read_message()
             # raw_read is the read buffer's `read` (kept after the request's handler
             # lets go of the buffer: gevent_handover.py).
-            head = _peek_waiting_outside(self.raw_read.__self__, self._chat_may_rest)
-            size = _short_text_frame_size(head)
+            reader = self.raw_read.__self__
+            raw = self._chat_os_socket
+            head: bytes | None = None
+            if raw is None:
+                head = gevent_reads.peek_buffered_now(reader)
+                if not head:
+                    # Found empty: read off the OS socket until another frame comes.
+                    raw = self._chat_os_socket = gevent_reads.os_socket_under(reader)
+                    if raw is None:
+                        head = gevent_reads.peek_after_waiting(
+                            reader, self._chat_may_rest
+                        )
+            if raw is not None:
+                head = gevent_reads.peek_os(reader, raw, self._chat_may_rest)
+            size = _short_text_frame_size(head) if head else None
             if size is None:
+                self._chat_os_socket = None
                 return super().read_message()
             header_size, length = size
-            header = self.raw_read(header_size)
-            if len(header) != header_size:
-                raise WebSocketError("Unexpected EOF while decoding header")
             self._message_bytes = length
             if length > (_gevent_limit or 0):
+                self._chat_os_socket = None
                 self._refuse_oversize()
-            try:
-                payload = self.raw_read(length) if length else b""
-            except Exception:
-                payload = b""
-            if len(payload) != length:
-                raise WebSocketError("Unexpected EOF reading frame payload")
-            return xor_mask(payload, header[-4:]).decode("utf-8")
+            total = header_size + length
+            frame = gevent_reads.read_os(raw, total) if raw is not None else b""
+            if len(frame) < total:
+                # The rest through the buffer, which waits for it and may read ahead.
+                self._chat_os_socket = None
+                try:
+                    frame += self.raw_read(total - len(frame))
+                except Exception:
+                    pass
+                if len(frame) != total:
+                    raise WebSocketError("Unexpected EOF reading frame")
+            mask = frame[header_size - 4 : header_size]
+            return xor_mask(frame[header_size:], mask).decode("utf-8")
 
         def _refuse_oversize(self) -> None:
             """The message read so far is over the limit: logged once, closed with
@@ -341,7 +323,9 @@ def _bound_gevent_websocket(limit: int) -> None:
                 self.raw_read = None
                 self.environ = None
 
-    attribute_names.reserve(LimitedWebSocket, ("_message_bytes", "_chat_may_rest"))
+    attribute_names.reserve(
+        LimitedWebSocket, ("_message_bytes", "_chat_may_rest", "_chat_os_socket")
+    )
     gevent_handler.WebSocket = LimitedWebSocket
 
 

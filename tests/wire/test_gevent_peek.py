@@ -1,4 +1,4 @@
-"""wire/websocket_limits.py under gevent: a websocket's reader waits for its next
+"""wire/gevent_reads.py: a websocket's reader waits for its next
 message on the socket itself, not inside the read buffer's C code, and peeks at
 what the buffer holds or the socket has as the buffer's own peek would."""
 
@@ -11,7 +11,7 @@ import gevent
 import pytest
 from gevent import socket as gevent_socket
 
-from wire.websocket_limits import _peek_waiting_outside
+from wire.gevent_reads import peek_waiting_outside
 
 
 def buffered_pair(timeout: float = 5.0) -> tuple[Any, Any, Any]:
@@ -24,9 +24,9 @@ def buffered_pair(timeout: float = 5.0) -> tuple[Any, Any, Any]:
 def test_what_is_there_is_peeked_at_without_waiting_and_not_consumed() -> None:
     reader, ours, peer = buffered_pair()
     peer.sendall(b"\x81\x85abcdefgh and the rest")
-    assert _peek_waiting_outside(reader)[:8] == b"\x81\x85abcdef"
+    assert peek_waiting_outside(reader)[:8] == b"\x81\x85abcdef"
     assert reader.read(4) == b"\x81\x85ab"
-    assert _peek_waiting_outside(reader)[:4] == b"cdef"  # from the buffer
+    assert peek_waiting_outside(reader)[:4] == b"cdef"  # from the buffer
     assert ours.gettimeout() == 5.0  # left as it was
     for sock in (ours, peer):
         sock.close()
@@ -34,11 +34,11 @@ def test_what_is_there_is_peeked_at_without_waiting_and_not_consumed() -> None:
 
 def test_with_nothing_there_it_waits_on_the_socket_itself() -> None:
     reader, ours, peer = buffered_pair()
-    waiter = gevent.spawn(_peek_waiting_outside, reader)
+    waiter = gevent.spawn(peek_waiting_outside, reader)
     gevent.sleep(0.05)
     assert not waiter.ready()
     parked = [frame.name for frame in traceback.extract_stack(waiter.gr_frame)]
-    assert parked[-1] == "_peek_waiting_outside"  # not under the buffer's readinto
+    assert parked[-1] == "wait_readable"  # on the socket, not in the buffer's readinto
     assert "readinto" not in parked
     peer.sendall(b"hello")
     assert waiter.get(timeout=5) == b"hello"
@@ -50,13 +50,13 @@ def test_with_nothing_there_it_waits_on_the_socket_itself() -> None:
 def test_at_the_end_it_gives_nothing() -> None:
     reader, ours, peer = buffered_pair()
     peer.close()
-    assert gevent.spawn(_peek_waiting_outside, reader).get(timeout=5) == b""
+    assert gevent.spawn(peek_waiting_outside, reader).get(timeout=5) == b""
     ours.close()
 
 
 def test_a_silent_peer_times_out_as_the_buffers_read_would() -> None:
     reader, ours, peer = buffered_pair(timeout=0.1)
     with pytest.raises(TimeoutError):
-        gevent.spawn(_peek_waiting_outside, reader).get(timeout=5)
+        gevent.spawn(peek_waiting_outside, reader).get(timeout=5)
     for sock in (ours, peer):
         sock.close()
