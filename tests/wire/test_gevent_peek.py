@@ -28,8 +28,8 @@ def test_what_is_there_is_peeked_at_without_waiting_and_not_consumed() -> None:
     assert reader.read(4) == b"\x81\x85ab"
     assert peek_waiting_outside(reader)[:4] == b"cdef"  # from the buffer
     assert ours.gettimeout() == 5.0  # left as it was
-    for sock in (ours, peer):
-        sock.close()
+    for closable in (reader, ours, peer):
+        closable.close()
 
 
 def test_with_nothing_there_it_waits_on_the_socket_itself() -> None:
@@ -43,20 +43,21 @@ def test_with_nothing_there_it_waits_on_the_socket_itself() -> None:
     peer.sendall(b"hello")
     assert waiter.get(timeout=5) == b"hello"
     assert reader.read(5) == b"hello"
-    for sock in (ours, peer):
-        sock.close()
+    for closable in (reader, ours, peer):
+        closable.close()
 
 
 def test_at_the_end_it_gives_nothing() -> None:
     reader, ours, peer = buffered_pair()
     peer.close()
     assert gevent.spawn(peek_waiting_outside, reader).get(timeout=5) == b""
-    ours.close()
+    for closable in (reader, ours):
+        closable.close()
 
 
 def test_a_silent_peer_times_out_as_the_buffers_read_would() -> None:
     reader, ours, peer = buffered_pair(timeout=0.1)
     with pytest.raises(TimeoutError):
         gevent.spawn(peek_waiting_outside, reader).get(timeout=5)
-    for sock in (ours, peer):
-        sock.close()
+    for closable in (reader, ours, peer):
+        closable.close()
