@@ -144,7 +144,32 @@ def _close(ws: Any, rfile: Any, sock: Any) -> None:
     except Exception:  # the peer is gone; the socket is closed below
         pass
     rfile.close()  # its reference to the socket would keep it open
+    _discard_unread(sock)
     sock.close()
+
+
+# The most unread input dropped before a close: more than any client sends between
+# its last frame and the server's close frame.
+DISCARD_LIMIT_BYTES = 1 << 20
+
+
+def _discard_unread(sock: Any) -> None:
+    """Read and drop what the client sent that nobody will read, without waiting.
+    Closing a socket with unread input ends the connection with a reset instead of
+    an orderly end, and the client's kernel may then drop the server's last frames
+    (its close frame among them) before the client has read them. The read buffer
+    used to take in what had come with each read; frames read off the OS socket
+    (gevent_reads.py) leave the rest in the kernel."""
+    raw = getattr(sock, "_sock", None)
+    dropped = 0
+    while raw is not None and dropped < DISCARD_LIMIT_BYTES:
+        try:
+            data = raw.recv(65536)
+        except OSError:  # nothing more now (non-blocking), or closed already
+            return
+        if not data:
+            return
+        dropped += len(data)
 
 
 def make_handler_class(base: type) -> type:
