@@ -4,10 +4,10 @@ usual one: on the socket itself, and off the OS socket once the read buffer is e
 gevent-websocket reads through the request's read buffer (an `io.BufferedReader`
 over `socket.SocketIO` over gevent's socket). A reader waiting in that buffer's C
 code keeps its slice of the C stack copied while it waits, so the wait is done here,
-on the socket (`peek_waiting_outside`). And each message a reader waits for went
-through the buffer twice: once finding nothing (a BlockingIOError raised in gevent's
-`recv_into` and caught in `SocketIO.readinto`, two Python frames) and once filling
-the buffer, through the same two layers.
+on the socket (`peek_after_waiting`, `peek_os`). And each message a reader waits
+for went through the buffer twice: once finding nothing (a BlockingIOError raised
+in gevent's `recv_into` and caught in `SocketIO.readinto`, two Python frames) and
+once filling the buffer, through the same two layers.
 
 Once the buffer has been found empty, nothing is in it until something reads through
 it again. From then on a connection's usual frames (websocket_limits.py: a whole
@@ -49,16 +49,12 @@ def peek_buffered_now(reader: Any) -> bytes:
     return head
 
 
-def peek_waiting_outside(reader: Any, may_rest: bool = False) -> bytes:
-    """The first bytes in gevent's read buffer `reader`, waiting for them if need be
-    on the socket rather than inside the buffer's own read (b"" at the end). With
-    `may_rest`, raises resting.Resting after REST_AFTER_SECONDS of nothing."""
-    return peek_buffered_now(reader) or peek_after_waiting(reader, may_rest)
-
-
 def peek_after_waiting(reader: Any, may_rest: bool = False) -> bytes:
-    """`peek_waiting_outside` once the buffer was found empty: the wait, then the
-    buffer's peek, which then finds something (or the end) without waiting."""
+    """The first bytes in gevent's read buffer `reader` once `peek_buffered_now`
+    found it empty: waited for on the socket rather than inside the buffer's own
+    read, then the buffer's peek, which finds something (or the end: b"") without
+    waiting. With `may_rest`, raises resting.Resting after REST_AFTER_SECONDS of
+    nothing."""
     wait_readable(reader.raw._sock, may_rest)
     return bytes(reader.peek(PEEK_BYTES))
 
@@ -109,7 +105,7 @@ def os_socket_under(reader: Any) -> Any:
 
 def peek_os(reader: Any, raw: Any, may_rest: bool) -> bytes | None:
     """The first bytes waiting on the OS socket `raw` under `reader`, left there,
-    waiting for them as `peek_waiting_outside` does (b"" at the end); None when the
+    waiting for them as `peek_after_waiting` does (b"" at the end); None when the
     socket fails, for the buffer's read to meet the same error."""
     while True:
         try:

@@ -11,7 +11,7 @@ import gevent
 import pytest
 from gevent import socket as gevent_socket
 
-from wire.gevent_reads import peek_waiting_outside
+from wire.gevent_reads import peek_after_waiting, peek_buffered_now
 
 
 def buffered_pair(timeout: float = 5.0) -> tuple[Any, Any, Any]:
@@ -24,9 +24,9 @@ def buffered_pair(timeout: float = 5.0) -> tuple[Any, Any, Any]:
 def test_what_is_there_is_peeked_at_without_waiting_and_not_consumed() -> None:
     reader, ours, peer = buffered_pair()
     peer.sendall(b"\x81\x85abcdefgh and the rest")
-    assert peek_waiting_outside(reader)[:8] == b"\x81\x85abcdef"
+    assert peek_buffered_now(reader)[:8] == b"\x81\x85abcdef"
     assert reader.read(4) == b"\x81\x85ab"
-    assert peek_waiting_outside(reader)[:4] == b"cdef"  # from the buffer
+    assert peek_buffered_now(reader)[:4] == b"cdef"  # from the buffer
     assert ours.gettimeout() == 5.0  # left as it was
     for closable in (reader, ours, peer):
         closable.close()
@@ -34,7 +34,7 @@ def test_what_is_there_is_peeked_at_without_waiting_and_not_consumed() -> None:
 
 def test_with_nothing_there_it_waits_on_the_socket_itself() -> None:
     reader, ours, peer = buffered_pair()
-    waiter = gevent.spawn(peek_waiting_outside, reader)
+    waiter = gevent.spawn(peek_after_waiting, reader)
     gevent.sleep(0.05)
     assert not waiter.ready()
     parked = [frame.name for frame in traceback.extract_stack(waiter.gr_frame)]
@@ -50,7 +50,7 @@ def test_with_nothing_there_it_waits_on_the_socket_itself() -> None:
 def test_at_the_end_it_gives_nothing() -> None:
     reader, ours, peer = buffered_pair()
     peer.close()
-    assert gevent.spawn(peek_waiting_outside, reader).get(timeout=5) == b""
+    assert gevent.spawn(peek_after_waiting, reader).get(timeout=5) == b""
     for closable in (reader, ours):
         closable.close()
 
@@ -58,6 +58,6 @@ def test_at_the_end_it_gives_nothing() -> None:
 def test_a_silent_peer_times_out_as_the_buffers_read_would() -> None:
     reader, ours, peer = buffered_pair(timeout=0.1)
     with pytest.raises(TimeoutError):
-        gevent.spawn(peek_waiting_outside, reader).get(timeout=5)
+        gevent.spawn(peek_after_waiting, reader).get(timeout=5)
     for closable in (reader, ours, peer):
         closable.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import socket
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import gevent
@@ -37,24 +38,43 @@ class Handler:
         self.rfile = sock.makefile("rb")
 
 
-@pytest.fixture
-def websocket_pair() -> Iterator[tuple[Any, Any]]:
-    """gevent-websocket's WebSocket, as this server bounds it, and its peer."""
+@contextmanager
+def bounded_websocket(limit: int = LIMIT) -> Iterator[tuple[Any, Any]]:
+    """gevent-websocket's WebSocket as this server bounds it (to `limit` bytes while
+    in use; the process-wide bound is put back after), and its peer."""
     from geventwebsocket import handler as gevent_handler
     from geventwebsocket.websocket import Stream
 
-    websocket_limits._bound_gevent_websocket(LIMIT)
+    websocket_limits._bound_gevent_websocket(LIMIT)  # the class, installed once
+    bound_before = websocket_limits._gevent_limit
+    websocket_limits._gevent_limit = limit
     ours, peer = gevent_socket.socketpair()
     ours.settimeout(5)
     handler = Handler(ours)
-    ws = gevent_handler.WebSocket({}, Stream(handler), handler)
-    yield ws, peer
-    for closable in (handler.rfile, ours, peer):
-        closable.close()
+    try:
+        yield gevent_handler.WebSocket({}, Stream(handler), handler), peer
+    finally:
+        websocket_limits._gevent_limit = bound_before
+        for closable in (handler.rfile, ours, peer):
+            closable.close()
+
+
+@pytest.fixture
+def websocket_pair() -> Iterator[tuple[Any, Any]]:
+    with bounded_websocket() as pair:
+        yield pair
 
 
 def read(ws: Any) -> Any:
     return gevent.spawn(ws.read_message).get(timeout=5)
+
+
+def waiting_reader(ws: Any) -> Any:
+    """A green thread reading `ws`'s next message, once it waits for it (the read
+    buffer found empty)."""
+    waiter = gevent.spawn(ws.read_message)
+    gevent.sleep(0.01)
+    return waiter
 
 
 def test_once_the_buffer_is_empty_usual_frames_are_read_off_the_os_socket(
@@ -63,8 +83,7 @@ def test_once_the_buffer_is_empty_usual_frames_are_read_off_the_os_socket(
     ws, peer = websocket_pair
     texts = ["x" * length for length in (0, 1, 125, 126, 300, 65_535)] + ["héllo ✓"]
     for text in texts:
-        waiter = gevent.spawn(ws.read_message)
-        gevent.sleep(0.01)  # the reader waits: found empty
+        waiter = waiting_reader(ws)
         peer.sendall(frame(text))
         assert waiter.get(timeout=5) == text
         assert ws._chat_os_socket is not None
@@ -76,8 +95,7 @@ def test_frames_that_arrived_together_are_read_one_by_one(
     websocket_pair: tuple[Any, Any],
 ) -> None:
     ws, peer = websocket_pair
-    waiter = gevent.spawn(ws.read_message)
-    gevent.sleep(0.01)
+    waiter = waiting_reader(ws)
     peer.sendall(frame("first"))
     assert waiter.get(timeout=5) == "first"
     peer.sendall(b"".join(frame(f"m{n}") for n in range(50)))
@@ -88,8 +106,7 @@ def test_a_frame_still_coming_is_finished_through_the_buffer(
     websocket_pair: tuple[Any, Any],
 ) -> None:
     ws, peer = websocket_pair
-    waiter = gevent.spawn(ws.read_message)
-    gevent.sleep(0.01)
+    waiter = waiting_reader(ws)
     whole = frame("a" * 1000) + frame("next")
     peer.sendall(whole[:300])
     gevent.sleep(0.05)
@@ -104,28 +121,20 @@ def test_a_peer_gone_mid_frame_fails_the_read(
     websocket_pair: tuple[Any, Any],
 ) -> None:
     ws, peer = websocket_pair
-    waiter = gevent.spawn(ws.read_message)
-    gevent.sleep(0.01)
+    waiter = waiting_reader(ws)
     peer.sendall(frame("a" * 500)[:100])
     peer.close()
     with pytest.raises(WebSocketError):
         waiter.get(timeout=5)
 
 
-def test_a_frame_over_the_limit_is_refused_before_it_is_read(
-    websocket_pair: tuple[Any, Any],
-) -> None:
-    ws, peer = websocket_pair
-    websocket_limits._gevent_limit = 1000
-    try:
-        waiter = gevent.spawn(ws.read_message)
-        gevent.sleep(0.01)
+def test_a_frame_over_the_limit_is_refused_before_it_is_read() -> None:
+    with bounded_websocket(limit=1000) as (ws, peer):
+        waiter = waiting_reader(ws)
         peer.sendall(frame("a" * 1001))
         with pytest.raises(WebSocketError, match="too big"):
             waiter.get(timeout=5)
-    finally:
-        websocket_limits._gevent_limit = LIMIT
-    assert peer.recv(2) == b"\x88\x11"  # a close frame: 1009 and its reason
+        assert peer.recv(2) == b"\x88\x11"  # a close frame: 1009 and its reason
 
 
 # What a client may send between its usual frames: gevent-websocket reads these.
@@ -164,14 +173,6 @@ def test_any_mix_of_frames_in_any_pieces_comes_out_whole_and_in_order(
     """`sends`: how many frames go in each write, where that write is cut (0: not
     cut; n: its first n bytes, then a pause, then the rest) and whether the sender
     pauses after it (the reader then finds nothing and waits)."""
-    from geventwebsocket import handler as gevent_handler
-    from geventwebsocket.websocket import Stream
-
-    websocket_limits._bound_gevent_websocket(LIMIT)
-    ours, peer = gevent_socket.socketpair()
-    ours.settimeout(5)
-    handler = Handler(ours)
-    ws = gevent_handler.WebSocket({}, Stream(handler), handler)
     frames: list[bytes] = []
     expected: list[Any] = []
     for number, (kind, length) in enumerate(kinds):
@@ -187,7 +188,7 @@ def test_any_mix_of_frames_in_any_pieces_comes_out_whole_and_in_order(
     frames.append(frame("last"))
     expected.append("last")
 
-    def send() -> None:
+    def send(peer: Any) -> None:
         rest = list(frames)
         for count, cut, pause in sends:
             write, rest = b"".join(rest[:count]), rest[count:]
@@ -200,14 +201,11 @@ def test_any_mix_of_frames_in_any_pieces_comes_out_whole_and_in_order(
                 gevent.sleep(0.001)
         peer.sendall(b"".join(rest))
 
-    sender = gevent.spawn(send)
-    try:
-        got = [gevent.spawn(ws.read_message).get(timeout=5) for _ in expected]
+    with bounded_websocket() as (ws, peer):
+        sender = gevent.spawn(send, peer)
+        got = [read(ws) for _ in expected]
         sender.get(timeout=5)
         assert got == expected
-    finally:
-        for closable in (handler.rfile, ours, peer):
-            closable.close()
 
 
 def test_only_a_plain_socket_is_read_off_its_os_socket() -> None:

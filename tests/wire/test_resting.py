@@ -14,7 +14,7 @@ from gevent import socket as gevent_socket
 from conftest import StartServer
 from support import GREEN_MODES, RawClient, connections_held, wait_until
 from wire import resting, websocket_limits
-from wire.gevent_reads import peek_waiting_outside
+from wire.gevent_reads import peek_after_waiting
 from wire.resting import REST_AFTER_SECONDS, Rest, Resting
 from wire.websocket_limits import _peek_or_rest
 
@@ -79,9 +79,9 @@ def test_gevent_a_silent_socket_rests_and_what_comes_is_peeked_at_not_read() -> 
     reader = ours.makefile("rb", 256)
     started = time.monotonic()
     with pytest.raises(Resting):
-        gevent.spawn(peek_waiting_outside, reader, True).get(timeout=10)
+        gevent.spawn(peek_after_waiting, reader, True).get(timeout=10)
     assert time.monotonic() - started >= REST_AFTER_SECONDS * 0.9
-    waiter = gevent.spawn(peek_waiting_outside, reader, True)
+    waiter = gevent.spawn(peek_after_waiting, reader, True)
     gevent.sleep(0.05)
     peer.sendall(b"\x81\x85abcdefgh")
     assert waiter.get(timeout=5)[:8] == b"\x81\x85abcdef"
@@ -98,7 +98,7 @@ def test_gevent_a_wait_that_ends_in_data_leaves_no_rest_behind() -> None:
     reader = ours.makefile("rb", 256)
 
     def peek_then_work() -> bytes:
-        head = peek_waiting_outside(reader, True)
+        head = peek_after_waiting(reader, True)
         gevent.sleep(REST_AFTER_SECONDS * 1.5)  # a long handler, after the wait
         return head
 
