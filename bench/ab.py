@@ -44,17 +44,7 @@ class Side:
 
 def measure(side: Side, variant: bench.Variant, rate: int, seconds: int) -> float:
     """CPU µs per delivery of one fresh server, after a short warm-up step."""
-    with bench.server_for(variant, side.repo, side.env) as (process, port, redis):
-        figures = bench.cpu_at_fixed_rate(
-            variant,
-            [f"ws://127.0.0.1:{port}"],
-            process.pid,
-            False,
-            redis,
-            rate=rate,
-            seconds=seconds,
-            warm_up=True,
-        )
+    figures = bench.cpu_of_fresh_server(variant, side.repo, side.env, rate, seconds)
     if figures["fixed_rate_lost"]:
         lost = figures["fixed_rate_lost"]
         raise SystemExit(f"{side.label}: {lost} deliveries lost at this rate")

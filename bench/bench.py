@@ -34,7 +34,8 @@ from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
-RESULTS = BENCH / "results"
+# Where records go; BENCH_RESULTS elsewhere keeps a test's records out of them.
+RESULTS = Path(os.environ.get("BENCH_RESULTS") or BENCH / "results")
 PYTHON = REPO / ".venv" / "bin" / "python"
 SERVER_CORE, GENERATOR_CORE = "0", "1"
 
@@ -330,6 +331,28 @@ def server_for(
             stop(process)
 
 
+def cpu_of_fresh_server(
+    variant: Variant,
+    repo: Path = REPO,
+    extra_env: dict[str, str] | None = None,
+    rate: int = FIXED_RATE,
+    seconds: int | None = None,
+) -> dict[str, Any]:
+    """CPU per delivery of one fresh server at a fixed rate, after a short warm-up
+    (ab.py and paired.py: rounds of fresh servers)."""
+    with server_for(variant, repo, extra_env) as (process, port, redis_pid):
+        return cpu_at_fixed_rate(
+            variant,
+            [f"ws://127.0.0.1:{port}"],
+            process.pid,
+            False,
+            redis_pid,
+            rate=rate,
+            seconds=seconds,
+            warm_up=True,
+        )
+
+
 def scenario_a(variant: Variant, quick: bool) -> dict[str, Any]:
     with server_for(variant) as (process, port, redis_pid):
         urls = [f"ws://127.0.0.1:{port}"]
@@ -472,13 +495,14 @@ def machine() -> str:
     )
 
 
-def run(kind: str, name: str, quick: bool) -> dict[str, Any]:
-    variant = Variant.parse(kind)
-    figures = SCENARIOS[name](variant, quick)
+def save_record(
+    variant: Variant, scenario: str, quick: bool, figures: dict[str, Any]
+) -> dict[str, Any]:
+    """Writes one scenario's figures to bench/results/, under this run's id."""
     date = datetime.now(UTC)
     record = {
         "server": variant.name,
-        "scenario": name,
+        "scenario": scenario,
         "quick": quick,
         "batches": variant.batches,
         "redis": variant.redis,
@@ -488,9 +512,16 @@ def run(kind: str, name: str, quick: bool) -> dict[str, Any]:
         "figures": figures,
     }
     RESULTS.mkdir(exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    file_name = f"{stamp}-{variant.name.replace(':', '-')}-{name}.json"
+    stamp = date.strftime("%Y%m%dT%H%M%S")
+    file_name = f"{stamp}-{variant.name.replace(':', '-')}-{scenario}.json"
     (RESULTS / file_name).write_text(json.dumps(record, indent=2))
+    return record
+
+
+def run(kind: str, name: str, quick: bool) -> dict[str, Any]:
+    variant = Variant.parse(kind)
+    figures = SCENARIOS[name](variant, quick)
+    record = save_record(variant, name, quick, figures)
     print(one_line(variant.name, name, figures), flush=True)
     if near_generator_limit(figures):
         print(

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The side-by-side comparison, as one run (one run id): for each server, scenarios
 # A, B, C, A with Redis (one node; Node's with @socket.io/redis-adapter) and D (two
-# nodes on Redis); for ours also A on the plain path (no batches). Then
-# bench/RESULTS.md from this run and the one before it. Takes ~10 minutes.
+# nodes on Redis); for ours also A on the plain path (no batches). Then, with Node
+# among the servers, the CPU targets' figures: ours and Node's at the fixed rate in
+# interleaved rounds (paired.py). Then bench/RESULTS.md from this run and the one
+# before it. Takes ~17 minutes.
 # Needs: ./run_tests.sh (or ./run_server.sh) run once for .venv, Node 20+, and
 # redis-server. Usage: bench/compare.sh [servers...]   (default: eventlet gevent node;
 # threading can be added, but its scenario B alone takes 5 minutes)
@@ -21,5 +23,6 @@ for server in ${servers[@]}; do
   [ "$server" = node ] || ../.venv/bin/python bench.py "$server:plain" A
   ../.venv/bin/python bench.py "$server" D
 done
+[[ " ${servers[*]} " == *" node "* ]] && ../.venv/bin/python paired.py
 ../.venv/bin/python bench.py report
 echo "Wrote bench/RESULTS.md (run $BENCH_RUN_ID)"

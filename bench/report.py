@@ -121,6 +121,18 @@ def _versus_peer(scenario: str, key: str) -> Callable[[Run, str], float | None]:
     return compute
 
 
+def _cpu_versus_peer(run: Run, variant: str) -> float | None:
+    """CPU per delivery at the fixed rate against the Node peer's: the median of
+    the interleaved rounds' ratios (paired.py, scenario P) when the run has them,
+    else scenario A's one measurement of each, minutes apart."""
+    paired = figure(run, variant, "P", "cpu_ratio_to_peer")
+    return (
+        paired
+        if paired is not None
+        else _versus_peer("A", "cpu_us_per_delivery")(run, variant)
+    )
+
+
 def _rss_versus_node(clients: str) -> Callable[[Run, str], float | None]:
     def compute(run: Run, variant: str) -> float | None:
         return ratio(rss(run, variant, clients), rss(run, "node", clients))
@@ -142,7 +154,7 @@ TARGETS: list[Target] = [
     (
         "CPU per delivery, Redis mode vs Node + redis-adapter",
         ["eventlet:redis", "gevent:redis"],
-        _versus_peer("A", "cpu_us_per_delivery"),
+        _cpu_versus_peer,
         1.0,
         True,
     ),
@@ -172,7 +184,7 @@ TARGETS: list[Target] = [
         # Issue #16: at most Node's on the recommended mode, gevent...
         "plain path CPU per delivery vs Node (like for like), ≤ 1.0",
         ["gevent:plain"],
-        _versus_peer("A", "cpu_us_per_delivery"),
+        _cpu_versus_peer,
         1.0,
         True,
     ),
@@ -180,7 +192,7 @@ TARGETS: list[Target] = [
         # ...and eventlet (deprecated upstream) within 1.2×.
         "plain path CPU per delivery vs Node (like for like), eventlet ≤ 1.2",
         ["eventlet:plain"],
-        _versus_peer("A", "cpu_us_per_delivery"),
+        _cpu_versus_peer,
         1.2,
         True,
     ),
@@ -250,6 +262,29 @@ def node_spread(runs: list[tuple[str, Run]]) -> list[str]:
     return lines
 
 
+def paired_lines(runs: list[tuple[str, Run]]) -> list[str]:
+    """Each run's interleaved rounds (paired.py): every server's CPU per delivery
+    round by round, and ours against Node's of the same round."""
+    lines = []
+    for run_id, run in runs:
+        for variant, label, peer in ROWS:
+            record = run.get((variant, "P"))
+            if record is None:
+                continue
+            rounds = record["figures"]["rounds"]
+            shown = ", ".join(cell(r["cpu_us_per_delivery"], 1) for r in rounds)
+            line = f"- run {run_id}, {label}: {shown} µs per delivery"
+            ratios = record["figures"].get("cpu_ratios_to_peer")
+            if ratios and peer:
+                line += (
+                    f"; against {LABELS[peer]} round by round "
+                    + ", ".join(f"{r:.2f}" for r in ratios)
+                    + f" (median {record['figures']['cpu_ratio_to_peer']:.2f})"
+                )
+            lines.append(line)
+    return lines
+
+
 def kernel_split_lines(runs: list[tuple[str, Run]]) -> list[str]:
     """The plain path's CPU per delivery at 20k/s cut in two: the kernel's part
     (system calls, much the same for every server) and the server's own code."""
@@ -307,6 +342,16 @@ def write_results(
     spread = node_spread(runs)
     if spread:
         lines += ["", "Node's own spread between the runs:", "", *spread]
+    paired = paired_lines(runs)
+    if paired:
+        lines += [
+            "",
+            "CPU per delivery at 20k/s in interleaved rounds (bench/paired.py: each "
+            "round a fresh server of each, the order turned round every round); the "
+            "CPU targets above are the median of the rounds' ratios:",
+            "",
+            *paired,
+        ]
     split = kernel_split_lines(runs)
     if split:
         lines += [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -64,7 +65,9 @@ def test_generator_delivers_every_message_once_in_order(
     # The batched run really took `messages` batches; the plain one none.
     assert ("chat_message_batches_total 0.0" not in metrics) == batches
     step = json.loads(done.stdout.strip().splitlines()[-1])["steps"][0]
-    assert step["sent"] > 0
+    # The rate asked for, whole: 20 messages/s from each of 5 senders for 1 s
+    # (counting timer ticks, which fire late, sent about 0.87 of it).
+    assert step["sent"] == 20 * 5
     assert step["received"] == step["expected"] == step["sent"] * 6
     assert step["lost"] == 0 and step["duplicates"] == 0 and step["outOfOrder"] == 0
     # The server's CPU and its kernel part, read from /proc for the same interval.
@@ -134,6 +137,87 @@ def test_ab_interleaves_rounds_of_two_settings() -> None:
         f"round 2 A {REPO_ROOT}",
     ]
     assert "B / A medians:" in done.stdout
+
+
+def test_report_reads_cpu_targets_from_the_paired_rounds() -> None:
+    report = load_bench_script("report")
+    paired = load_bench_script("paired")
+
+    def measured(cpu: float, kernel: float = 10.0) -> dict[str, object]:
+        return {
+            "cpu_us_per_delivery": cpu,
+            "system_cpu_us_per_delivery": kernel,
+            "redis_cpu_us_per_delivery": None,
+            "fixed_rate_lost": 0,
+        }
+
+    node = [measured(30.0), measured(40.0), measured(32.0)]
+    ours = [measured(27.0), measured(44.0), measured(35.2)]
+    figures = paired.summarize(ours, node)
+    # Each round against Node's of the same round: 0.9, 1.1, 1.1; their median.
+    assert figures["cpu_ratios_to_peer"] == pytest.approx([0.9, 1.1, 1.1])
+    assert figures["cpu_ratio_to_peer"] == pytest.approx(1.1)
+    assert figures["cpu_us_per_delivery"] == 35.2 and figures["lost"] == 0
+    assert "cpu_ratio_to_peer" not in paired.summarize(node, None)
+
+    def record(scenario_figures: dict[str, object]) -> dict[str, object]:
+        return {"figures": scenario_figures, "date": "2026-11-29T07:00:00"}
+
+    run = {
+        ("node", "A"): record({"cpu_us_per_delivery": 30.0}),
+        ("gevent:plain", "A"): record({"cpu_us_per_delivery": 27.0}),
+    }
+    # Without paired rounds, scenario A's one figure of each; with them, theirs.
+    assert report._cpu_versus_peer(run, "gevent:plain") == pytest.approx(0.9)
+    run[("gevent:plain", "P")] = record(figures)
+    run[("node", "P")] = record(paired.summarize(node, None))
+    assert report._cpu_versus_peer(run, "gevent:plain") == pytest.approx(1.1)
+    (line,) = [line for line in report.paired_lines([("T1", run)]) if "gevent" in line]
+    assert "27.0, 44.0, 35.2 µs per delivery" in line
+    assert "round by round 0.90, 1.10, 1.10 (median 1.10)" in line
+    assert paired.round_order(["a", "b", "node"], 1) == ["node", "b", "a"]
+
+
+def test_paired_measures_each_server_in_interleaved_rounds(tmp_path: Path) -> None:
+    require_bench_generator()
+    done = subprocess.run(
+        [sys.executable, "bench/paired.py", "--rounds", "2", "--seconds", "1"]
+        + ["--rate", "20", "--group", "plain"],
+        cwd=REPO_ROOT,
+        env={**os.environ, "BENCH_RESULTS": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    rounds = [line.split(":")[0] for line in done.stdout.splitlines()]
+    assert rounds == [
+        "round 1 gevent",
+        "round 1 eventlet",
+        "round 1 node",
+        "round 2 node",
+        "round 2 eventlet",
+        "round 2 gevent",
+    ]
+    records = {
+        (r["server"], r["scenario"]): r
+        for r in (json.loads(p.read_text()) for p in tmp_path.glob("*.json"))
+    }
+    assert set(records) == {
+        ("gevent:plain", "P"),
+        ("eventlet:plain", "P"),
+        ("node", "P"),
+    }
+    node_rounds = records[("node", "P")]["figures"]["rounds"]
+    for server in ("gevent:plain", "eventlet:plain"):
+        figures = records[(server, "P")]["figures"]
+        assert figures["lost"] == 0 and len(figures["rounds"]) == 2
+        assert figures["cpu_ratios_to_peer"] == pytest.approx(
+            [
+                ours["cpu_us_per_delivery"] / node["cpu_us_per_delivery"]
+                for ours, node in zip(figures["rounds"], node_rounds, strict=True)
+            ]
+        )
 
 
 def test_instructions_per_delivery_is_the_difference_of_two_runs(
