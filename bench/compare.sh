@@ -2,9 +2,9 @@
 # The side-by-side comparison, as one run (one run id): for each server, scenarios
 # A, B, C, A with Redis (one node; Node's with @socket.io/redis-adapter) and D (two
 # nodes on Redis); for ours also A on the plain path (no batches). Then, with Node
-# among the servers, the CPU targets' figures: ours and Node's at the fixed rate in
-# interleaved rounds (paired.py). Then bench/RESULTS.md from this run and the one
-# before it. Takes ~17 minutes.
+# among the servers, the CPU and C p99 targets' figures: ours (gevent and eventlet)
+# and Node's in interleaved rounds (paired.py). Then bench/RESULTS.md from this run
+# and the one before it. Takes ~20 minutes.
 # Needs: ./run_tests.sh (or ./run_server.sh) run once for .venv, Node 20+, and
 # redis-server. Usage: bench/compare.sh [servers...]   (default: eventlet gevent node;
 # threading can be added, but its scenario B alone takes 5 minutes)

@@ -1,16 +1,18 @@
-"""CPU per delivery of our servers and their Node peer at the fixed rate, measured in
-interleaved rounds within one run: the figures the CPU targets of RESULTS.md use.
+"""The figures RESULTS.md's CPU and fan-out targets use: our servers and their Node
+peer measured in interleaved rounds within one run.
 
-    python bench/paired.py [--rounds 3] [--group plain|redis ...]
-                           [--rate 100] [--seconds 5]
+    python bench/paired.py [--rounds 3] [--group plain redis fanout] [--quick]
 
-Why: scenario A measures each server's CPU once, minutes apart from its Node peer's,
+Why: scenarios A and C measure each server once, minutes apart from its Node peer,
 and one measurement of the same server moves by about ±10 % on this shared machine
-(ab.py's docstring). Here each round measures every server of a group once, on a
-fresh server after a short warm-up, the order turning round each round (ours then
-Node's, then Node's then ours), so a machine getting busier weighs on both sides
-alike. Each round gives a ratio of ours to Node's measured moments apart; the record
-keeps every round, and the target is read from the median of the rounds' ratios.
+(ab.py's docstring). Here each round measures every server of a group once on a
+fresh server, the order turning round each round (ours then Node's, then Node's
+then ours), so a machine getting busier weighs on both sides alike. Groups: CPU per
+delivery at the fixed 20k deliveries/s after a warm-up, on the plain path and in
+Redis mode (records of scenario P), and scenario C's p99 latency in a room of 500
+(scenario PC). Each round gives a ratio of ours to Node's measured moments apart;
+the record keeps every round, and a target is read from the median of the rounds'
+ratios.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +29,49 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench  # noqa: E402
 
-# Each group: ours (as bench.py names variants) and the like-for-like Node peer.
-GROUPS: dict[str, tuple[list[str], str]] = {
-    "plain": (["gevent:plain", "eventlet:plain"], "node"),
-    "redis": (["gevent:redis", "eventlet:redis"], "node:redis"),
+
+@dataclass(frozen=True)
+class Group:
+    """Ours (as bench.py names variants) and the like-for-like Node peer, the figure
+    compared (`key`, of what `measure` returns) and the scenario its records get."""
+
+    ours: list[str]
+    peer: str
+    key: str
+    scenario: str
+    unit: str
+    measure: Callable[[bench.Variant, bool], dict[str, Any]]
+
+
+def cpu_at_fixed_rate(variant: bench.Variant, quick: bool) -> dict[str, Any]:
+    """20k deliveries/s for 5 s (quick: 2k/s for 1 s), on a fresh server."""
+    if quick:
+        return bench.cpu_of_fresh_server(variant, rate=10, seconds=1)
+    return bench.cpu_of_fresh_server(variant)
+
+
+GROUPS = {
+    "plain": Group(
+        ["gevent:plain", "eventlet:plain"],
+        "node",
+        "cpu_us_per_delivery",
+        "P",
+        "µs per delivery",
+        cpu_at_fixed_rate,
+    ),
+    "redis": Group(
+        ["gevent:redis", "eventlet:redis"],
+        "node:redis",
+        "cpu_us_per_delivery",
+        "P",
+        "µs per delivery",
+        cpu_at_fixed_rate,
+    ),
+    # Scenario C (one room of 500) against Node's: the fan-out's p99 latency.
+    "fanout": Group(
+        ["gevent", "eventlet"], "node", "p99_ms", "PC", "ms p99", bench.scenario_c
+    ),
 }
-SCENARIO = "P"
 
 
 def round_order(servers: list[str], round_number: int) -> list[str]:
@@ -40,65 +81,57 @@ def round_order(servers: list[str], round_number: int) -> list[str]:
 
 
 def summarize(
-    rounds: list[dict[str, Any]], peer_rounds: list[dict[str, Any]] | None
+    rounds: list[dict[str, Any]], key: str, peer_rounds: list[dict[str, Any]] | None
 ) -> dict[str, Any]:
-    """A server's figures over the rounds: each round's, their medians and, against
-    its peer's figure of the same round, each round's ratio and their median."""
-    cpu = [r["cpu_us_per_delivery"] for r in rounds]
-    kernel = [r["system_cpu_us_per_delivery"] for r in rounds]
-    redis = [r["redis_cpu_us_per_delivery"] for r in rounds]
-    figures: dict[str, Any] = {
-        "rounds": rounds,
-        "cpu_us_per_delivery": statistics.median(cpu),
-        "system_cpu_us_per_delivery": statistics.median(kernel),
-        "redis_cpu_us_per_delivery": (
-            statistics.median(redis) if all(v is not None for v in redis) else None
-        ),
-        "lost": sum(r["fixed_rate_lost"] for r in rounds),
-    }
+    """A server's figures over the rounds: each round's, the median of each figure
+    and, against its peer's `key` of the same round, each round's ratio and their
+    median."""
+    figures: dict[str, Any] = {"rounds": rounds}
+    for name in rounds[0]:
+        values = [r[name] for r in rounds]
+        if all(isinstance(v, (int, float)) for v in values):
+            figures[name] = statistics.median(values)
     if peer_rounds is not None:
         ratios = [
-            ours["cpu_us_per_delivery"] / peer["cpu_us_per_delivery"]
+            ours[key] / peer[key]
             for ours, peer in zip(rounds, peer_rounds, strict=True)
         ]
-        figures["cpu_ratios_to_peer"] = ratios
-        figures["cpu_ratio_to_peer"] = statistics.median(ratios)
+        figures["ratios_to_peer"] = ratios
+        figures["ratio_to_peer"] = statistics.median(ratios)
     return figures
 
 
-def run_group(name: str, rounds: int, rate: int, seconds: int) -> None:
-    ours, peer = GROUPS[name]
-    servers = [*ours, peer]
+def run_group(name: str, rounds: int, quick: bool) -> None:
+    group = GROUPS[name]
+    servers = [*group.ours, group.peer]
     measured: dict[str, list[dict[str, Any]]] = {server: [] for server in servers}
     for round_number in range(rounds):
         for server in round_order(servers, round_number):
-            variant = bench.Variant.parse(server)
-            figures = bench.cpu_of_fresh_server(variant, rate=rate, seconds=seconds)
+            figures = group.measure(bench.Variant.parse(server), quick)
             measured[server].append(figures)
             print(
                 f"round {round_number + 1} {server}: "
-                f"{figures['cpu_us_per_delivery']:.2f} µs per delivery",
+                f"{figures[group.key]:.2f} {group.unit}",
                 flush=True,
             )
     for server in servers:
-        peer_rounds = None if server == peer else measured[peer]
-        figures = summarize(measured[server], peer_rounds)
-        bench.save_record(bench.Variant.parse(server), SCENARIO, False, figures)
+        peer_rounds = None if server == group.peer else measured[group.peer]
+        figures = summarize(measured[server], group.key, peer_rounds)
+        bench.save_record(bench.Variant.parse(server), group.scenario, False, figures)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument(
-        "--group", nargs="*", choices=sorted(GROUPS), default=sorted(GROUPS)
+        "--group", nargs="*", choices=list(GROUPS), default=list(GROUPS)
     )
     parser.add_argument(
-        "--rate", type=int, default=bench.FIXED_RATE, help="messages/s per sender"
+        "--quick", action="store_true", help="a short check that it runs"
     )
-    parser.add_argument("--seconds", type=int, default=5)
     args = parser.parse_args(argv)
     for name in args.group:
-        run_group(name, args.rounds, args.rate, args.seconds)
+        run_group(name, args.rounds, args.quick)
 
 
 if __name__ == "__main__":

@@ -121,16 +121,22 @@ def _versus_peer(scenario: str, key: str) -> Callable[[Run, str], float | None]:
     return compute
 
 
-def _cpu_versus_peer(run: Run, variant: str) -> float | None:
-    """CPU per delivery at the fixed rate against the Node peer's: the median of
-    the interleaved rounds' ratios (paired.py, scenario P) when the run has them,
-    else scenario A's one measurement of each, minutes apart."""
-    paired = figure(run, variant, "P", "cpu_ratio_to_peer")
-    return (
-        paired
-        if paired is not None
-        else _versus_peer("A", "cpu_us_per_delivery")(run, variant)
-    )
+def _paired_versus_peer(
+    paired: str, scenario: str, key: str
+) -> Callable[[Run, str], float | None]:
+    """Against the Node peer: the median of the interleaved rounds' ratios (paired.py,
+    scenario `paired`) when the run has them, else `scenario`'s one measurement of
+    each, minutes apart."""
+    single = _versus_peer(scenario, key)
+
+    def compute(run: Run, variant: str) -> float | None:
+        ratio_of_rounds = figure(run, variant, paired, "ratio_to_peer")
+        return ratio_of_rounds if ratio_of_rounds is not None else single(run, variant)
+
+    return compute
+
+
+_cpu_versus_peer = _paired_versus_peer("P", "A", "cpu_us_per_delivery")
 
 
 def _rss_versus_node(clients: str) -> Callable[[Run, str], float | None]:
@@ -213,7 +219,7 @@ TARGETS: list[Target] = [
     (
         "batches C p99 vs Node",
         ["eventlet", "gevent"],
-        _versus_peer("C", "p99_ms"),
+        _paired_versus_peer("PC", "C", "p99_ms"),
         1.0,
         True,
     ),
@@ -262,26 +268,33 @@ def node_spread(runs: list[tuple[str, Run]]) -> list[str]:
     return lines
 
 
+PAIRED = [
+    ("P", "cpu_us_per_delivery", "µs per delivery at 20k/s"),
+    ("PC", "p99_ms", "ms p99 in C"),
+]
+
+
 def paired_lines(runs: list[tuple[str, Run]]) -> list[str]:
-    """Each run's interleaved rounds (paired.py): every server's CPU per delivery
-    round by round, and ours against Node's of the same round."""
+    """Each run's interleaved rounds (paired.py): every server's figure round by
+    round, and ours against Node's of the same round."""
     lines = []
     for run_id, run in runs:
-        for variant, label, peer in ROWS:
-            record = run.get((variant, "P"))
-            if record is None:
-                continue
-            rounds = record["figures"]["rounds"]
-            shown = ", ".join(cell(r["cpu_us_per_delivery"], 1) for r in rounds)
-            line = f"- run {run_id}, {label}: {shown} µs per delivery"
-            ratios = record["figures"].get("cpu_ratios_to_peer")
-            if ratios and peer:
-                line += (
-                    f"; against {LABELS[peer]} round by round "
-                    + ", ".join(f"{r:.2f}" for r in ratios)
-                    + f" (median {record['figures']['cpu_ratio_to_peer']:.2f})"
-                )
-            lines.append(line)
+        for scenario, key, unit in PAIRED:
+            for variant, label, peer in ROWS:
+                record = run.get((variant, scenario))
+                if record is None:
+                    continue
+                figures = record["figures"]
+                shown = ", ".join(cell(r[key], 1) for r in figures["rounds"])
+                line = f"- run {run_id}, {label}: {shown} {unit}"
+                ratios = figures.get("ratios_to_peer")
+                if ratios and peer:
+                    line += (
+                        f"; against {LABELS[peer]} round by round "
+                        + ", ".join(f"{r:.2f}" for r in ratios)
+                        + f" (median {figures['ratio_to_peer']:.2f})"
+                    )
+                lines.append(line)
     return lines
 
 
@@ -346,9 +359,10 @@ def write_results(
     if paired:
         lines += [
             "",
-            "CPU per delivery at 20k/s in interleaved rounds (bench/paired.py: each "
-            "round a fresh server of each, the order turned round every round); the "
-            "CPU targets above are the median of the rounds' ratios:",
+            "Interleaved rounds (bench/paired.py: each round a fresh server of "
+            "each, the order turned round every round): CPU per delivery at 20k/s "
+            "and C's p99; the CPU and C p99 targets above are the median of the "
+            "rounds' ratios:",
             "",
             *paired,
         ]

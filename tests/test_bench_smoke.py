@@ -139,7 +139,7 @@ def test_ab_interleaves_rounds_of_two_settings() -> None:
     assert "B / A medians:" in done.stdout
 
 
-def test_report_reads_cpu_targets_from_the_paired_rounds() -> None:
+def test_report_reads_cpu_and_fanout_targets_from_the_paired_rounds() -> None:
     report = load_bench_script("report")
     paired = load_bench_script("paired")
 
@@ -151,53 +151,76 @@ def test_report_reads_cpu_targets_from_the_paired_rounds() -> None:
             "fixed_rate_lost": 0,
         }
 
+    key = "cpu_us_per_delivery"
     node = [measured(30.0), measured(40.0), measured(32.0)]
     ours = [measured(27.0), measured(44.0), measured(35.2)]
-    figures = paired.summarize(ours, node)
+    figures = paired.summarize(ours, key, node)
     # Each round against Node's of the same round: 0.9, 1.1, 1.1; their median.
-    assert figures["cpu_ratios_to_peer"] == pytest.approx([0.9, 1.1, 1.1])
-    assert figures["cpu_ratio_to_peer"] == pytest.approx(1.1)
-    assert figures["cpu_us_per_delivery"] == 35.2 and figures["lost"] == 0
-    assert "cpu_ratio_to_peer" not in paired.summarize(node, None)
+    assert figures["ratios_to_peer"] == pytest.approx([0.9, 1.1, 1.1])
+    assert figures["ratio_to_peer"] == pytest.approx(1.1)
+    assert figures[key] == 35.2 and figures["fixed_rate_lost"] == 0
+    assert "redis_cpu_us_per_delivery" not in figures  # not a number in every round
+    assert "ratio_to_peer" not in paired.summarize(node, key, None)
 
     def record(scenario_figures: dict[str, object]) -> dict[str, object]:
         return {"figures": scenario_figures, "date": "2026-11-29T07:00:00"}
 
     run = {
-        ("node", "A"): record({"cpu_us_per_delivery": 30.0}),
-        ("gevent:plain", "A"): record({"cpu_us_per_delivery": 27.0}),
+        ("node", "A"): record({key: 30.0}),
+        ("gevent:plain", "A"): record({key: 27.0}),
+        ("node", "C"): record({"p99_ms": 20.0}),
+        ("gevent", "C"): record({"p99_ms": 25.0}),
     }
-    # Without paired rounds, scenario A's one figure of each; with them, theirs.
+    # Without paired rounds, scenario A's (C's) one figure of each; with them, theirs.
     assert report._cpu_versus_peer(run, "gevent:plain") == pytest.approx(0.9)
+    fanout = report._paired_versus_peer("PC", "C", "p99_ms")
+    assert fanout(run, "gevent") == pytest.approx(1.25)
     run[("gevent:plain", "P")] = record(figures)
-    run[("node", "P")] = record(paired.summarize(node, None))
+    run[("node", "P")] = record(paired.summarize(node, key, None))
     assert report._cpu_versus_peer(run, "gevent:plain") == pytest.approx(1.1)
-    (line,) = [line for line in report.paired_lines([("T1", run)]) if "gevent" in line]
-    assert "27.0, 44.0, 35.2 µs per delivery" in line
-    assert "round by round 0.90, 1.10, 1.10 (median 1.10)" in line
+    latencies = [{"p99_ms": 21.0}, {"p99_ms": 19.0}, {"p99_ms": 24.0}]
+    node_latencies = [{"p99_ms": 21.0}, {"p99_ms": 20.0}, {"p99_ms": 20.0}]
+    run[("gevent", "PC")] = record(
+        paired.summarize(latencies, "p99_ms", node_latencies)
+    )
+    assert fanout(run, "gevent") == pytest.approx(1.0)
+    lines = report.paired_lines([("T1", run)])
+    (cpu_line,) = [line for line in lines if "gevent, plain" in line]
+    assert "27.0, 44.0, 35.2 µs per delivery at 20k/s" in cpu_line
+    assert "round by round 0.90, 1.10, 1.10 (median 1.10)" in cpu_line
+    (fanout_line,) = [line for line in lines if "gevent, batches" in line]
+    assert "21.0, 19.0, 24.0 ms p99 in C" in fanout_line
+    assert "round by round 1.00, 0.95, 1.20 (median 1.00)" in fanout_line
     assert paired.round_order(["a", "b", "node"], 1) == ["node", "b", "a"]
 
 
 def test_paired_measures_each_server_in_interleaved_rounds(tmp_path: Path) -> None:
     require_bench_generator()
-    done = subprocess.run(
-        [sys.executable, "bench/paired.py", "--rounds", "2", "--seconds", "1"]
-        + ["--rate", "20", "--group", "plain"],
-        cwd=REPO_ROOT,
-        env={**os.environ, "BENCH_RESULTS": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
-    )
-    rounds = [line.split(":")[0] for line in done.stdout.splitlines()]
-    assert rounds == [
+
+    def run_paired(*arguments: str) -> list[str]:
+        done = subprocess.run(
+            [sys.executable, "bench/paired.py", "--quick", *arguments],
+            cwd=REPO_ROOT,
+            env={**os.environ, "BENCH_RESULTS": str(tmp_path)},
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=True,
+        )
+        return [line.split(":")[0] for line in done.stdout.splitlines()]
+
+    assert run_paired("--rounds", "2", "--group", "plain") == [
         "round 1 gevent",
         "round 1 eventlet",
         "round 1 node",
         "round 2 node",
         "round 2 eventlet",
         "round 2 gevent",
+    ]
+    assert run_paired("--rounds", "1", "--group", "fanout") == [
+        "round 1 gevent",
+        "round 1 eventlet",
+        "round 1 node",
     ]
     records = {
         (r["server"], r["scenario"]): r
@@ -207,17 +230,26 @@ def test_paired_measures_each_server_in_interleaved_rounds(tmp_path: Path) -> No
         ("gevent:plain", "P"),
         ("eventlet:plain", "P"),
         ("node", "P"),
+        ("gevent", "PC"),
+        ("eventlet", "PC"),
+        ("node", "PC"),
     }
-    node_rounds = records[("node", "P")]["figures"]["rounds"]
-    for server in ("gevent:plain", "eventlet:plain"):
-        figures = records[(server, "P")]["figures"]
-        assert figures["lost"] == 0 and len(figures["rounds"]) == 2
-        assert figures["cpu_ratios_to_peer"] == pytest.approx(
-            [
-                ours["cpu_us_per_delivery"] / node["cpu_us_per_delivery"]
-                for ours, node in zip(figures["rounds"], node_rounds, strict=True)
-            ]
-        )
+    for scenario, key, servers in (
+        ("P", "cpu_us_per_delivery", ("gevent:plain", "eventlet:plain")),
+        ("PC", "p99_ms", ("gevent", "eventlet")),
+    ):
+        node_rounds = records[("node", scenario)]["figures"]["rounds"]
+        for server in servers:
+            figures = records[(server, scenario)]["figures"]
+            assert all(
+                r.get("fixed_rate_lost", r.get("lost")) == 0 for r in figures["rounds"]
+            )
+            assert figures["ratios_to_peer"] == pytest.approx(
+                [
+                    ours[key] / node[key]
+                    for ours, node in zip(figures["rounds"], node_rounds, strict=True)
+                ]
+            )
 
 
 def test_instructions_per_delivery_is_the_difference_of_two_runs(
