@@ -196,7 +196,21 @@ return {person.username, person.trip}
 
 # Reading a room's history for a message: used by replies and by changes.
 # Mirrors state/changes.py (find_message, snippet, tombstone and apply_change).
+# The history list may hold up to an eighth more than the history size (store_entry
+# trims it once it outgrows that, not on every message: each redis.call costs
+# Redis about as much as a whole EVALSHA of a script that calls nothing), so it is
+# read through `recent`, and written by index from its end.
 _HISTORY = """
+-- The room's history as kept: the last `size` entries of the list.
+local function recent(history_key, size)
+  return redis.call('LRANGE', history_key, -size, -1)
+end
+
+-- Replaces entry `i` of `history` (as `recent` returned it) in the list.
+local function set_entry(history_key, history, i, encoded)
+  redis.call('LSET', history_key, i - 1 - #history, encoded)
+end
+
 local function find_message(history, id)
   for i = #history, 1, -1 do
     local entry = cjson.decode(history[i])
@@ -223,26 +237,35 @@ local function snippet(text, limit)
   return text
 end
 
--- The sender's person (KEYS: members .. cid people; ARGV[1] sid, ARGV[5] has a
--- client_id), and the entry a retry of theirs already made; nil when not a member.
+-- The sender's person (KEYS: members seq .. cid people; ARGV[1] sid, ARGV[5] has
+-- a client_id), the entry a retry of theirs already made, and the room's last seq
+-- (read with the retry key in one call); nil when not a member.
 local function sender()
   local member = redis.call('HGET', KEYS[1], ARGV[1])
   if not member then return nil end
+  local last_seq
   if ARGV[5] == '1' then
-    local existing = redis.call('GET', KEYS[4])
-    if existing then return {}, existing end
+    local found = redis.call('MGET', KEYS[4], KEYS[2])
+    if found[1] then return {}, found[1] end
+    last_seq = found[2]
+  else
+    last_seq = redis.call('GET', KEYS[2])
   end
   local holder = cjson.decode(member)['holder']
-  return cjson.decode(redis.call('HGET', KEYS[5], holder)), nil
+  local person = cjson.decode(redis.call('HGET', KEYS[5], holder))
+  return person, nil, tonumber(last_seq or '0')
 end
 
--- Appends `encoded` (an entry numbered `seq`), trims, remembers the retry key. The
--- seq is written last: a call that fails before it (Redis keeps a script's writes
--- up to its error) leaves no gap in the numbering.
+-- Appends `encoded` (an entry numbered `seq`), trims when the list has outgrown
+-- `size` by an eighth, remembers the retry key. The seq is written last: a call
+-- that fails before it (Redis keeps a script's writes up to its error) leaves no
+-- gap in the numbering.
 local function store_entry(history_key, seq_key, cid_key, encoded, seq, size, ttl,
                            has_cid)
-  redis.call('RPUSH', history_key, encoded)
-  redis.call('LTRIM', history_key, -size, -1)
+  local length = redis.call('RPUSH', history_key, encoded)
+  if length > size + math.ceil(size / 8) then
+    redis.call('LTRIM', history_key, -size, -1)
+  end
   if has_cid then redis.call('SET', cid_key, encoded, 'EX', ttl) end
   redis.call('SET', seq_key, seq)
 end
@@ -262,12 +285,12 @@ MESSAGE = (
     _DEADLINE
     + _HISTORY
     + """
-local person, existing = sender()
+local person, existing, last_seq = sender()
 if not person then return {-1} end
 if existing then return {0, existing} end
 local reply_to = ''
 if ARGV[6] ~= '' then
-  local _, original = find_message(redis.call('LRANGE', KEYS[3], 0, -1), ARGV[6])
+  local _, original = find_message(recent(KEYS[3], tonumber(ARGV[3])), ARGV[6])
   if not original then return {-4, 'unknown_message'} end
   reply_to = ',"reply_to":' .. cjson.encode({
     id = original['id'], username = original['username'], trip = original['trip'],
@@ -276,7 +299,7 @@ if ARGV[6] ~= '' then
 end
 local trip = 'null'
 if person.trip ~= '' then trip = cjson.encode(person.trip) end
-local seq = tonumber(redis.call('GET', KEYS[2]) or '0') + 1
+local seq = last_seq + 1
 local encoded = ARGV[2] .. reply_to .. ',"seq":' .. seq .. ',"username":'
   .. cjson.encode(person.username) .. ',"trip":' .. trip .. '}'
 store_entry(KEYS[3], KEYS[2], KEYS[4], encoded, seq, tonumber(ARGV[3]),
@@ -298,13 +321,13 @@ CHANGE = (
     _DEADLINE
     + _HISTORY
     + """
-local person, existing = sender()
+local person, existing, last_seq = sender()
 if not person then return {-1} end
 if existing then return {0, existing} end
 local has_cid = ARGV[5] == '1'
 local trip = person.trip
 local change = cjson.decode(ARGV[2])
-local history = redis.call('LRANGE', KEYS[3], 0, -1)
+local history = recent(KEYS[3], tonumber(ARGV[3]))
 local index, original = find_message(history, change['id'])
 if not original then return {-4, 'unknown_message'} end
 local names = {edit = 'message_edited', delete = 'message_deleted', react = 'reaction'}
@@ -347,7 +370,7 @@ elseif change['kind'] == 'delete' then
       if type(quoted) == 'table' and quoted['id'] == original['id'] then
         quoted['snippet'] = ''
         quoted['deleted'] = true
-        redis.call('LSET', KEYS[3], i - 1, cjson.encode(entry))
+        set_entry(KEYS[3], history, i, cjson.encode(entry))
       end
     end
   end
@@ -383,8 +406,8 @@ else
   if trip ~= '' then event['trip'] = trip end
   event['count'] = #voters
 end
-redis.call('LSET', KEYS[3], index - 1, cjson.encode(updated))
-event['seq'] = tonumber(redis.call('GET', KEYS[2]) or '0') + 1
+set_entry(KEYS[3], history, index, cjson.encode(updated))
+event['seq'] = last_seq + 1
 local encoded = cjson.encode(event)
 store_entry(KEYS[3], KEYS[2], KEYS[4], encoded, event['seq'], tonumber(ARGV[3]),
   tonumber(ARGV[4]), has_cid)

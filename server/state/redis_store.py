@@ -8,7 +8,8 @@ Keys (all under REDIS_PREFIX):
   room:<name>:leases    sorted set holder -> until (ms, Redis's clock)
   room:<name>:epoch     string, kept across restarts          history lifetime id
   room:<name>:seq       integer                               last seq given out
-  room:<name>:history   list of message JSON, last HISTORY_SIZE
+  room:<name>:history   list of message JSON, last HISTORY_SIZE (an eighth more
+                        until next trimmed: redis_scripts.store_entry)
   room:<name>:cid:<scope>\\n<id>  message JSON, expires        client_id dedupe
   active                sorted set room -> people present     list_rooms
   node:<id>:members     set of "room\\nsid" joined through that node (nodes.py)
@@ -342,7 +343,9 @@ class RedisRoomStore:
         pipe = self._redis.pipeline(transaction=True)
         pipe.get(self._key("room", room, "epoch"))
         pipe.get(self._key("room", room, "seq"))
-        pipe.lrange(self._key("room", room, "history"), 0, -1)
+        # The last HISTORY_SIZE: the list holds up to an eighth more until it is
+        # next trimmed (redis_scripts.store_entry).
+        pipe.lrange(self._key("room", room, "history"), -self._history_size, -1)
         room_epoch, last_seq, history = self._space.call(pipe.execute)
         if room_epoch is None:
             return Snapshot([], "", 0)

@@ -255,3 +255,50 @@ def test_history_trims_changes_like_messages(room: RoomStore) -> None:
     assert seqs == list(range(seqs[0], seqs[0] + HISTORY))
     # The message itself is out of history now: changing it is refused.
     assert refusal(room, "b1", "react", first["id"], emoji="👍") == "unknown_message"
+
+
+def test_a_message_just_out_of_history_is_gone_for_replies_and_changes(
+    room: RoomStore,
+) -> None:
+    """The Redis list is trimmed only once it has outgrown the history by an eighth
+    (redis_scripts.store_entry): what it still holds past the last HISTORY entries
+    is out of history all the same, in both stores."""
+    first = say(room, "a1", "soon gone", client_id="first")
+    for n in range(HISTORY):
+        say(room, "b1", f"filler {n}")
+    entries = history(room)
+    assert len(entries) == HISTORY and first["id"] not in {m["id"] for m in entries}
+    with pytest.raises(ChangeRefused) as refused:
+        say(room, "b1", "about that", reply_to=first["id"])
+    assert refused.value.code == "unknown_message"
+    assert refusal(room, "a1", "edit", first["id"], text="x") == "unknown_message"
+    # A retry of it is still known (its client_id outlives history).
+    retry, duplicate = room.add_message(
+        "r", "a1", Draft("soon gone", "sid:a1", client_id="first")
+    )
+    assert duplicate and retry["id"] == first["id"]
+    # Changes by position land on the right entries while the list holds more
+    # than the history: a deleted message's quote is marked in its reply.
+    quoted = say(room, "a1", "quote me")
+    reply = say(room, "b1", "quoting", reply_to=quoted["id"])
+    change(room, "a1", "delete", quoted["id"])
+    assert stored(room, reply["id"])["reply_to"]["deleted"] is True
+    assert stored(room, quoted["id"])["deleted"] is True
+    assert len(history(room)) == HISTORY
+
+
+def test_the_redis_history_list_stays_within_an_eighth_of_its_size(
+    redis_space: RedisSpace,
+) -> None:
+    store = RedisRoomStore(redis_space, HISTORY, TTL, node_id="node-a")
+    store.join("r", "a1", "alice")
+    key = redis_space.key("room", "r", "history")
+    lengths = set()
+    for n in range(3 * HISTORY):
+        say(store, "a1", f"message {n}")
+        lengths.add(redis_space.client.llen(key))
+        messages = store.snapshot("r", limit=HISTORY).messages
+        assert [m["seq"] for m in messages][-1] == n + 1
+        assert len(messages) == min(n + 1, HISTORY)
+    # Trimmed back to HISTORY once it reaches HISTORY + 5 (an eighth of 40).
+    assert max(lengths) == HISTORY + 5 and HISTORY in lengths
