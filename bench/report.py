@@ -7,6 +7,7 @@ two runs: a target counts as met only when it holds in both.
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -298,6 +299,25 @@ def paired_lines(runs: list[tuple[str, Run]]) -> list[str]:
     return lines
 
 
+def kernel_and_own(run: Run, variant: str) -> tuple[float, float] | None:
+    """CPU per delivery at 20k/s in the kernel and in the server's own code: the
+    medians over the interleaved rounds (paired.py) when the run has them, else
+    scenario A's one measurement."""
+    record = run.get((variant, "P"))
+    if record is not None:
+        rounds = record["figures"]["rounds"]
+        kernel = [r["system_cpu_us_per_delivery"] for r in rounds]
+        own = [
+            r["cpu_us_per_delivery"] - k for r, k in zip(rounds, kernel, strict=True)
+        ]
+        return statistics.median(kernel), statistics.median(own)
+    total = figure(run, variant, "A", "cpu_us_per_delivery")
+    kernel_a = figure(run, variant, "A", "system_cpu_us_per_delivery")
+    if total is None or kernel_a is None:
+        return None
+    return kernel_a, total - kernel_a
+
+
 def kernel_split_lines(runs: list[tuple[str, Run]]) -> list[str]:
     """The plain path's CPU per delivery at 20k/s cut in two: the kernel's part
     (system calls, much the same for every server) and the server's own code."""
@@ -306,11 +326,10 @@ def kernel_split_lines(runs: list[tuple[str, Run]]) -> list[str]:
         parts = []
         node_own = None
         for variant in ("node", "gevent:plain", "eventlet:plain"):
-            total = figure(run, variant, "A", "cpu_us_per_delivery")
-            kernel = figure(run, variant, "A", "system_cpu_us_per_delivery")
-            if total is None or kernel is None:
+            split = kernel_and_own(run, variant)
+            if split is None:
                 continue
-            own = total - kernel
+            kernel, own = split
             if variant == "node":
                 node_own = own
             versus = ratio(own, node_own) if variant != "node" else None
@@ -371,7 +390,8 @@ def write_results(
         lines += [
             "",
             "Plain path, CPU µs per delivery at 20k/s in the kernel and in the "
-            "server's own code (user time; against Node's in brackets):",
+            "server's own code (user time; against Node's in brackets; medians of "
+            "the interleaved rounds where the run has them):",
             "",
             *split,
         ]

@@ -178,6 +178,10 @@ def test_report_reads_cpu_and_fanout_targets_from_the_paired_rounds() -> None:
     run[("gevent:plain", "P")] = record(figures)
     run[("node", "P")] = record(paired.summarize(node, key, None))
     assert report._cpu_versus_peer(run, "gevent:plain") == pytest.approx(1.1)
+    # The kernel/own-code split from the rounds too: medians of each round's parts.
+    (split,) = report.kernel_split_lines([("T1", run)])
+    assert "stock Node socket.io 4.8: kernel 10.0, own code 22.0;" in split
+    assert "ours, gevent, plain: kernel 10.0, own code 25.2 (1.15×)" in split
     latencies = [{"p99_ms": 21.0}, {"p99_ms": 19.0}, {"p99_ms": 24.0}]
     node_latencies = [{"p99_ms": 21.0}, {"p99_ms": 20.0}, {"p99_ms": 20.0}]
     run[("gevent", "PC")] = record(
