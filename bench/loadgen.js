@@ -181,13 +181,22 @@ async function runWorker() {
     refusedJoins: clients.reduce((sum, client) => sum + client.refusedJoins, 0),
   });
 
+  let go = null; // resolves a step's wait for "go"
   process.on("message", async (command) => {
-    if (command.type === "step") {
+    if (command.type === "go") {
+      go?.();
+    } else if (command.type === "step") {
       histogram.fill(0);
       Object.assign(stats, { received: 0, duplicates: 0, outOfOrder: 0, maxLatency: 0, sent: 0, refused: 0 });
       roomReceived = {};
       refusedCodes = {};
       const roomSent = {};
+      // Every worker has zeroed its counts before any sends: a receipt counted
+      // before another worker's reset would be zeroed with it, and seen as lost.
+      await new Promise((resolve) => {
+        go = resolve;
+        process.send({ type: "armed" });
+      });
       const cpuStart = process.cpuUsage();
       const senders = clients.filter((c) => c.sender);
       const tickMs = 10;
@@ -296,10 +305,17 @@ async function runParent() {
     const step = steps[index];
     const cpuBefore = serverUsage(serverPids);
     const redisBefore = serverUsage(spec.redisPid);
+    await Promise.all(
+      children.map((child) => {
+        const armed = next(child, "armed");
+        child.send({ type: "step", rate: step.rate, seconds: step.seconds, drainMs: spec.drainMs ?? 1000, counterBase });
+        return armed;
+      }),
+    );
     const replies = await Promise.all(
       children.map((child) => {
         const reply = next(child, "stepped");
-        child.send({ type: "step", rate: step.rate, seconds: step.seconds, drainMs: spec.drainMs ?? 1000, counterBase });
+        child.send({ type: "go" });
         return reply;
       }),
     );
