@@ -43,7 +43,7 @@ class Group:
     measure: Callable[[bench.Variant, bool], dict[str, Any]]
 
 
-def cpu_at_fixed_rate(variant: bench.Variant, quick: bool) -> dict[str, Any]:
+def cpu_round(variant: bench.Variant, quick: bool) -> dict[str, Any]:
     """20k deliveries/s for 5 s (quick: 2k/s for 1 s), on a fresh server."""
     if quick:
         return bench.cpu_of_fresh_server(variant, rate=10, seconds=1)
@@ -57,7 +57,7 @@ GROUPS = {
         "cpu_us_per_delivery",
         "P",
         "µs per delivery",
-        cpu_at_fixed_rate,
+        cpu_round,
     ),
     "redis": Group(
         ["gevent:redis", "eventlet:redis"],
@@ -65,7 +65,7 @@ GROUPS = {
         "cpu_us_per_delivery",
         "P",
         "µs per delivery",
-        cpu_at_fixed_rate,
+        cpu_round,
     ),
     # Scenario C (one room of 500) against Node's: the fan-out's p99 latency.
     "fanout": Group(
