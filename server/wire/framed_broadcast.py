@@ -15,6 +15,11 @@ into each recipient's socket when nothing is waiting before it:
   the system calls, a third of the server's time, are shared among them. A
   connection's corked bytes are capped (CORK_LIMIT_BYTES): past it they are
   written out at once.
+- In a room of AT_ONCE_ROOM_SIZE members or more, a member's first frame of a turn
+  is written as the walk reaches it, and only its later frames of that turn are
+  corked: corking all 500 of a large room's frames before writing the first made
+  every member wait for the whole walk. Smaller rooms keep corking, where a sender's
+  own copy of its message and its ack leave in one write.
 - Order per connection is kept: a frame is corked only when the connection's
   queue is empty and its writer is not in the middle of a send; otherwise the
   packet goes the normal way, behind what is already queued, and the writer sends
@@ -112,6 +117,14 @@ FLUSH = _FlushMarker()
 CORK_LIMIT_BYTES = 64 * 1024
 
 
+# From this many members on, a room's frame is written to each member as the walk
+# reaches it, where smaller rooms cork it (a lane's first frame of a turn only:
+# later ones are corked behind it). Not in every room: in rooms of 10 a sender's
+# own copy then left in one write and its ack in another, and the plain path at
+# 20k deliveries/s cost 30.10 -> 32.90 us per delivery; in a room of 100 that
+# extra write is one in a hundred.
+AT_ONCE_ROOM_SIZE = 100
+
 # What `Lane.cork` did with a frame.
 QUEUE = 0  # nothing: the frame takes the connection's queue (the writer is busy)
 FIRST = 1  # corked, the lane's first of this turn: register it for the flush
@@ -135,6 +148,7 @@ class Lane:
         "_pending",
         "_corked",
         "_corked_bytes",
+        "written_in_turn",
     )
 
     def __init__(
@@ -148,6 +162,8 @@ class Lane:
         self._pending = b""
         self._corked: list[bytes] = []
         self._corked_bytes = 0
+        # The flusher's turn in which a frame was last written at once (large rooms).
+        self.written_in_turn = -1
         ws.send = self.send_from_writer
 
     def send_from_writer(self, message: Any, **kwargs: Any) -> Any:
@@ -243,6 +259,7 @@ class FramedBroadcast:
         # Lanes with corked frames, written by the flusher when the loop goes idle.
         self._corked: list[Lane] = []
         self._wake = self._eio.create_queue()
+        self._turn = 0  # flushes so far: a lane's frames of one turn share a write
         self.direct_writes = 0
         self.partial_writes = 0  # flushes whose rest went to the writer
         self.queued_writes = 0
@@ -281,6 +298,7 @@ class FramedBroadcast:
                 log.exception("writing corked frames failed")
 
     def flush(self) -> None:
+        self._turn += 1
         while self._corked:
             lanes, self._corked = self._corked, []
             for lane in lanes:
@@ -314,9 +332,12 @@ class FramedBroadcast:
         except TypeError:  # bytes somewhere (never the chat's events): attachments
             self._sio.emit(event, data, to=room, ignore_queue=True)
             return
-        self._deliver(eio_sids, eio_packet.Packet(eio_packet.MESSAGE, encoded))
+        packet = eio_packet.Packet(eio_packet.MESSAGE, encoded)
+        self._deliver(eio_sids, packet, len(eio_sids) >= AT_ONCE_ROOM_SIZE)
 
-    def _deliver(self, eio_sids: Iterable[str], pkt: Any) -> None:
+    def _deliver(
+        self, eio_sids: Iterable[str], pkt: Any, at_once: bool = False
+    ) -> None:
         """Each recipient's copy of one packet: corked for a direct write when its
         connection is idle, through Engine.IO's queue otherwise.
 
@@ -327,7 +348,7 @@ class FramedBroadcast:
         lanes = self._lanes
         frame = b""
         framed_at = ping_timeout = 0.0
-        direct = 0
+        direct = written_at_once = 0
         for eio_sid in eio_sids:
             lane = lanes.get(eio_sid)
             if lane is not None:
@@ -352,6 +373,18 @@ class FramedBroadcast:
                         connection.send(pkt)
                         continue
                     if not lane._busy and not lane._pending:
+                        if (
+                            at_once
+                            and not lane._corked
+                            and lane.written_in_turn != self._turn
+                        ):
+                            lane.written_in_turn = self._turn
+                            written_at_once += 1
+                            lane._corked.append(frame)  # and written out at once
+                            lane._corked_bytes = len(frame)
+                            if lane.flush():
+                                self.partial_writes += 1
+                            continue
                         corked_bytes = lane._corked_bytes + len(frame)
                         if corked_bytes <= CORK_LIMIT_BYTES:
                             corked = lane._corked
@@ -376,7 +409,9 @@ class FramedBroadcast:
                         self.partial_writes += 1
             self.queued_writes += 1
             self._eio.send_packet(eio_sid, pkt)
-        self.direct_writes += direct
+        self.direct_writes += direct + written_at_once
+        if written_at_once and not self._corked:
+            self._wake.put(True)  # the turn ends with the flusher's next run
 
     def _register_corked(self, lane: Lane) -> None:
         """`lane` has its first corked frame of this turn: the flusher writes it,

@@ -20,9 +20,11 @@ import pytest
 import requests
 import socketio
 import websocket
+from engineio import packet as eio_packet
 
-from support import ServerProcess, raw_socket
+from support import ServerProcess, join_raw, raw_socket
 from wire.framed_broadcast import (
+    AT_ONCE_ROOM_SIZE,
     CORK_LIMIT_BYTES,
     FIRST,
     FLUSH,
@@ -270,6 +272,92 @@ def test_a_broken_socket_leaves_it_to_the_writer() -> None:
     assert engine.queue.items == []
 
 
+class Connection:
+    """The parts of an Engine.IO socket that `_deliver` reads: upgraded, idle."""
+
+    upgraded = True
+    upgrading = closing = closed = False
+    last_ping = None
+
+    def __init__(self) -> None:
+        self.queue = RecordingQueue()
+        self.queue.empty = lambda: not self.queue.items  # type: ignore[attr-defined]
+        self.server = type("Server", (), {"ping_timeout": 20})()
+
+
+def room_of_lanes(
+    size: int,
+) -> tuple[FramedBroadcast, list[FakeRawSocket], list[Lane], list[Any]]:
+    """A broadcaster with a room `r` of `size` members, each on a lane of its own
+    over a fake socket; what took Engine.IO's queue is collected."""
+    sio = socketio.Server(async_mode="threading")
+    broadcast = FramedBroadcast(sio, "gevent")
+    queued: list[Any] = []
+    sio.eio.send_packet = lambda eio_sid, pkt: queued.append((eio_sid, pkt.encode()))
+    raws, lanes = [], []
+    for n in range(size):
+        raw = FakeRawSocket(100_000)
+        lane = Lane(FakeWebSocket(raw), raw, lambda data: None, Connection())
+        broadcast._lanes[f"eio{n}"] = lane
+        sid = sio.manager.connect(f"eio{n}", "/")
+        sio.manager.enter_room(sid, "/", "r", f"eio{n}")
+        raws.append(raw)
+        lanes.append(lane)
+    return broadcast, raws, lanes, queued
+
+
+def frame_of(text: str) -> bytes:
+    return websocket_frame(f'42["message",{{"text":"{text}"}}]')
+
+
+def test_a_small_rooms_frames_wait_for_the_flush_in_one_write() -> None:
+    broadcast, raws, _, queued = room_of_lanes(AT_ONCE_ROOM_SIZE - 1)
+    broadcast.room_emit("message", {"text": "a"}, "r")
+    broadcast.room_emit("message", {"text": "b"}, "r")
+    assert all(raw.written == b"" for raw in raws)
+    broadcast.flush()
+    assert all(raw.written == frame_of("a") + frame_of("b") for raw in raws)
+    assert all(raw.sends == 1 for raw in raws) and queued == []
+
+
+def test_a_large_room_is_written_during_the_walk_and_later_frames_corked() -> None:
+    """A member of a large room gets its first frame of a turn as the walk reaches
+    it; frames after it in the same turn (more messages, its ack) share the flush's
+    write; the next turn starts with a write at once again."""
+    broadcast, raws, lanes, queued = room_of_lanes(AT_ONCE_ROOM_SIZE)
+    broadcast.room_emit("message", {"text": "a"}, "r")
+    assert all(raw.written == frame_of("a") for raw in raws)
+    broadcast.room_emit("message", {"text": "b"}, "r")
+    broadcast.send_eio_packet("eio0", eio_packet.Packet(eio_packet.MESSAGE, "3"))
+    assert all(raw.written == frame_of("a") for raw in raws)  # corked
+    broadcast.flush()
+    assert raws[0].written == frame_of("a") + frame_of("b") + websocket_frame("43")
+    assert all(raw.written == frame_of("a") + frame_of("b") for raw in raws[1:])
+    assert all(raw.sends == 2 for raw in raws)
+    broadcast.room_emit("message", {"text": "c"}, "r")  # a new turn
+    assert all(raw.written.endswith(frame_of("b") + frame_of("c")) for raw in raws[1:])
+    assert queued == [] and broadcast.counts()["direct_writes"] == 3 * len(raws) + 1
+
+
+def test_a_large_rooms_write_at_once_keeps_each_members_order() -> None:
+    """A member with a frame corked earlier in the turn, one whose socket is full,
+    and one whose writer is busy: none gets the room's frame ahead of what it had."""
+    broadcast, raws, lanes, queued = room_of_lanes(AT_ONCE_ROOM_SIZE)
+    broadcast.send_eio_packet("eio3", eio_packet.Packet(eio_packet.MESSAGE, "3"))
+    raws[1].room = 5
+    lanes[2]._busy = True
+    broadcast.room_emit("message", {"text": "a"}, "r")
+    assert raws[1].written == frame_of("a")[:5]
+    assert lanes[1].engine_socket.queue.items == [FLUSH]
+    assert queued == [("eio2", '42["message",{"text":"a"}]')]
+    assert raws[3].written == b""
+    broadcast.flush()
+    assert raws[3].written == websocket_frame("43") + frame_of("a")
+    broadcast.room_emit("message", {"text": "b"}, "r")
+    assert ("eio1", '42["message",{"text":"b"}]') in queued  # behind its rest
+    assert broadcast.counts()["partial_writes"] == 1
+
+
 # -- Real servers ---------------------------------------------------------------
 
 
@@ -336,6 +424,55 @@ def test_every_member_gets_every_message_in_order(server: ServerProcess) -> None
         member.close()
     after = socket_writes(server)
     assert after["direct"] - before["direct"] >= 500  # most of the 1,000 deliveries
+
+
+@pytest.fixture(scope="module", params=["eventlet", "gevent"])
+def steady_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    """Stock ping timings: joining a hundred members on a busy machine can take
+    longer than `server`'s 3 s, and a member not read meanwhile would be dropped."""
+    process = ServerProcess(request.param, tmp_path_factory.mktemp("steady")).start()
+    yield process
+    process.stop()
+
+
+@pytest.mark.integration
+def test_a_large_room_gets_every_message_in_order_with_the_senders_acks(
+    steady_server: ServerProcess,
+) -> None:
+    """Past AT_ONCE_ROOM_SIZE a frame is written as the walk reaches its member:
+    bursts (several messages a turn) and single messages alike arrive whole and in
+    order, and the sender gets its own copy of each message before that one's ack."""
+    members = [raw_socket(steady_server) for _ in range(AT_ONCE_ROOM_SIZE + 10)]
+    for member in members:
+        assert join_raw(member, "large")["ok"]
+    sender = members[0]
+    count = 0
+    for burst in (1, 30, 1, 10):
+        for _ in range(burst):
+            payload = json.dumps({"room": "large", "message": f"m{count}"})
+            sender.send(f'42{count}["message",{payload}]')
+            count += 1
+        time.sleep(0.05)
+    for member in members[1:]:
+        messages = read_messages(member, count)
+        assert [m["message"] for m in messages] == [f"m{i}" for i in range(count)]
+        assert_in_seq_order(messages, count)
+    seen: list[str] = []
+    while len([frame for frame in seen if frame.startswith("43")]) < count:
+        frame = sender.recv()
+        if frame == "2":
+            sender.send("3")
+        elif frame.startswith(('42["message"', "43")):
+            seen.append(frame)
+    copies = [json.loads(frame[2:])[1]["message"] for frame in seen if frame[1] == "2"]
+    assert copies == [f"m{i}" for i in range(count)]
+    for index in range(count):
+        ack = next(i for i, f in enumerate(seen) if re.match(rf"43{index}\[", f))
+        assert seen.index(next(f for f in seen if f'"m{index}"' in f)) < ack
+    for member in members:
+        member.close()
 
 
 @pytest.mark.integration
