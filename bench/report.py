@@ -33,8 +33,9 @@ PEERS = {variant: peer for variant, _, peer in ROWS}
 INTRO = """# Benchmark results
 
 Written by `bench/compare.sh` (`python bench/bench.py report`) from its last two
-runs. Each server is pinned to core 0 and the load generator (2 Node processes, raw
-websockets) to core 1; with Redis, one node and its Redis (on the generator's core).
+runs. Each server is pinned to core 0 and the load generator (Node processes, raw
+websockets: two, one in C) to core 1; with Redis, one node and its Redis (on the
+generator's core).
 *batches*: our clients announce `messages` batches, as the React client does;
 *plain*: they take one `message` event per message, as any socket.io client does and
 as the Node peer always sends. Plain against Node is like for like; batches against
@@ -342,6 +343,44 @@ def kernel_split_lines(runs: list[tuple[str, Run]]) -> list[str]:
     return lines
 
 
+def fanout_rounds(run: Run, variant: str) -> list[dict[str, Any]]:
+    """`variant`'s measurements of C: the interleaved rounds where the run has
+    them, else its one scenario C."""
+    paired = run.get((variant, "PC"))
+    if paired is not None:
+        return list(paired["figures"]["rounds"])
+    single = run.get((variant, "C"))
+    return [single["figures"]] if single is not None else []
+
+
+def fanout_lines(runs: list[tuple[str, Run]]) -> list[str]:
+    """C's CPU per delivery on each side of the socket: the generator reads a
+    message's copies one after another, so members x its CPU per receipt is about
+    when the last is read, whatever the server (records before 2026-11-29T10:00
+    lack the figures)."""
+    lines = []
+    for run_id, run in runs:
+        parts = []
+        for variant, label, _ in ROWS:
+            rounds = fanout_rounds(run, variant)
+            if not rounds or any(
+                r.get("generator_cpu_us_per_receipt") is None for r in rounds
+            ):
+                continue
+            server = statistics.median(r["cpu_us_per_delivery"] for r in rounds)
+            reader = statistics.median(
+                r["generator_cpu_us_per_receipt"] for r in rounds
+            )
+            members = rounds[0]["members"]
+            parts.append(
+                f"{label}: server {cell(server, 1)}, generator {cell(reader, 1)} "
+                f"({members} copies read in {cell(members * reader / 1000, 1)} ms)"
+            )
+        if parts:
+            lines.append(f"- run {run_id}: " + "; ".join(parts))
+    return lines
+
+
 def cluster_lines(runs: list[tuple[str, Run]]) -> list[str]:
     lines = []
     for run_id, run in runs:
@@ -394,6 +433,18 @@ def write_results(
             "the interleaved rounds where the run has them):",
             "",
             *split,
+        ]
+    fanout = fanout_lines(runs)
+    if fanout:
+        lines += [
+            "",
+            "C, CPU µs per delivery in the server and per receipt in the load "
+            "generator (medians of the interleaved rounds where the run has them). "
+            "The generator reads a message's copies one after another, so the last "
+            "is read about members × its figure after the first: that, more than "
+            "the server, is C's p99 for every server:",
+            "",
+            *fanout,
         ]
     cluster = cluster_lines(runs)
     if cluster:

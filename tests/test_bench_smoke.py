@@ -196,6 +196,24 @@ def test_report_reads_cpu_and_fanout_targets_from_the_paired_rounds() -> None:
     assert "21.0, 19.0, 24.0 ms p99 in C" in fanout_line
     assert "round by round 1.00, 0.95, 1.20 (median 1.00)" in fanout_line
     assert paired.round_order(["a", "b", "node"], 1) == ["node", "b", "a"]
+    # C's two sides of the socket, medians of the rounds; a record without the
+    # generator's figure (written before it was measured) is left out.
+    assert report.fanout_lines([("T1", run)]) == []
+    sides = [(17.0, 38.0), (18.0, 41.0), (16.0, 40.0)]
+    run[("gevent", "PC")]["figures"]["rounds"] = [
+        {
+            **r,
+            "members": 500,
+            "cpu_us_per_delivery": s,
+            "generator_cpu_us_per_receipt": g,
+        }
+        for r, (s, g) in zip(latencies, sides, strict=True)
+    ]
+    (side_line,) = report.fanout_lines([("T1", run)])
+    assert side_line == (
+        "- run T1: ours, gevent, batches: server 17.0, generator 40.0 "
+        "(500 copies read in 20.0 ms)"
+    )
 
 
 def test_paired_measures_each_server_in_interleaved_rounds(tmp_path: Path) -> None:
@@ -248,6 +266,11 @@ def test_paired_measures_each_server_in_interleaved_rounds(tmp_path: Path) -> No
             assert all(
                 r.get("fixed_rate_lost", r.get("lost")) == 0 for r in figures["rounds"]
             )
+            if scenario == "PC":
+                assert all(
+                    r["members"] == 100 and r["generator_cpu_us_per_receipt"] > 0
+                    for r in figures["rounds"]
+                )
             assert figures["ratios_to_peer"] == pytest.approx(
                 [
                     ours[key] / node[key]
