@@ -259,7 +259,7 @@ class FramedBroadcast:
         # Lanes with corked frames, written by the flusher when the loop goes idle.
         self._corked: list[Lane] = []
         self._wake = self._eio.create_queue()
-        self._turn = 0  # flushes so far: a lane's frames of one turn share a write
+        self._turn = 0  # the flusher's runs so far: each one ends a turn
         self.direct_writes = 0
         self.partial_writes = 0  # flushes whose rest went to the writer
         self.queued_writes = 0
@@ -339,7 +339,9 @@ class FramedBroadcast:
         self, eio_sids: Iterable[str], pkt: Any, at_once: bool = False
     ) -> None:
         """Each recipient's copy of one packet: corked for a direct write when its
-        connection is idle, through Engine.IO's queue otherwise.
+        connection is idle, through Engine.IO's queue otherwise. `at_once` (a
+        large room's packet): an idle lane's first frame of the turn is written
+        now instead of corked.
 
         Runs once per recipient of every broadcast, so it is written flat: the
         frame, the clock and the ping timeout are taken once per packet, the count
