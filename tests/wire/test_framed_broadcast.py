@@ -107,6 +107,9 @@ class RecordingQueue:
     def put(self, item: Any) -> None:
         self.items.append(item)
 
+    def empty(self) -> bool:
+        return not self.items
+
 
 class EngineSocket:
     def __init__(self) -> None:
@@ -272,7 +275,7 @@ def test_a_broken_socket_leaves_it_to_the_writer() -> None:
     assert engine.queue.items == []
 
 
-class Connection:
+class Connection(EngineSocket):
     """The parts of an Engine.IO socket that `_deliver` reads: upgraded, idle."""
 
     upgraded = True
@@ -280,8 +283,7 @@ class Connection:
     last_ping = None
 
     def __init__(self) -> None:
-        self.queue = RecordingQueue()
-        self.queue.empty = lambda: not self.queue.items  # type: ignore[attr-defined]
+        super().__init__()
         self.server = type("Server", (), {"ping_timeout": 20})()
 
 
@@ -460,12 +462,14 @@ def test_a_large_room_gets_every_message_in_order_with_the_senders_acks(
         assert [m["message"] for m in messages] == [f"m{i}" for i in range(count)]
         assert_in_seq_order(messages, count)
     seen: list[str] = []
-    while len([frame for frame in seen if frame.startswith("43")]) < count:
+    acks = 0
+    while acks < count:
         frame = sender.recv()
         if frame == "2":
             sender.send("3")
         elif frame.startswith(('42["message"', "43")):
             seen.append(frame)
+            acks += frame.startswith("43")
     copies = [json.loads(frame[2:])[1]["message"] for frame in seen if frame[1] == "2"]
     assert copies == [f"m{i}" for i in range(count)]
     for index in range(count):
