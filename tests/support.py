@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import hashlib
 import json
 import os
 import socket
@@ -22,6 +23,7 @@ import websocket
 from flask_socketio import SocketIOTestClient
 
 from config import Config
+from guards.proof_of_work import leading_zero_bits
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SERVER_DIR = REPO_ROOT / "server"
@@ -49,6 +51,18 @@ class ManualClock:
 
     def __call__(self) -> float:
         return self.now
+
+
+def wrong_solution(challenge: dict[str, Any]) -> str:
+    """A solution that certainly does too little work for `challenge` (a fixed
+    guess would pass by chance once in 2**bits runs)."""
+    nonce, bits = challenge["nonce"], int(challenge["bits"])
+    return next(
+        solution
+        for solution in (f"lazy{n}" for n in range(10_000))
+        if leading_zero_bits(hashlib.sha256(f"{nonce}:{solution}".encode()).digest())
+        < bits
+    )
 
 
 def new_identity() -> str:

@@ -21,7 +21,7 @@ from app import create_app
 from chat.identity import trip_of
 from guards.proof_of_work import solve
 from guards.rate_limit import RatePolicy
-from support import TEST_TRIP_SECRET, make_config, new_identity
+from support import TEST_TRIP_SECRET, make_config, new_identity, wrong_solution
 
 Connect = Callable[..., SocketIOTestClient]
 _addresses = (f"198.51.100.{n}" for n in itertools.count(1))
@@ -396,12 +396,12 @@ def test_under_a_raid_newcomers_prove_work_and_start_on_probation(
     assert code(refused) == "challenge_required"
     challenge = refused["error"]["challenge"]
     assert challenge["bits"] == 8
-    wrong = {"nonce": challenge["nonce"], "solution": "not-it"}
+    wrong = {"nonce": challenge["nonce"], "solution": wrong_solution(challenge)}
     again = newcomer.client.emit(
         "join", {"room": "r", "username": "newcomer", "proof": wrong}, callback=True
     )
-    if code(again) == "challenge_failed":  # "not-it" might, rarely, be a solution
-        challenge = again["error"]["challenge"]
+    assert code(again) == "challenge_failed"
+    challenge = again["error"]["challenge"]
     proof = {"nonce": challenge["nonce"], "solution": solve(challenge)}
     state = newcomer.client.emit(
         "join", {"room": "r", "username": "newcomer", "proof": proof}, callback=True

@@ -3,12 +3,11 @@ it expires, and only with the work it asked for."""
 
 from __future__ import annotations
 
-import hashlib
-
 import pytest
 
 from chat.protocol import ChatError
 from guards.proof_of_work import ProofOfWork, leading_zero_bits, solve
+from support import wrong_solution
 
 
 class Spent:
@@ -81,11 +80,7 @@ def test_an_expired_challenge_is_refused(work: ProofOfWork, clock: Clock) -> Non
 def test_too_little_work_is_refused(work: ProofOfWork) -> None:
     challenge = work.challenge("join:r")
     nonce = challenge["nonce"]
-    lazy = next(
-        str(n)
-        for n in range(10_000)
-        if leading_zero_bits(hashlib.sha256(f"{nonce}:{n}".encode()).digest()) < 10
-    )
+    lazy = wrong_solution(challenge)
     assert refusal(work, "join:r", {"nonce": nonce, "solution": lazy}) == (
         "challenge_failed"
     )
