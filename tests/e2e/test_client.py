@@ -3,7 +3,9 @@ light and dark. Screenshots of each check go to tests/artifacts/."""
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 from collections.abc import Iterator
 
 import pytest
@@ -586,7 +588,9 @@ def test_the_lobby_says_what_this_is_and_never_shows_a_blank_list(
 def test_screenshots_for_the_readme(
     open_page: OpenPage, server: ServerProcess, size: str
 ) -> None:
-    """Writes docs/screenshot-<size>.png (committed) from a realistic room."""
+    """Takes the README's screenshot-<size>.png of a realistic room: into
+    tests/artifacts, and into docs/ (committed) when UPDATE_SCREENSHOTS=1, so that
+    a test run leaves the working tree clean (the clock and badges differ each run)."""
     lines = [
         ("maya", "anyone tried the new build on a phone yet?"),
         ("jonas", "yes, works on my pixel. the composer stays put now"),
@@ -609,8 +613,10 @@ def test_screenshots_for_the_readme(
         expect(message_log(page).get_by_text(lines[-1][1])).to_be_visible()
         page.get_by_label("Message #product").fill("see you there")
         page.wait_for_timeout(300)
-        docs = ARTIFACTS.parent.parent / "docs"
-        page.screenshot(path=docs / f"screenshot-{size}.png")
+        name = f"screenshot-{size}.png"
+        page.screenshot(path=ARTIFACTS / name)
+        if os.environ.get("UPDATE_SCREENSHOTS") == "1":
+            shutil.copyfile(ARTIFACTS / name, ARTIFACTS.parent.parent / "docs" / name)
     finally:
         for client in talkers.values():
             client.close()
