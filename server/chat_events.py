@@ -48,6 +48,12 @@ log = logging.getLogger("chat.events")
 MAX_REPORT_REASON = 300
 
 
+# Fresh names an anonymous joiner is given before its join is refused: one in 600
+# is taken in a room of 110 anonymous people (4 hex digits), so two tries all but
+# never fail; the fifth would take a room of tens of thousands of them.
+ANONYMOUS_NAME_TRIES = 5
+
+
 def anonymous_name() -> str:
     return f"anon-{secrets.token_hex(2)}"
 
@@ -196,7 +202,7 @@ class ChatEvents:
         """
         data = protocol.require_object(payload)
         room = protocol.room_name(data)
-        name = protocol.username(data) or anonymous_name()
+        chosen = protocol.username(data)
         epoch = protocol.optional_string(data, "epoch", 64)
         since = protocol.optional_seq(data, "since")
         self._check_room_cap(sid, room)
@@ -207,10 +213,7 @@ class ChatEvents:
         probation = self._raids.check_door(
             room, policy, connection.trip, data.get("proof")
         )
-        try:
-            membership = self._store.join(room, sid, name, connection.trip)
-        except NameTaken as taken:
-            raise _name_taken(name, taken) from None
+        membership = self._enter(room, sid, chosen, connection.trip)
         if membership.changed:
             # Messages still pending are in the snapshot below: not sent twice.
             self._broadcast.enter(sid, room, connection.batching)
@@ -245,6 +248,23 @@ class ChatEvents:
         }
         self._broadcast.to_client(sid, "room_state", state)
         return {"ok": True, **state}
+
+    def _enter(
+        self, room: str, sid: str, chosen: str | None, trip: str | None
+    ) -> Membership:
+        """The store's join under the name the joiner chose (refused when someone
+        here holds it), or under an anonymous name of the server's, drawn again
+        when one is taken: the joiner never asked for that one."""
+        name = chosen or anonymous_name()
+        for _ in range(0 if chosen else ANONYMOUS_NAME_TRIES - 1):
+            try:
+                return self._store.join(room, sid, name, trip)
+            except NameTaken:
+                name = anonymous_name()
+        try:
+            return self._store.join(room, sid, name, trip)
+        except NameTaken as taken:
+            raise _name_taken(name, taken) from None
 
     def on_leave(self, sid: str, payload: Any) -> dict[str, Any]:
         """A client leaves a room: everyone there, the leaver included, hears `left`
