@@ -256,15 +256,15 @@ class ChatEvents:
         here holds it), or under an anonymous name of the server's, drawn again
         when one is taken: the joiner never asked for that one."""
         name = chosen or anonymous_name()
-        for _ in range(0 if chosen else ANONYMOUS_NAME_TRIES - 1):
+        draws_left = 0 if chosen else ANONYMOUS_NAME_TRIES - 1
+        while True:
             try:
                 return self._store.join(room, sid, name, trip)
-            except NameTaken:
+            except NameTaken as taken:
+                if not draws_left:
+                    raise _name_taken(name, taken) from None
+                draws_left -= 1
                 name = anonymous_name()
-        try:
-            return self._store.join(room, sid, name, trip)
-        except NameTaken as taken:
-            raise _name_taken(name, taken) from None
 
     def on_leave(self, sid: str, payload: Any) -> dict[str, Any]:
         """A client leaves a room: everyone there, the leaver included, hears `left`

@@ -13,7 +13,13 @@ import requests
 from playwright.sync_api import Page, expect
 
 from browser import ARTIFACTS, OpenPage, join, message_log
-from support import RecordingClient, ServerProcess, new_identity, wait_until
+from support import (
+    REPO_ROOT,
+    RecordingClient,
+    ServerProcess,
+    new_identity,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("browser")]
 
@@ -616,7 +622,7 @@ def test_screenshots_for_the_readme(
         name = f"screenshot-{size}.png"
         page.screenshot(path=ARTIFACTS / name)
         if os.environ.get("UPDATE_SCREENSHOTS") == "1":
-            shutil.copyfile(ARTIFACTS / name, ARTIFACTS.parent.parent / "docs" / name)
+            shutil.copyfile(ARTIFACTS / name, REPO_ROOT / "docs" / name)
     finally:
         for client in talkers.values():
             client.close()
